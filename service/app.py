@@ -1,0 +1,60 @@
+"""The FastAPI application: the packages' routers, wired together with problem responses."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from issuer.api import router as issuer_router
+from issuer.errors import IssuerError
+from proofs.errors import ProofError
+from resolver.errors import ResolverError
+from service import problems
+from service.bodies import BodyError, BodySizeLimit
+from service.documents import router as documents_router
+from service.runtime import Runtime
+from service.settings import Settings
+from verifier.api import router as verifier_router
+from verifier.errors import VerifierError
+from vocab.errors import VocabError
+
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (
+    VocabError,
+    ProofError,
+    ResolverError,
+    IssuerError,
+    VerifierError,
+    BodyError,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.runtime = Runtime.start(settings)
+        try:
+            yield
+        finally:
+            app.state.runtime.close()
+
+    app = FastAPI(
+        title="dbp: Digital Battery Passport",
+        version="0.1.0",
+        summary="Battery passports under Regulation (EU) 2023/1542 as W3C Verifiable Credentials",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    problems.install(app, DOMAIN_ERRORS)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in (documents_router, issuer_router, verifier_router):
+        app.include_router(router)
+
+    @app.get("/health", tags=["service"], summary="Liveness check")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    return app

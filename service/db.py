@@ -1,0 +1,85 @@
+"""Database engine and schema migrations (SQLite by default, PostgreSQL in production)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import Session
+
+# Packages that own tables. Each keeps its Alembic revisions in `<package>/migrations/` on a branch
+# named after the package, so packages add migrations without touching each other's history.
+TABLE_PACKAGES = ("issuer", "resolver", "verifier", "anchor")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run while the bulk worker writes; foreign keys are off by default in SQLite.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def import_tables() -> None:
+    """Import every package's table module so `SQLModel.metadata` knows all tables."""
+    for package in TABLE_PACKAGES:
+        try:
+            importlib.import_module(f"{package}.tables")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package}.tables":
+                raise
+
+
+def _version_locations() -> list[str]:
+    locations = []
+    for package in TABLE_PACKAGES:
+        folder = resources.files(package).joinpath("migrations")
+        if folder.is_dir():
+            locations.append(str(folder))
+    return locations
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", "service:migrations")
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", ":".join(_version_locations()))
+    if engine is not None:
+        cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision of every package's branch."""
+    command.upgrade(alembic_config(engine), "heads")
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: committed when the block ends normally, rolled back otherwise."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

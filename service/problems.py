@@ -1,0 +1,84 @@
+"""RFC 9457 problem responses for every error the service returns."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from vocab.problems import PROBLEM_BASE
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger("dbp")
+
+
+def _title(code: str) -> str:
+    words = code.replace("_", "-").split("-")
+    text = " ".join(words)
+    # camelCase codes (DID Resolution errors) read better split too
+    out = "".join(" " + c.lower() if c.isupper() else c for c in text).strip()
+    return out[:1].upper() + out[1:]
+
+
+def problem_response(
+    status: int, code: str, detail: str, *, title: str | None = None, **extensions: Any
+) -> Response:
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": title or _title(code),
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _from_domain_error(_request: Request, exc: Exception) -> Response:
+    status = int(getattr(exc, "status", 400))
+    code = str(getattr(exc, "code", "error"))
+    extensions = dict(getattr(exc, "problem_extensions", {}) or {})
+    if status >= 500 and status != 502:
+        log.exception("internal error", exc_info=exc)
+    return problem_response(status, code, str(exc), **extensions)
+
+
+def _from_validation_error(_request: Request, exc: RequestValidationError) -> Response:
+    errors = [
+        {
+            "path": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+            "rule": e.get("type", ""),
+            "message": e.get("msg", ""),
+        }
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"path": "", "message": "invalid request"}
+    return problem_response(
+        400, "invalid-request", f"{first['path'] or 'request'}: {first['message']}", errors=errors
+    )
+
+
+def _from_http_exception(_request: Request, exc: StarletteHTTPException) -> Response:
+    codes = {404: "not-found", 405: "method-not-allowed", 401: "not-authenticated"}
+    code = codes.get(exc.status_code, f"http-{exc.status_code}")
+    response = problem_response(exc.status_code, code, str(exc.detail))
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _unexpected(_request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(500, "internal-error", "an unexpected error occurred; it has been logged")
+
+
+def install(app: FastAPI, domain_errors: tuple[type[Exception], ...]) -> None:
+    for cls in domain_errors:
+        app.add_exception_handler(cls, _from_domain_error)
+    app.add_exception_handler(RequestValidationError, _from_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _from_http_exception)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,59 @@
+"""What a running service holds: settings, the engine, the master key, and the DID resolver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from issuer import operators
+from resolver.dids import DidResolver
+from resolver.didweb import DidWebPolicy
+from service.db import make_engine, migrate, session_scope
+from service.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    master_key: bytes
+    http: httpx.Client
+
+    @classmethod
+    def start(cls, settings: Settings) -> Runtime:
+        engine = make_engine(settings.resolved_database_url)
+        migrate(engine)
+        runtime = cls(settings, engine, settings.load_master_key(), httpx.Client())
+        with session_scope(engine) as session:
+            operators.ensure_instance(
+                session, did_web_base=settings.did_web_base, master_key=runtime.master_key
+            )
+        return runtime
+
+    def close(self) -> None:
+        self.http.close()
+        self.engine.dispose()
+
+    @property
+    def did_web_policy(self) -> DidWebPolicy:
+        s = self.settings
+        return DidWebPolicy(s.allowed_did_web_hosts, s.did_web_timeout_s, s.did_web_max_bytes)
+
+    def resolver(self, session: Session) -> DidResolver:
+        return DidResolver(
+            own_did_web_base=self.settings.did_web_base,
+            local=lambda did: local_did_document(session, did),
+            policy=self.did_web_policy,
+            client=self.http,
+        )
+
+
+def local_did_document(session: Session, did: str) -> dict | None:
+    """DID documents this service itself publishes."""
+    operator = operators.by_did(session, did)
+    if operator is not None:
+        return operators.did_document(session, operator)
+    return None

@@ -1,0 +1,103 @@
+"""Settings, read from `DBP_*` environment variables."""
+
+from __future__ import annotations
+
+import base64
+import os
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from proofs.sealing import MASTER_KEY_BYTES, new_master_key
+
+
+class SettingsError(Exception):
+    code = "settings"
+    status = 500
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DBP_", extra="ignore")
+
+    data_dir: Path = Field(Path("./var"), description="Where the SQLite file and the master key live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: a SQLite file under DBP_DATA_DIR."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base URL the service is reached at; DIDs, QR codes and status lists use it.",
+    )
+    master_key: str | None = Field(
+        None,
+        description="Base64 32-byte key that encrypts private keys at rest; default: DBP_DATA_DIR/master.key.",
+    )
+    did_web_allowed_hosts: str = Field(
+        "",
+        description=(
+            "Comma-separated hosts (host or host:port) whose did:web documents may be fetched. "
+            "An entry written as http://host:port also allows plain HTTP and a private address "
+            "for that exact origin (for local test set-ups)."
+        ),
+    )
+    did_web_timeout_s: float = Field(5.0, description="Time limit for fetching a did:web document.")
+    did_web_max_bytes: int = Field(262_144, description="Size limit for a fetched did:web document.")
+    max_body_bytes: int = Field(1_048_576, description="Largest request body accepted (bytes).")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("DBP_PUBLIC_URL must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("DBP_PUBLIC_URL must not have a query or fragment")
+        return value.rstrip("/")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'dbp.sqlite3').resolve()}"
+
+    @cached_property
+    def public_host(self) -> str:
+        """The host (with port when not default) the way did:web writes it, before encoding."""
+        return urlsplit(self.public_url).netloc
+
+    @cached_property
+    def public_path(self) -> str:
+        return urlsplit(self.public_url).path.rstrip("/")
+
+    @cached_property
+    def did_web_base(self) -> str:
+        """`did:web:` prefix naming this service (host, port %3A-encoded, and path segments)."""
+        segments = [quote(self.public_host, safe="")]
+        segments += [quote(s, safe="") for s in self.public_path.split("/") if s]
+        return "did:web:" + ":".join(segments)
+
+    @cached_property
+    def allowed_did_web_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.did_web_allowed_hosts.split(",") if h.strip())
+
+    def load_master_key(self) -> bytes:
+        """The key that seals private keys; created (mode 0600) on first use when no env key is set."""
+        if self.master_key:
+            key = base64.b64decode(self.master_key)
+            if len(key) != MASTER_KEY_BYTES:
+                raise SettingsError("DBP_MASTER_KEY must be base64 of exactly 32 bytes")
+            return key
+        path = self.data_dir / "master.key"
+        if path.exists():
+            key = base64.b64decode(path.read_bytes())
+            if len(key) != MASTER_KEY_BYTES:
+                raise SettingsError(f"{path} does not hold a 32-byte base64 key")
+            return key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = new_master_key()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(base64.b64encode(key))
+        return key

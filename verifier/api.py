@@ -1,0 +1,63 @@
+"""Verifier HTTP routes: VC-API credential and presentation verification."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from resolver.dids import DidResolver
+from service.bodies import json_object
+from service.deps import did_resolver
+from verifier.credentials import verify_credential, verify_presentation
+from verifier.errors import InvalidVerificationRequest, VerificationFailed
+from verifier.result import Result
+
+router = APIRouter(tags=["VC-API"])
+
+
+def _options(body: dict) -> dict:
+    options = body.get("options", {})
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise InvalidVerificationRequest("options must be a JSON object")
+    for key in ("challenge", "domain"):
+        if key in options and not isinstance(options[key], str):
+            raise InvalidVerificationRequest(f"options.{key} must be a string")
+    return options
+
+
+def _answer(result: Result, what: str) -> Response:
+    body = result.as_dict()
+    if not result.verified:
+        failed = ", ".join(result.failed_names())
+        raise VerificationFailed(f"the {what} did not verify; failed check(s): {failed}", body)
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.post("/credentials/verify", summary="Verify a credential (Data Integrity or vc+jwt)")
+def verify_credential_route(
+    body: dict = Depends(json_object), resolver: DidResolver = Depends(did_resolver)
+) -> Response:
+    if "verifiableCredential" not in body:
+        raise InvalidVerificationRequest("the request body must hold verifiableCredential")
+    _options(body)
+    result = verify_credential(body["verifiableCredential"], resolver.verification_method)
+    return _answer(result, "credential")
+
+
+@router.post("/presentations/verify", summary="Verify a presentation and every credential in it")
+def verify_presentation_route(
+    body: dict = Depends(json_object), resolver: DidResolver = Depends(did_resolver)
+) -> Response:
+    if "verifiablePresentation" not in body:
+        raise InvalidVerificationRequest("the request body must hold verifiablePresentation")
+    options = _options(body)
+    result = verify_presentation(
+        body["verifiablePresentation"],
+        resolver.verification_method,
+        challenge=options.get("challenge"),
+        domain=options.get("domain"),
+    )
+    return _answer(result, "presentation")
