@@ -7,9 +7,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from proofs.errors import VerificationMethodError
+from proofs.timestamps import parse_datetime
+
+# resolve(verification_method_id, proof_purpose) -> the verification method; raises
+# VerificationMethodError when it is unknown, unresolvable, or not listed under that purpose by its
+# controller. Any verification of a signature goes through one of these, handed in by the caller.
+VerificationMethodResolver = Callable[[str, str], dict[str, Any]]
 
 PROOF_PURPOSES = frozenset(
     {
@@ -73,3 +81,41 @@ def _normalised(vm: dict[str, Any], doc_id: str) -> dict[str, Any]:
     if isinstance(vm.get("controller"), str):
         vm["controller"] = _absolute(vm["controller"], doc_id)
     return vm
+
+
+def checked_verification_method(
+    resolve: VerificationMethodResolver, vm_id: str, purpose: str, now: datetime
+) -> dict[str, Any]:
+    """Resolve `vm_id` for `purpose` and check what the resolver returned is consistent.
+
+    The method must be the one asked for, name a controller, belong to that controller's
+    document (Controlled Identifiers 1.0: a `did:x#key` method is controlled by `did:x`), and be
+    neither revoked nor expired at `now`.
+    """
+    method = resolve(vm_id, purpose)
+    if not isinstance(method, dict):
+        raise VerificationMethodError(f"verification method {vm_id} did not resolve to an object")
+    if method.get("id") != vm_id:
+        raise VerificationMethodError(
+            f"resolving {vm_id} returned a different verification method ({method.get('id')!r})"
+        )
+    controller = method.get("controller")
+    if not isinstance(controller, str):
+        raise VerificationMethodError(f"verification method {vm_id} names no controller")
+    owner, has_fragment, _ = vm_id.partition("#")
+    if has_fragment and controller != owner:
+        raise VerificationMethodError(
+            f"verification method {vm_id} claims controller {controller}, but it is part of "
+            f"{owner}'s document"
+        )
+    for attribute in ("revoked", "expires"):
+        if attribute in method:
+            try:
+                when = parse_datetime(method[attribute])
+            except ValueError as exc:
+                raise VerificationMethodError(f"{vm_id}: {attribute} is malformed: {exc}") from None
+            if now >= when:
+                raise VerificationMethodError(
+                    f"verification method {vm_id} is {attribute} as of {method[attribute]}"
+                )
+    return method

@@ -15,6 +15,7 @@ from typing import Any
 
 from proofs import legacy
 from proofs.canonical import DocumentLoader, jcs, rdfc
+from proofs.controller import VerificationMethodResolver, checked_verification_method
 from proofs.errors import (
     ChallengeMismatch,
     DomainMismatch,
@@ -25,7 +26,6 @@ from proofs.errors import (
     ProofExpired,
     ProofPurposeMismatch,
     UnsupportedCryptosuite,
-    VerificationMethodError,
 )
 from proofs.keys import SIGNATURE_BYTES, Ed25519Key
 from proofs.multibase import decode_base58btc, encode_base58btc
@@ -33,9 +33,18 @@ from proofs.multikey import public_key_from_verification_method
 from proofs.timestamps import as_aware, format_datetime, parse_datetime, utc_now
 from vocab.loader import document_loader as bundled_loader
 
-# resolve(verification_method_id, proof_purpose) -> the verification method; raises
-# VerificationMethodError when it is unknown or not listed under that purpose by its controller.
-VerificationMethodResolver = Callable[[str, str], dict[str, Any]]
+__all__ = [
+    "CRYPTOSUITES",
+    "DATA_INTEGRITY_PROOF",
+    "EDDSA_JCS_2022",
+    "EDDSA_RDFC_2022",
+    "SigningInput",
+    "VerificationMethodResolver",
+    "VerifiedProof",
+    "create_proof",
+    "signing_input",
+    "verify_proof",
+]
 
 DATA_INTEGRITY_PROOF = "DataIntegrityProof"
 EDDSA_RDFC_2022 = "eddsa-rdfc-2022"
@@ -225,7 +234,7 @@ def verify_proof(
         if expires is not None and now >= expires:
             raise ProofExpired(f"{label} expired at {proof['expires']}")
 
-        method = _resolve(resolve, vm_id, purpose, now)
+        method = checked_verification_method(resolve, vm_id, purpose, now)
         key = Ed25519Key(public_key_from_verification_method(method))
 
         if proof_type == DATA_INTEGRITY_PROOF:
@@ -267,7 +276,8 @@ def _verify_data_integrity(
     except ValueError as exc:
         raise MalformedProof(f"{label}: proofValue is {exc}") from None
     if len(signature) != SIGNATURE_BYTES:
-        raise MalformedProof(
+        # Decodable but the wrong size: an altered signature rather than a malformed proof.
+        raise InvalidSignature(
             f"{label}: proofValue holds {len(signature)} bytes; an Ed25519 signature is 64"
         )
     document = dict(unsecured)
@@ -299,38 +309,6 @@ def _verify_data_integrity(
             "does not match: the document or the proof was changed after signing, or another "
             "key signed it"
         )
-
-
-def _resolve(
-    resolve: VerificationMethodResolver, vm_id: str, purpose: str, now: datetime
-) -> dict[str, Any]:
-    method = resolve(vm_id, purpose)
-    if not isinstance(method, dict):
-        raise VerificationMethodError(f"verification method {vm_id} did not resolve to an object")
-    if method.get("id") != vm_id:
-        raise VerificationMethodError(
-            f"resolving {vm_id} returned a different verification method ({method.get('id')!r})"
-        )
-    controller = method.get("controller")
-    if not isinstance(controller, str):
-        raise VerificationMethodError(f"verification method {vm_id} names no controller")
-    owner, has_fragment, _ = vm_id.partition("#")
-    if has_fragment and controller != owner:
-        raise VerificationMethodError(
-            f"verification method {vm_id} claims controller {controller}, but it is part of "
-            f"{owner}'s document"
-        )
-    for attribute in ("revoked", "expires"):
-        if attribute in method:
-            try:
-                when = parse_datetime(method[attribute])
-            except ValueError as exc:
-                raise VerificationMethodError(f"{vm_id}: {attribute} is malformed: {exc}") from None
-            if now >= when:
-                raise VerificationMethodError(
-                    f"verification method {vm_id} is {attribute} as of {method[attribute]}"
-                )
-    return method
 
 
 def _proof_list(value: Any) -> list[dict[str, Any]]:

@@ -136,4 +136,4 @@ class AlgorithmNotAllowed(MalformedJws):
 class KeyIdMismatch(ProofError):
     """The JWS `kid` names a key that does not belong to the credential's issuer (or VP holder)."""
 
-    code = "key-id-mismatch"
+    code = "kid-mismatch"

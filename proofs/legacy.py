@@ -164,6 +164,6 @@ def _parse_detached_jws(jws: object, label: str) -> tuple[str, bytes]:
 
 def _check_length(signature: bytes, label: str) -> None:
     if len(signature) != SIGNATURE_BYTES:
-        raise MalformedProof(
+        raise InvalidSignature(
             f"{label}: the signature is {len(signature)} bytes; an Ed25519 signature is 64"
         )
