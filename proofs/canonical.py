@@ -13,6 +13,7 @@ signed credential; we refuse such documents instead, as jsonld.js does with `saf
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from pyld.jsonld import JsonLdError, JsonLdProcessor
 from proofs.errors import ContextNotAllowed, MalformedDocument, ProofError, UndefinedTerm
 from vocab.errors import ContextNotBundled
 from vocab.loader import UNDEFINED_TERM_VOCAB, UNDEFINED_TERMS_CONTEXT_URL, document_loader
+from vocab.loader import document_loader as bundled_loader
 
 DocumentLoader = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 
@@ -42,6 +44,7 @@ _JSONLD_KEYWORDS = frozenset(
         "@vocab", "@null",
     }
 )  # fmt: skip
+_ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:\S*\Z")
 _ERROR_DETAIL_KEYS = ("term", "property", "keyword", "iri", "url", "value", "context", "language")
 
 
@@ -119,12 +122,16 @@ def expand_strict(
         key = sys._getframe(1).f_locals.get("key")
         dropped.append(key if isinstance(key, str) else str(expanded_property))
 
+    def loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        # The probe context comes from the bundle whatever loader the caller hands in.
+        if url == UNDEFINED_TERMS_CONTEXT_URL:
+            return bundled_loader(url, options)
+        return document_loader(url, options)
+
     processor = processor or JsonLdProcessor()
     processor.on_property_dropped = on_dropped
     try:
-        expanded = processor.expand(
-            probe, {"documentLoader": document_loader, "base": _RELATIVE_BASE}
-        )
+        expanded = processor.expand(probe, {"documentLoader": loader, "base": _RELATIVE_BASE})
     except ContextNotBundled as exc:
         raise ContextNotAllowed(exc.url) from None
     except (JsonLdError, RecursionError, TypeError, ValueError) as exc:
@@ -174,12 +181,15 @@ def _scan(element: Any, undefined: list[str], relative: list[str]) -> None:
     """Collect IRIs of the expanded document that came from an undefined term or relative IRI."""
 
     def iri(value: Any) -> None:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or value.startswith("@"):  # "@json" is a datatype keyword
             return
         if value.startswith(UNDEFINED_TERM_VOCAB):
             undefined.append(value[len(UNDEFINED_TERM_VOCAB) :])
         elif value.startswith(_RELATIVE_BASE):
             relative.append(value[len(_RELATIVE_BASE) :])
+        elif not value.startswith("_:") and not _ABSOLUTE_IRI.match(value):
+            # pyld's own test: what fails it is left out of the RDF without a word.
+            relative.append(value)
 
     stack = [element]
     while stack:
@@ -219,7 +229,7 @@ def _undefined_message(dropped: list[str], undefined: list[str], relative: list[
         )
     if relative:
         parts.append(
-            "relative IRIs (no base IRI applies to a credential): "
+            "relative or malformed IRIs (no base IRI applies to a credential): "
             + ", ".join(repr(t) for t in relative)
         )
     return (
@@ -230,28 +240,42 @@ def _undefined_message(dropped: list[str], undefined: list[str], relative: list[
 
 
 def _jsonld_failure(exc: BaseException) -> ProofError:
-    """Turn a (nested) pyld error into one precise ProofError."""
-    innermost: JsonLdError | None = None
+    """Turn a (nested) pyld error into one precise ProofError.
+
+    pyld wraps errors in layers ("could not expand input" around "loading remote context failed"
+    around the loader's own exception); a person needs the most specific coded layer and its root.
+    """
+    chain: list[BaseException] = []
     cause: BaseException | None = exc
-    seen = 0
-    while cause is not None and seen < 20:
+    while cause is not None and len(chain) < 20:
         if isinstance(cause, ContextNotBundled):
             return ContextNotAllowed(cause.url)
-        if isinstance(cause, JsonLdError):
-            innermost = cause
+        chain.append(cause)
         cause = cause.__cause__ or cause.__context__
-        seen += 1
     if isinstance(exc, RecursionError):
         return MalformedDocument("the document nests too deeply to process as JSON-LD")
-    if innermost is None:
-        return MalformedDocument(f"the document is not valid JSON-LD: {exc}")
-    message = innermost.args[0] if innermost.args else "JSON-LD processing failed"
-    code = innermost.code or innermost.type
-    details = innermost.details if isinstance(innermost.details, dict) else {}
+    coded = [e for e in chain if isinstance(e, JsonLdError) and e.code]
+    if not coded:
+        return MalformedDocument(f"the document is not valid JSON-LD: {chain[-1]}")
+    # The innermost coded error is the most specific one pyld raised.
+    primary = coded[-1]
+    text = f"the document is not valid JSON-LD: {primary.code}: {_first_arg(primary)}"
+    details = primary.details if isinstance(primary.details, dict) else {}
     shown = []
     for key in _ERROR_DETAIL_KEYS:
         if key in details:
-            text = repr(details[key])
-            shown.append(f"{key}={text if len(text) <= 160 else text[:157] + '...'}")
-    suffix = f" ({', '.join(shown)})" if shown else ""
-    return MalformedDocument(f"the document is not valid JSON-LD: {code}: {message}{suffix}")
+            value = repr(details[key])
+            shown.append(f"{key}={value if len(value) <= 160 else value[:157] + '...'}")
+    urls = [e.details["url"] for e in coded if isinstance(e.details, dict) and "url" in e.details]
+    if urls and "url" not in details:
+        shown.append(f"url={urls[0]!r}")
+    if shown:
+        text += f" ({', '.join(shown)})"
+    root = chain[-1]
+    if root is not primary and not isinstance(root, JsonLdError):
+        text += f"; cause: {type(root).__name__}: {_first_arg(root)}"
+    return MalformedDocument(text)
+
+
+def _first_arg(exc: BaseException) -> str:
+    return str(exc.args[0]) if exc.args else type(exc).__name__

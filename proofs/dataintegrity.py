@@ -286,8 +286,10 @@ def _verify_data_integrity(
         proof_ctx = _as_list(proof["@context"])
         doc_ctx = _as_list(document.get("@context"))
         if doc_ctx[: len(proof_ctx)] != proof_ctx:
-            raise MalformedProof(
-                f"{label}: the document's @context does not start with the proof's @context"
+            # The contexts were signed with the proof; other ones mean a changed document.
+            raise InvalidSignature(
+                f"{label}: the document's @context does not start with the @context the proof "
+                f"was made over ({proof_ctx!r})"
             )
         document["@context"] = proof["@context"]
     if "previousProof" in proof:
