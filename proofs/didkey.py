@@ -39,7 +39,7 @@ def public_key_from_did_key(did: str) -> bytes:
     except ValueError as exc:
         raise InvalidDid(f"the method-specific id of {did!r} is {exc}") from None
     if data[:2] != ED25519_PUB_PREFIX:
-        raise InvalidDid(f"{did!r} encodes a {describe_prefix(data)}; only Ed25519 is supported")
+        raise InvalidDid(f"{did!r} encodes {describe_prefix(data)}; only Ed25519 is supported")
     if len(data) != 2 + KEY_BYTES:
         raise InvalidDid(f"{did!r} does not encode exactly 32 key bytes")
     return data[2:]

@@ -155,8 +155,7 @@ def _unwrap(value: str, prefix: bytes, what: str) -> bytes:
         raise InvalidKey(f"{what} {value!r} is {exc}") from None
     if data[:2] != prefix:
         raise InvalidKey(
-            f"{what} {value!r} holds a {describe_prefix(data)}, expected an "
-            f"{describe_prefix(prefix)}"
+            f"{what} {value!r} holds {describe_prefix(data)}, expected {describe_prefix(prefix)}"
         )
     if len(data) != 2 + KEY_BYTES:
         raise InvalidKey(f"{what} {value!r} does not hold exactly 32 key bytes")

@@ -16,13 +16,13 @@ ED25519_PUB_PREFIX = b"\xed\x01"
 ED25519_PRIV_PREFIX = b"\x80\x26"
 # Other key types are recognised only to name them in error messages.
 KNOWN_KEY_PREFIXES: dict[bytes, str] = {
-    ED25519_PUB_PREFIX: "Ed25519 public key (0xed)",
-    ED25519_PRIV_PREFIX: "Ed25519 private key (0x1300)",
-    b"\xec\x01": "X25519 public key (0xec)",
-    b"\xe7\x01": "secp256k1 public key (0xe7)",
-    b"\x80\x24": "P-256 public key (0x1200)",
-    b"\x81\x24": "P-384 public key (0x1201)",
-    b"\xeb\x01": "BLS12-381 G2 public key (0xeb)",
+    ED25519_PUB_PREFIX: "an Ed25519 public key (0xed)",
+    ED25519_PRIV_PREFIX: "an Ed25519 private key (0x1300)",
+    b"\xec\x01": "an X25519 public key (0xec)",
+    b"\xe7\x01": "a secp256k1 public key (0xe7)",
+    b"\x80\x24": "a P-256 public key (0x1200)",
+    b"\x81\x24": "a P-384 public key (0x1201)",
+    b"\xeb\x01": "a BLS12-381 G2 public key (0xeb)",
 }
 
 
@@ -48,5 +48,7 @@ def decode_base58btc(text: object) -> bytes:
 
 
 def describe_prefix(data: bytes) -> str:
-    """A human name for the multicodec prefix of `data`, for error messages."""
-    return KNOWN_KEY_PREFIXES.get(data[:2], f"unknown multicodec prefix 0x{data[:2].hex()}")
+    """A human name, with its article, for the multicodec prefix of `data` (error messages)."""
+    return KNOWN_KEY_PREFIXES.get(
+        data[:2], f"a value with unknown multicodec prefix 0x{data[:2].hex()}"
+    )

@@ -38,7 +38,7 @@ def public_key_from_verification_method(vm: dict[str, Any]) -> bytes:
             raise InvalidKey(f"publicKeyMultibase of {vm_id} is {exc}") from None
         if data[:2] != ED25519_PUB_PREFIX:
             raise InvalidKey(
-                f"verification method {vm_id} holds a {describe_prefix(data)}; "
+                f"verification method {vm_id} holds {describe_prefix(data)}; "
                 "only Ed25519 keys are supported"
             )
         return _exact(data[2:], vm_id)
