@@ -5,8 +5,8 @@ This is what Catena-X partners send today. dbp issues `DataIntegrityProof` only;
 `create_legacy_proof` exists so that tests can produce such proofs and so that the interop tests
 can check that didkit reads ours. All three suites sign
 hash(canonical proof options) || hash(canonical document), canonicalized with RDFC-1.0 (URDNA2015),
-the proof options taking the document's `@context` unless the proof brings its own (as
-jsonld-signatures does); they differ in how the signature is written:
+the proof options taking the document's `@context` plus any the proof brings (as didkit writes
+them); they differ in how the signature is written:
 - Ed25519Signature2020: `proofValue`, base58btc multibase of the raw signature;
 - JsonWebSignature2020 and Ed25519Signature2018: `jws`, a detached JWS with unencoded payload
   (RFC 7797, `b64: false`) whose payload is those 64 hash bytes.
@@ -48,8 +48,8 @@ def legacy_signing_input(
     document_loader: DocumentLoader = bundled_loader,
 ) -> bytes:
     """hash(canonical proof options) || hash(canonical document), both SHA-256 over RDFC-1.0."""
-    options = {"@context": unsecured_document.get("@context")}
-    options.update((k, v) for k, v in proof.items() if k not in _SIGNATURE_FIELDS)
+    options = {k: v for k, v in proof.items() if k not in _SIGNATURE_FIELDS}
+    options["@context"] = _proof_options_context(unsecured_document, proof)
     proof_hash = hashlib.sha256(rdfc(options, document_loader=document_loader).encode()).digest()
     document_hash = hashlib.sha256(
         rdfc(unsecured_document, document_loader=document_loader).encode()
@@ -132,6 +132,22 @@ def create_legacy_proof(
         signature = key.sign(header.encode("ascii") + b"." + data)
         proof["jws"] = f"{header}..{b64url_encode(signature)}"
     return {**unsecured, "proof": proof}
+
+
+def _proof_options_context(unsecured_document: dict[str, Any], proof: dict[str, Any]) -> Any:
+    """The document's contexts, then any the proof brings that the document lacks.
+
+    didkit (Rust ssi) puts the suite context into the proof (`"@context": [".../jws-2020/v1"]`)
+    and signs the proof options under the document's contexts plus that one; the suite context
+    alone does not even define `type`. Without a proof context this is just the document's.
+    """
+    document_context = unsecured_document.get("@context")
+    if "@context" not in proof:
+        return document_context
+    combined = list(document_context) if isinstance(document_context, list) else [document_context]
+    own = proof["@context"] if isinstance(proof["@context"], list) else [proof["@context"]]
+    combined.extend(c for c in own if c not in combined)
+    return combined
 
 
 def _parse_detached_jws(jws: object, label: str) -> tuple[str, bytes]:

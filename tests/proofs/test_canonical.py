@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 
 import pytest
+from proofs_testkit import V2, credential, read_vector, vector_loader
 from pyld import jsonld
 
 from proofs.canonical import canonicalize_nquads, jcs, rdfc, to_nquads
 from proofs.dataintegrity import create_proof
 from proofs.errors import ContextNotAllowed, MalformedDocument, UndefinedTerm
-from tests.proofs.conftest import V2, credential, read_vector, vector_loader
 from vocab.loader import document_loader
 
 V1 = "https://www.w3.org/2018/credentials/v1"

@@ -7,6 +7,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from proofs_testkit import V2, credential
 
 from proofs.dataintegrity import CRYPTOSUITES, create_proof, verify_proof
 from proofs.didkey import did_key_document
@@ -25,7 +26,6 @@ from proofs.errors import (
     VerificationMethodError,
 )
 from proofs.multikey import multikey_verification_method
-from tests.proofs.conftest import V2, credential
 
 
 @pytest.fixture(params=CRYPTOSUITES)

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from proofs_testkit import V2, credential
 
 from proofs import jose
 from proofs.errors import (
@@ -17,7 +18,6 @@ from proofs.errors import (
     ProofExpired,
     VerificationMethodError,
 )
-from tests.proofs.conftest import V2, credential
 
 
 def _b64(data: dict | bytes) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base58
 import pytest
 from multiformats import multibase, multicodec
+from proofs_testkit import read_vector
 
 from proofs.controller import verification_method_for_purpose
 from proofs.didkey import (
@@ -19,7 +20,6 @@ from proofs.errors import InvalidDid, InvalidKey, VerificationMethodError
 from proofs.keys import Ed25519Key, b64url_encode
 from proofs.multibase import encode_base58btc
 from proofs.multikey import multikey_verification_method, public_key_from_verification_method
-from tests.proofs.conftest import read_vector
 
 SPEC_DID = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
 P256_MULTIBASE = "zDnaegE6RR3atJtHKwTRTWHsJ3kNHqFwv7n9YjTgmU7TyfU76"  # issuer key of employ/

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from proofs_testkit import VECTORS, read_vector, vector_loader
 
 from proofs.canonical import jcs, rdfc
 from proofs.dataintegrity import create_proof, signing_input, verify_proof
 from proofs.keys import Ed25519Key
 from proofs.legacy import legacy_signing_input
 from proofs.multibase import decode_base58btc
-from tests.proofs.conftest import VECTORS, read_vector, vector_loader
 
 SHARED = Path("/work/shared/reference/w3c/vc-di-eddsa/TestVectors")
 
