@@ -89,7 +89,7 @@ def verify_jws(token: str, key: Ed25519Key) -> tuple[dict[str, Any], bytes]:
     Rejects `alg: none` and any alg but EdDSA / Ed25519, unknown critical header parameters and
     malformed tokens; nothing about the payload is checked here.
     """
-    header, _, payload = parse_compact(token)
+    header, payload, _ = parse_compact(token)
     try:
         jws = JWS()
         jws.deserialize(token)

@@ -222,3 +222,10 @@ def test_missing_kid_issuer_and_unknown_crit(signer, resolve):
 def test_refuses_to_sign_with_other_algs(signer):
     with pytest.raises(AlgorithmNotAllowed):
         jose.sign_jws(b"{}", signer.key, {"alg": "none"})
+
+
+def test_verify_jws_returns_header_and_payload(signer):
+    token = jose.sign_jws(b'{"a":1}', signer.key, {"alg": "EdDSA", "kid": signer.vm})
+    assert jose.verify_jws(token, signer.key) == ({"alg": "EdDSA", "kid": signer.vm}, b'{"a":1}')
+    with pytest.raises(InvalidSignature):
+        jose.verify_jws(token, signer.key.__class__.generate())
