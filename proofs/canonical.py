@@ -89,7 +89,10 @@ def canonicalize_nquads(nquads: str) -> str:
     except SyntaxError as exc:
         raise MalformedDocument(f"the document does not map to valid RDF: {exc}") from None
     dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.RDFC_1_0)
-    return "".join(sorted(f"{quad} .\n" for quad in dataset))
+    # pyoxigraph writes canonical N-Quads terms but in no particular order; RDFC-1.0 sorts lines.
+    # Split on "\n" only: str.splitlines would also break at U+2028 and U+0085 inside literals.
+    text = pyoxigraph.serialize(dataset, format=pyoxigraph.RdfFormat.N_QUADS).decode("utf-8")
+    return "".join(f"{line}\n" for line in sorted(text.split("\n")) if line)
 
 
 def expand_strict(

@@ -86,6 +86,15 @@ def test_control_characters_use_rdfc_escapes(signer):
     assert "\x00" not in out and "\b" not in out
 
 
+def test_unicode_line_separators_stay_inside_their_literal(signer):
+    doc = credential(signer.did)
+    doc["credentialSubject"]["a"] = "line\u2028separator next\x85line \u2029"
+    doc["credentialSubject"]["b"] = "zzz"
+    out = rdfc(doc)
+    assert out == pyld_urdna2015(doc)
+    assert all(line.endswith(" .") for line in out.split("\n")[:-1])
+
+
 def test_to_nquads_then_canonicalize_is_rdfc(signer):
     doc = credential(signer.did)
     assert canonicalize_nquads(to_nquads(doc)) == rdfc(doc)
