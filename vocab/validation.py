@@ -31,6 +31,7 @@ _TYPE_ERRORS = {
     "string_too_short": "non-empty",
     "too_short": "non-empty",
     "finite_number": "finite-number",
+    "int_from_float": "integer",
     "timezone_aware": "timezone",
     "date_from_datetime_inexact": "date",
     "date_from_datetime_parsing": "date",

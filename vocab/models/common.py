@@ -42,6 +42,8 @@ class Model(BaseModel):
         serialize_by_alias=True,
         # NaN/Infinity have no JSON and no RDF form.
         allow_inf_nan=False,
+        # Field docstrings become descriptions in the published JSON Schemas.
+        use_attribute_docstrings=True,
     )
 
 
