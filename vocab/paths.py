@@ -72,6 +72,13 @@ class Path:
     steps: tuple[Step, ...]
 
     @property
+    def root(self) -> str:
+        """The top-level member name the path starts with."""
+        first = self.steps[0]
+        assert isinstance(first, Key)  # parse_path always starts with a member name
+        return first.name
+
+    @property
     def specificity(self) -> tuple[int, int]:
         return len(self.steps), sum(isinstance(s, Where) for s in self.steps)
 

@@ -93,7 +93,11 @@ def classify(
     a merge restore it.
     """
     catalogue = catalogue or load_catalogue()
-    rules = catalogue.tiered_paths()
+    # Every path starts with a member name; only paths starting at a leaf's top-level member can
+    # cover it, which cuts the search roughly by the number of passport parts.
+    rules_by_part: dict[str, list[tuple[Path, Tier, str]]] = {}
+    for rule in catalogue.tiered_paths():
+        rules_by_part.setdefault(rule[0].root, []).append(rule)
     header = {h.text for h in catalogue.header}
     units: dict[Location, set[Tier]] = {}
     first_leaf: dict[Location, Location] = {}
@@ -103,6 +107,7 @@ def classify(
         unit = _unit(location)
         first_leaf.setdefault(unit, location)
         tiers = units.setdefault(unit, set())
+        rules = rules_by_part.get(str(location[0]), [])
         found = _best(rules, document, location)
         if found is not None:
             tiers.add(found[0])
