@@ -35,6 +35,7 @@ from vocab.tiers import split_by_tier
 XSD = "http://www.w3.org/2001/XMLSchema#"
 ALLOWED_IRI_BASES = (BATTERY_VOCAB, "https://schema.org/")
 VC_TERMS_WE_USE = {"id", "type", "name", "description", "mediaType"}
+MODELS = (Passport, BatteryEvent, BatteryTransfer, LegitimateInterest, Authority, AccessGrant)
 
 
 def _terms() -> dict:
@@ -110,12 +111,29 @@ def _types(annotation):
     return out
 
 
-@pytest.mark.parametrize(
-    "model", [Passport, BatteryEvent, BatteryTransfer, LegitimateInterest, Authority, AccessGrant]
-)
+@pytest.mark.parametrize("model", MODELS)
 def test_every_model_field_is_a_term(model):
     missing = _aliases(model) - set(_terms()) - VC_TERMS_WE_USE
     assert missing == set()
+
+
+def _kinds(model: type[BaseModel], out: dict[str, set[str]]) -> dict[str, set[str]]:
+    for name, field in model.model_fields.items():
+        types = _types(field.annotation)
+        nested = [t for t in types if isinstance(t, type) and issubclass(t, BaseModel)]
+        out.setdefault(field.alias or name, set()).add("node" if nested else "literal")
+        for t in nested:
+            _kinds(t, out)
+    return out
+
+
+def test_each_term_is_always_a_node_or_always_a_literal():
+    # Terms are global: a term whose value is an object in one place and a number in another
+    # would give one RDF property two incompatible ranges.
+    kinds: dict[str, set[str]] = {}
+    for model in MODELS:
+        _kinds(model, kinds)
+    assert {term: k for term, k in kinds.items() if len(k) > 1} == {}
 
 
 def test_expansion_after_vc_context_raises_no_protected_term_error():

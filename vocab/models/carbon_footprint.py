@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from vocab.models.common import Model, NonEmptyStr, NonNegative, Url, _fail
+from vocab.models.common import Model, NonEmptyStr, NonNegative, Url, rule_error
 
 CARBON_INTENSITY_UNIT = "kgCO2e/kWh"
 """Per kWh of total energy the battery provides over its expected service life (Art 7(1)(d))."""
@@ -71,7 +71,7 @@ class CarbonFootprint(Model):
         missing = [s.value for s in LifecycleStage if s not in declared]
         repeated = sorted({s.value for s in declared if declared.count(s) > 1})
         if missing or repeated:
-            raise _fail(
+            raise rule_error(
                 "lifecycle-stages",
                 "each of the four Annex II stages must be declared exactly once "
                 "(missing: {missing}; repeated: {repeated})",
@@ -83,7 +83,7 @@ class CarbonFootprint(Model):
             stage_sum = sum(s.value for s in stages)
             tolerance = stage_sum_tolerance(total.value)
             if abs(stage_sum - total.value) > tolerance:
-                raise _fail(
+                raise rule_error(
                     "stage-sum",
                     "the life-cycle stages sum to {sum} kgCO2e/kWh but the declared value is "
                     "{declared} kgCO2e/kWh (tolerance {tolerance})",

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import field_validator, model_validator
 
-from vocab.models.common import Document, Model, NonEmptyStr, Party, Percent, Url, _fail
+from vocab.models.common import Document, Model, NonEmptyStr, Party, Percent, Url, rule_error
 
 
 class ComponentPart(Model):
@@ -47,7 +47,7 @@ class RecycledContent(Model):
     @model_validator(mode="after")
     def _shares_fit(self) -> RecycledContent:
         if self.pre_consumer_share + self.post_consumer_share > 100:
-            raise _fail("share-sum", "pre- and post-consumer shares together exceed 100 %")
+            raise rule_error("share-sum", "pre- and post-consumer shares together exceed 100 %")
         return self
 
 
@@ -77,7 +77,7 @@ class Circularity(Model):
         materials = [e.material for e in entries or []]
         repeated = sorted({m.value for m in materials if materials.count(m) > 1})
         if repeated:
-            raise _fail(
+            raise rule_error(
                 "unique",
                 "recycled content is declared twice for {materials}",
                 materials=", ".join(repeated),

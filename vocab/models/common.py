@@ -47,8 +47,9 @@ class Model(BaseModel):
     )
 
 
-def _fail(rule: str, message: str, **context: object) -> PydanticCustomError:
-    # The error type doubles as the rule name that validate_passport reports.
+def rule_error(rule: str, message: str, **context: object) -> PydanticCustomError:
+    """An error for a vocabulary rule; pydantic reports `rule` as the error type, and
+    validate_passport passes it on as the rule name. `{key}` in `message` takes `context[key]`."""
     return PydanticCustomError(rule, message, context or None)
 
 
@@ -60,14 +61,14 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 def _check_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.netloc or any(c.isspace() for c in value):
-        raise _fail("url", "must be an absolute http(s) URL, got '{value}'", value=value)
+        raise rule_error("url", "must be an absolute http(s) URL, got '{value}'", value=value)
     return value
 
 
 def _check_iri(value: str) -> str:
     # DIDs, URNs and URLs all qualify; the value becomes an RDF node, so it must be absolute.
     if not _SCHEME.match(value) or any(c.isspace() for c in value) or value.endswith(":"):
-        raise _fail(
+        raise rule_error(
             "iri", "must be an absolute IRI such as a DID or URL, got '{value}'", value=value
         )
     return value
@@ -94,7 +95,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def _check_email(value: str) -> str:
     if not _EMAIL.match(value):
-        raise _fail("email", "must be an e-mail address, got '{value}'", value=value)
+        raise rule_error("email", "must be an e-mail address, got '{value}'", value=value)
     return value
 
 
@@ -111,7 +112,7 @@ _YEAR_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 def _check_year_month(value: str) -> str:
     if not _YEAR_MONTH.match(value):
-        raise _fail("year-month", "must be a month as YYYY-MM, got '{value}'", value=value)
+        raise rule_error("year-month", "must be a month as YYYY-MM, got '{value}'", value=value)
     return value
 
 
@@ -127,7 +128,7 @@ _MONTHS_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?$")
 
 def _check_months_duration(value: str) -> str:
     if not _MONTHS_DURATION.match(value):
-        raise _fail(
+        raise rule_error(
             "duration",
             "must be an ISO 8601 duration in years and months such as P8Y or P2Y6M, got '{value}'",
             value=value,
@@ -147,14 +148,14 @@ _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 def _check_language_map(value: dict[str, str]) -> dict[str, str]:
     if not value:
-        raise _fail("language-map", "must hold at least one language")
+        raise rule_error("language-map", "must hold at least one language")
     for tag, text in value.items():
         if not _LANGUAGE_TAG.match(tag):
-            raise _fail(
+            raise rule_error(
                 "language-tag", "'{tag}' is not a BCP 47 language tag such as en or de", tag=tag
             )
         if not text.strip():
-            raise _fail("non-empty", "text for language '{tag}' is empty", tag=tag)
+            raise rule_error("non-empty", "text for language '{tag}' is empty", tag=tag)
     return value
 
 
@@ -178,14 +179,14 @@ _CAS = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
 def _check_cas(value: str) -> str:
     match = _CAS.match(value)
     if not match:
-        raise _fail(
+        raise rule_error(
             "cas-number",
             "must be a CAS registry number such as 7440-48-4, got '{value}'",
             value=value,
         )
     digits = (match[1] + match[2])[::-1]
     if sum(i * int(d) for i, d in enumerate(digits, start=1)) % 10 != int(match[3]):
-        raise _fail("cas-number", "CAS number '{value}' has a wrong check digit", value=value)
+        raise rule_error("cas-number", "CAS number '{value}' has a wrong check digit", value=value)
     return value
 
 
@@ -335,5 +336,7 @@ class Facility(Model):
     @model_validator(mode="after")
     def _identified(self) -> Facility:
         if self.identifier is None and self.postal_address is None:
-            raise _fail("facility-identified", "a facility needs an identifier or a postal address")
+            raise rule_error(
+                "facility-identified", "a facility needs an identifier or a postal address"
+            )
         return self

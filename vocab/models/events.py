@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from vocab.models.common import Iri, Model, _fail
+from vocab.models.common import Iri, Model, rule_error
 from vocab.models.identity import BatteryIdentifier, PassportId
 from vocab.models.performance import BatteryCondition
 from vocab.models.roles import Purpose
@@ -38,9 +38,9 @@ class BatteryEvent(Model):
     @model_validator(mode="after")
     def _carries_its_data(self) -> BatteryEvent:
         if self.event_type is BatteryEventType.STATUS_CHANGE and self.battery_status is None:
-            raise _fail("event-data", "a status-change event needs batteryStatus")
+            raise rule_error("event-data", "a status-change event needs batteryStatus")
         if self.event_type is BatteryEventType.CONDITION_UPDATE and self.condition is None:
-            raise _fail("event-data", "a condition-update event needs condition")
+            raise rule_error("event-data", "a condition-update event needs condition")
         return self
 
 

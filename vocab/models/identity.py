@@ -19,7 +19,7 @@ from vocab.models.common import (
     Party,
     YearMonth,
     YearsMonthsDuration,
-    _fail,
+    rule_error,
 )
 
 
@@ -40,7 +40,7 @@ _URN_UUID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 def _check_passport_id(value: str) -> str:
     if not _URN_UUID.match(value):
-        raise _fail(
+        raise rule_error(
             "urn-uuid",
             "must be a lower-case urn:uuid: URN such as "
             "urn:uuid:550e8400-e29b-41d4-a716-446655440000, got '{value}'",
@@ -89,21 +89,23 @@ def _check_gs1_item_link(value: str) -> str:
     )
     match = _GS1_PATH.match(parts.path)
     if not scheme_ok or not parts.netloc or parts.query or parts.fragment or not match:
-        raise _fail(
+        raise rule_error(
             "gs1-digital-link",
             "must be a GS1 Digital Link item URI https://HOST/01/GTIN-14/21/SERIAL "
             "(optional /22/VARIANT and /10/BATCH before /21, no query), got '{value}'",
             value=value,
         )
     if not gtin_check_digit_ok(match["gtin"]):
-        raise _fail("gtin-check-digit", "GTIN {gtin} has a wrong check digit", gtin=match["gtin"])
+        raise rule_error(
+            "gtin-check-digit", "GTIN {gtin} has a wrong check digit", gtin=match["gtin"]
+        )
     for key, limit in (("serial", 20), ("batch", 20), ("variant", 2)):
         raw = match[key]
         if raw is None:
             continue
         decoded = unquote(raw)
         if len(decoded) > limit or not _CSET82.match(decoded):
-            raise _fail(
+            raise rule_error(
                 "gs1-digital-link",
                 "{key} '{raw}' must be 1-{limit} characters of GS1 character set 82",
                 key=key,

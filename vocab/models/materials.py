@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import model_validator
 
-from vocab.models.common import CasNumber, Mass, Model, NonEmptyStr, Percent, _fail
+from vocab.models.common import CasNumber, Mass, Model, NonEmptyStr, Percent, rule_error
 
 
 class BatteryChemistry(Model):
@@ -48,7 +48,7 @@ class BatteryMaterial(Model):
     @model_validator(mode="after")
     def _battery_level_entries_are_crm(self) -> BatteryMaterial:
         if self.component is Component.BATTERY and not self.critical_raw_material:
-            raise _fail(
+            raise rule_error(
                 "battery-level-crm",
                 "a battery-level material entry declares a critical raw material "
                 "(Annex XIII 1(b)); give other materials per component",

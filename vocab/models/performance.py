@@ -36,7 +36,7 @@ from vocab.models.common import (
     Temperature,
     Voltage,
     Years,
-    _fail,
+    rule_error,
 )
 
 
@@ -47,7 +47,7 @@ class PackLevel(StrEnum):
 
 
 class PowerCapability(Model):
-    state_of_charge: Percent
+    at_state_of_charge: Percent
     """The state of charge the power was measured at (Annex IV Part B: 80 % and 20 %)."""
     power: Power
 
@@ -70,7 +70,7 @@ class TemperatureRange(Model):
     @model_validator(mode="after")
     def _ordered(self) -> TemperatureRange:
         if self.lower.value > self.upper.value:
-            raise _fail("range-order", "the lower temperature is above the upper one")
+            raise rule_error("range-order", "the lower temperature is above the upper one")
         return self
 
 
@@ -101,7 +101,7 @@ class RatedPerformance(Model):
     def _voltages_ordered(self) -> RatedPerformance:
         given = [v for v in (self.minimum_voltage, self.nominal_voltage, self.maximum_voltage) if v]
         if any(a.value > b.value for a, b in zip(given, given[1:], strict=False)):
-            raise _fail("voltage-order", "voltages must satisfy minimum <= nominal <= maximum")
+            raise rule_error("voltage-order", "voltages must satisfy minimum <= nominal <= maximum")
         return self
 
 

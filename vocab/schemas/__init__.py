@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from vocab.catalogue import Tier
 from vocab.errors import SchemaNotFound
+from vocab.tiers import credential_type
 
 SCHEMA_BASE_URL: Final = "https://w3id.org/dbp/schemas/v1"
 # Where the service publishes the files: SCHEMA_PATH_PREFIX + "/" + file name.
@@ -19,15 +20,16 @@ SCHEMA_PATH_PREFIX: Final = "/dbp/schemas/v1"
 SCHEMA_TYPE: Final = "JsonSchema"
 
 
-def _file_name(tier: Tier) -> str:
-    from vocab.schemas.generate import schema_file_name
-
-    return schema_file_name(tier)
+def schema_file_name(tier: Tier) -> str:
+    """`PublicBatteryPassportCredential` -> `public-battery-passport-credential.json`."""
+    name = credential_type(tier)
+    words = "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
+    return f"{words}.json"
 
 
 def schema_url(tier: Tier) -> str:
     """The `credentialSchema.id` of `tier`'s credential."""
-    return f"{SCHEMA_BASE_URL}/{_file_name(Tier(tier))}"
+    return f"{SCHEMA_BASE_URL}/{schema_file_name(Tier(tier))}"
 
 
 def credential_schema(tier: Tier) -> dict[str, str]:

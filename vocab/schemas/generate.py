@@ -23,6 +23,7 @@ from vocab.catalogue import Catalogue, Tier, load_catalogue
 from vocab.context import BATTERY_CONTEXT_URL, BATTERY_PASSPORT_CREDENTIAL, VC_CONTEXT_URL
 from vocab.models.passport import Passport
 from vocab.paths import Each, Key, Step, Where
+from vocab.schemas import schema_file_name
 from vocab.tiers import ACCESS_TIER_FIELD, credential_type
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -162,13 +163,6 @@ def _reref(node: Any, originals: dict[str, Any], used: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [_reref(v, originals, used) for v in node]
     return node
-
-
-def schema_file_name(tier: Tier) -> str:
-    """`PublicBatteryPassportCredential` -> `public-battery-passport-credential.json`."""
-    name = credential_type(tier)
-    words = "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
-    return f"{words}.json"
 
 
 def tier_credential_schema(tier: Tier, schema_id: str) -> dict[str, Any]:
