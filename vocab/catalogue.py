@@ -7,10 +7,12 @@ this data, so a change of access tier is a one-line edit there.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any, Final, NoReturn
 
 from vocab.errors import CatalogueError
@@ -95,7 +97,7 @@ class Attribute:
     tier: Tier
     staticity: Staticity
     level: Level
-    applicability: dict[BatteryCategory, Applicability]
+    applicability: Mapping[BatteryCategory, Applicability]
     required_at_first_issuance: bool
     regulation: str
     longlist_type: str
@@ -166,9 +168,9 @@ def _attribute(row: dict[str, Any]) -> Attribute:
             tier=Tier(row["tier"]),
             staticity=Staticity(row["staticity"]),
             level=Level(row["level"]),
-            applicability={
-                BatteryCategory(k): Applicability(v) for k, v in row["applicability"].items()
-            },
+            applicability=MappingProxyType(
+                {BatteryCategory(k): Applicability(v) for k, v in row["applicability"].items()}
+            ),
             required_at_first_issuance=row["requiredAtFirstIssuance"],
             regulation=row["regulation"],
             longlist_type=row["longlistType"],
