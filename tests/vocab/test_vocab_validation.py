@@ -140,7 +140,8 @@ def test_snake_case_names_are_unknown(ev):
         ("https://dpp.example.com/01/09520123456788/21/" + "A" * 21, "gs1-digital-link"),
         ("https://dpp.example.com/01/09520123456788/21/SN%20space", "gs1-digital-link"),
         ("https://dpp.example.com/01/09520123456788/21/SN1/10/B1", "gs1-digital-link"),  # order
-        ("http://dpp.example.com/01/09520123456788/21/SN1", "gs1-digital-link"),
+        ("ftp://dpp.example.com/01/09520123456788/21/SN1", "gs1-digital-link"),
+        ("https://dpp.example.com/01/09520123456788/22/" + "V" * 21 + "/21/S", "gs1-digital-link"),
         ("urn:epc:id:sgtin:9520123.45678.SN1", "gs1-digital-link"),
     ],
 )
@@ -155,6 +156,7 @@ def test_battery_identifier_is_a_gs1_item_link(ev, identifier, rule):
         "https://id.gs1.org/01/09520123456788/21/12345",
         "https://brand.example.com/dpp/01/09520123456788/22/A1/10/LOT-7/21/X%2F1",
         "http://localhost:8000/01/09520123456788/21/SN1",
+        "http://testserver/01/09520123456788/21/SN1",  # resolver.gs1.ItemKey.uri in tests
     ],
 )
 def test_good_battery_identifiers(ev, identifier):

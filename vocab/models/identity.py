@@ -82,11 +82,8 @@ def gtin_check_digit_ok(gtin: str) -> bool:
 
 def _check_gs1_item_link(value: str) -> str:
     parts = urlsplit(value)
-    hostname = parts.hostname or ""
-    # Plain http only for a service running on the developer's own machine.
-    scheme_ok = parts.scheme == "https" or (
-        parts.scheme == "http" and hostname in ("localhost", "127.0.0.1", "::1")
-    )
+    # GS1 Digital Link admits http and https; the service's own public URL decides which.
+    scheme_ok = parts.scheme in ("https", "http")
     match = _GS1_PATH.match(parts.path)
     if not scheme_ok or not parts.netloc or parts.query or parts.fragment or not match:
         raise rule_error(
@@ -99,7 +96,8 @@ def _check_gs1_item_link(value: str) -> str:
         raise rule_error(
             "gtin-check-digit", "GTIN {gtin} has a wrong check digit", gtin=match["gtin"]
         )
-    for key, limit in (("serial", 20), ("batch", 20), ("variant", 2)):
+    # AIs 21 (serial), 10 (batch) and 22 (consumer product variant) are all X..20.
+    for key, limit in (("serial", 20), ("batch", 20), ("variant", 20)):
         raw = match[key]
         if raw is None:
             continue
