@@ -20,6 +20,7 @@ from typing import Any
 
 import pyoxigraph
 import rfc8785
+from pyld.canon import URDNA2015
 from pyld.identifier_issuer import IdentifierIssuer
 from pyld.jsonld import JsonLdError, JsonLdProcessor
 
@@ -83,16 +84,90 @@ def to_nquads(
 
 
 def canonicalize_nquads(nquads: str) -> str:
-    """RDFC-1.0 canonical N-Quads of an N-Quads dataset (pyoxigraph)."""
+    """RDFC-1.0 canonical N-Quads of an N-Quads dataset (pyoxigraph).
+
+    Refuses (MalformedDocument) datasets whose blank nodes are so alike that canonicalizing them
+    takes exponential time; see `_check_work`.
+    """
     try:
         dataset = pyoxigraph.Dataset(pyoxigraph.parse(nquads, format=pyoxigraph.RdfFormat.N_QUADS))
     except SyntaxError as exc:
         raise MalformedDocument(f"the document does not map to valid RDF: {exc}") from None
+    if _may_need_deep_hashing(dataset):
+        _check_work(nquads)
     dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.RDFC_1_0)
     # pyoxigraph writes canonical N-Quads terms but in no particular order; RDFC-1.0 sorts lines.
     # Split on "\n" only: str.splitlines would also break at U+2028 and U+0085 inside literals.
     text = pyoxigraph.serialize(dataset, format=pyoxigraph.RdfFormat.N_QUADS).decode("utf-8")
     return "".join(f"{line}\n" for line in sorted(text.split("\n")) if line)
+
+
+def _may_need_deep_hashing(dataset: pyoxigraph.Dataset) -> bool:
+    """Whether RDFC-1.0 could recurse in Hash N-Degree Quads, its exponential-time part.
+
+    Blank nodes with their own first-degree hash are labelled in step 4 and never reach it. A
+    blank node that shares its hash reaches it once, and recursion only starts from a related
+    blank node that also shares one (a related node already labelled contributes its label). So
+    only look-alike blank nodes linked to each other need the work check. First-degree hashes are
+    compared by their input (each node's quads with itself as `_:a`, others as `_:z`), unhashed.
+    """
+    quads_of: dict[pyoxigraph.BlankNode, list[tuple[str, ...]]] = {}
+    related: dict[pyoxigraph.BlankNode, set[pyoxigraph.BlankNode]] = {}
+    for quad in dataset:
+        terms = (quad.subject, quad.predicate, quad.object, quad.graph_name)
+        nodes = {t for t in terms if isinstance(t, pyoxigraph.BlankNode)}
+        for node in nodes:
+            quads_of.setdefault(node, []).append(
+                tuple(
+                    ("_:a" if t == node else "_:z")
+                    if isinstance(t, pyoxigraph.BlankNode)
+                    else str(t)
+                    for t in terms
+                )
+            )
+            related.setdefault(node, set()).update(nodes - {node})
+    by_signature: dict[tuple[tuple[str, ...], ...], list[pyoxigraph.BlankNode]] = {}
+    for node, quads in quads_of.items():
+        by_signature.setdefault(tuple(sorted(quads)), []).append(node)
+    look_alike = {n for nodes in by_signature.values() if len(nodes) > 1 for n in nodes}
+    return any(related[node] & look_alike for node in look_alike)
+
+
+class _WorkExceeded(Exception):
+    pass
+
+
+class _GuardedURDNA2015(URDNA2015):
+    """pyld's URDNA2015 (same algorithm as RDFC-1.0) with the work limit of rdf-canonize.
+
+    rdf-canonize, the reference implementation behind jsonld.js, gives up after as many runs of
+    Hash N-Degree Quads as there are blank nodes sharing a first-degree hash (its default
+    `maxWorkFactor` 1). pyoxigraph has no limit and would spend minutes to forever on a few dozen
+    look-alike blank nodes ("poison graphs"), so such datasets are refused before pyoxigraph sees
+    them, with the same limit, which also keeps us from signing what the reference cannot verify.
+    """
+
+    _remaining: int | None = None
+
+    def hash_n_degree_quads(self, id_: str, issuer: Any) -> Any:
+        if self._remaining is None:
+            # Step 5 is done: only groups of blank nodes with shared hashes are left.
+            self._remaining = sum(len(ids) for ids in self.hash_to_blank_nodes.values())
+        if self._remaining <= 0:
+            raise _WorkExceeded
+        self._remaining -= 1
+        return super().hash_n_degree_quads(id_, issuer)
+
+
+def _check_work(nquads: str) -> None:
+    try:
+        _GuardedURDNA2015().main(JsonLdProcessor.parse_nquads(nquads), {})
+    except _WorkExceeded:
+        raise MalformedDocument(
+            "the document has too many indistinguishable blank nodes to canonicalize within the "
+            "work limit of RDFC-1.0 implementations (repeated nested objects without an id or "
+            "any distinguishing property); give them ids or distinguishing properties"
+        ) from None
 
 
 def expand_strict(

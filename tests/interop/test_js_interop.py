@@ -159,3 +159,74 @@ def test_both_refuse_undefined_terms(js_reference, signer):
         {signer.did: did_key_document(signer.did)},
     )
     assert "exception" in theirs and "safe mode" in theirs["exception"].lower(), theirs
+
+
+def _modules(modules: int, cells: int) -> dict:
+    """Look-alike objects without ids: modules that each hold look-alike cells."""
+    return {
+        "id": "did:example:b",
+        "modules": [{"kind": "m", "cells": [{"kind": "c"}] * cells}] * modules,
+    }
+
+
+def test_blank_node_work_limit_matches_the_reference(js_reference, signer):
+    """Documents whose look-alike blank nodes exceed rdf-canonize's work limit are refused by
+    both implementations, and only those."""
+    from proofs.canonical import rdfc
+    from proofs.errors import MalformedDocument
+
+    subjects = {
+        "look-alike leaves of distinct parents": {
+            "id": "did:example:b",
+            "materials": [{"name": f"m{i}", "origin": {"country": "DE"}} for i in range(8)],
+        },
+        "2 modules x 1 cell": {
+            "id": "did:example:b",
+            "modules": [{"kind": "m", "cells": [{"kind": "c"}]}] * 2,
+        },
+        "2 modules x 2 cells": {
+            "id": "did:example:b",
+            "modules": [{"kind": "m", "cells": [{"kind": "c"}] * 2}] * 2,
+        },
+        "2 modules x 4 cells": {
+            "id": "did:example:b",
+            "modules": [{"kind": "m", "cells": [{"kind": "c"}] * 4}] * 2,
+        },
+        "3 nested pairs": {"id": "did:example:b", "a": [{"b": {"c": 1}}] * 3},
+        "2 equal subjects": [{"kind": "x"}, {"kind": "x"}],
+    }
+    documents = {
+        name: {
+            "@context": [V2, EXAMPLES_V2],
+            "type": ["VerifiableCredential"],
+            "issuer": signer.did,
+            "validFrom": "2025-03-01T00:00:00Z",
+            "credentialSubject": subject,
+        }
+        for name, subject in subjects.items()
+    }
+    results = js_reference(
+        [
+            {
+                "op": "issue",
+                "cryptosuite": "eddsa-rdfc-2022",
+                "credential": doc,
+                "key": _key(signer),
+            }
+            for doc in documents.values()
+        ],
+        {signer.did: did_key_document(signer.did)},
+    )
+    verdicts = {}
+    for (name, document), theirs in zip(documents.items(), results, strict=True):
+        try:
+            rdfc(document)
+            ours = True
+        except MalformedDocument:
+            ours = False
+        verdicts[name] = (ours, "proof" in theirs)
+        if not verdicts[name][1]:
+            assert "Maximum deep iterations exceeded" in theirs["exception"]
+    assert all(ours == theirs for ours, theirs in verdicts.values()), verdicts
+    assert verdicts["2 modules x 2 cells"] == (False, False)
+    assert verdicts["look-alike leaves of distinct parents"] == (True, True)

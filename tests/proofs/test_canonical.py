@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
-from proofs_testkit import V2, credential, read_vector, vector_loader
+from proofs_testkit import EXAMPLES_V2, V2, credential, read_vector, vector_loader
 from pyld import jsonld
 
 from proofs.canonical import canonicalize_nquads, jcs, rdfc, to_nquads
@@ -224,3 +225,49 @@ def test_jcs_refuses_values_json_cannot_carry():
         jcs({"a": float("nan")})
     with pytest.raises(MalformedDocument, match="JCS"):
         jcs({"a": 2**60})
+
+
+# --- poison graphs ---------------------------------------------------------------------------
+
+
+def _with_subject(subject) -> dict:
+    return {
+        "@context": [V2, EXAMPLES_V2],
+        "type": ["VerifiableCredential"],
+        "issuer": "did:example:issuer",
+        "credentialSubject": subject,
+    }
+
+
+def test_a_blank_node_clique_is_refused_quickly():
+    """9 mutually linked look-alike blank nodes: pyoxigraph alone needs ~50 s, 10 take minutes."""
+    lines = [
+        f"_:b{i} <https://example.org/p> _:b{j} .\n" for i in range(9) for j in range(9) if i != j
+    ]
+    started = time.perf_counter()
+    with pytest.raises(MalformedDocument, match="indistinguishable blank nodes"):
+        canonicalize_nquads("".join(lines))
+    assert time.perf_counter() - started < 2
+
+
+def test_look_alike_nested_objects_are_refused_like_the_reference_does():
+    modules = [{"kind": "module", "cells": [{"kind": "cell"}] * 20} for _ in range(2)]
+    with pytest.raises(MalformedDocument, match="give them ids"):
+        rdfc(_with_subject({"id": "did:example:battery", "modules": modules}))
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        {
+            "id": "did:example:b",
+            "materials": [{"name": f"m{i}", "origin": {"c": "DE"}} for i in range(8)],
+        },
+        {"id": "did:example:b", "modules": [{"kind": "m", "cells": [{"kind": "c"}]}] * 2},
+        [{"kind": "x"}, {"kind": "x"}],
+    ],
+    ids=["look-alike leaves of distinct parents", "two look-alike pairs", "two equal subjects"],
+)
+def test_look_alike_blank_nodes_within_the_limit_canonicalize(subject):
+    document = _with_subject(subject)
+    assert rdfc(document) == pyld_urdna2015(document)
