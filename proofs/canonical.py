@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,10 @@ from vocab.loader import document_loader as bundled_loader
 
 DocumentLoader = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 
+# pyld keeps processed contexts in module-level cachetools LRU caches, which are not thread-safe;
+# the service canonicalizes from worker threads. Expansion holds the GIL throughout anyway, so
+# serializing it costs no parallelism.
+_PYLD_LOCK = threading.Lock()
 # Base IRI used only so that relative IRIs become recognisable: `.invalid` can never be a real
 # host (RFC 2606), so an expanded IRI under it can only have come from a relative reference.
 _RELATIVE_BASE = "https://relative-iri.invalid/"
@@ -209,7 +214,8 @@ def expand_strict(
     processor = processor or JsonLdProcessor()
     processor.on_property_dropped = on_dropped
     try:
-        expanded = processor.expand(probe, {"documentLoader": loader, "base": _RELATIVE_BASE})
+        with _PYLD_LOCK:
+            expanded = processor.expand(probe, {"documentLoader": loader, "base": _RELATIVE_BASE})
     except ContextNotBundled as exc:
         raise ContextNotAllowed(exc.url) from None
     except (JsonLdError, RecursionError, TypeError, ValueError) as exc:

@@ -271,3 +271,16 @@ def test_look_alike_nested_objects_are_refused_like_the_reference_does():
 def test_look_alike_blank_nodes_within_the_limit_canonicalize(subject):
     document = _with_subject(subject)
     assert rdfc(document) == pyld_urdna2015(document)
+
+
+def test_concurrent_canonicalization_agrees(signer):
+    """The service canonicalizes from worker threads; pyld's shared caches must survive that."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    documents = [
+        credential(signer.did, id=f"urn:uuid:{i:08d}-0000-4000-8000-000000000000")
+        for i in range(40)
+    ]
+    expected = [rdfc(d) for d in documents]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(rdfc, documents)) == expected
