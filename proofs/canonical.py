@@ -152,9 +152,7 @@ def _may_need_deep_hashing(quads: list[_Quad]) -> bool:
         nodes = {t for t in (quad[0], quad[2], quad[3]) if t.startswith("_:")}
         for node in nodes:
             quads_of.setdefault(node, []).append(
-                tuple(
-                    ("_:a" if t == node else "_:z") if t.startswith("_:") else t for t in quad
-                )
+                tuple(("_:a" if t == node else "_:z") if t.startswith("_:") else t for t in quad)
             )
             related.setdefault(node, set()).update(nodes - {node})
     by_signature: dict[tuple[_Quad, ...], list[str]] = {}
