@@ -33,7 +33,9 @@ def _is_enveloped(document: object, kind: str) -> bool:
     return isinstance(document, dict) and kind in as_list(document.get("type", []))
 
 
-def _unwrap(document: dict, typ: str, resolve: VerificationMethodResolver, result: Result) -> dict | None:
+def _unwrap(
+    document: dict, typ: str, resolve: VerificationMethodResolver, result: Result
+) -> dict | None:
     try:
         token = jose.unwrap_envelope(document)
         payload = jose.verify_jwt(token, resolve, expected_typ=typ)
@@ -45,15 +47,29 @@ def _unwrap(document: dict, typ: str, resolve: VerificationMethodResolver, resul
 
 
 def _check_validity(credential: dict, version: str, now: datetime, result: Result) -> None:
-    start_key, end_key = ("validFrom", "validUntil") if version == "2.0" else ("issuanceDate", "expirationDate")
+    start_key, end_key = (
+        ("validFrom", "validUntil") if version == "2.0" else ("issuanceDate", "expirationDate")
+    )
     try:
-        start = parse_datetime(credential[start_key], require_timezone=False) if start_key in credential else None
-        end = parse_datetime(credential[end_key], require_timezone=False) if end_key in credential else None
+        start = (
+            parse_datetime(credential[start_key], require_timezone=False)
+            if start_key in credential
+            else None
+        )
+        end = (
+            parse_datetime(credential[end_key], require_timezone=False)
+            if end_key in credential
+            else None
+        )
     except InvalidDateTime as exc:
         result.failed("validity", exc, "malformed-credential")
         return
     if start and now < start:
-        result.failed("validity", f"the credential is not valid before {credential[start_key]}", "not-yet-valid")
+        result.failed(
+            "validity",
+            f"the credential is not valid before {credential[start_key]}",
+            "not-yet-valid",
+        )
     elif end and now > end:
         result.failed("validity", f"the credential expired at {credential[end_key]}", "expired")
     else:
@@ -90,17 +106,26 @@ def verify_credential(
             result.failed("proof", "the credential has no proof", "missing-proof")
         else:
             try:
-                proofs = dataintegrity.verify_proof(credential, resolve, expected_purpose="assertionMethod", now=now)
+                proofs = dataintegrity.verify_proof(
+                    credential, resolve, expected_purpose="assertionMethod", now=now
+                )
             except (ProofError, VocabError) as exc:
                 result.failed("proof", exc)
             else:
                 signers = [_controller(p.verification_method) for p in proofs]
-                result.passed("proof", ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs))
+                result.passed(
+                    "proof",
+                    ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs),
+                )
     if signers:
         issuer = issuer_id(credential)
         wrong = sorted({s for s in signers if s != issuer})
         if wrong:
-            result.failed("issuer", f"signed by {', '.join(wrong)}, but the issuer is {issuer}", "issuer-mismatch")
+            result.failed(
+                "issuer",
+                f"signed by {', '.join(wrong)}, but the issuer is {issuer}",
+                "issuer-mismatch",
+            )
         else:
             result.passed("issuer", f"signed by the issuer {issuer}")
     elif signed_by_envelope:
@@ -110,7 +135,9 @@ def verify_credential(
         result.skipped("issuer", "no verified proof to compare with the issuer")
 
     _check_validity(credential, version, now, result)
-    authentic = not any(c.status == "failed" and c.name in ("proof", "issuer") for c in result.checks)
+    authentic = not any(
+        c.status == "failed" and c.name in ("proof", "issuer") for c in result.checks
+    )
     for check in extra_checks:
         if authentic:
             check(credential, result)
@@ -137,9 +164,15 @@ def verify_presentation(
             return result
         presentation, signed_by_envelope = payload, True
         if challenge is not None and payload.get("nonce") != challenge:
-            result.failed("challenge", "the presentation's nonce does not match the challenge", "challenge-mismatch")
+            result.failed(
+                "challenge",
+                "the presentation's nonce does not match the challenge",
+                "challenge-mismatch",
+            )
         if domain is not None and domain not in as_list(payload.get("aud", [])):
-            result.failed("domain", "the presentation's aud does not match the domain", "domain-mismatch")
+            result.failed(
+                "domain", "the presentation's aud does not match the domain", "domain-mismatch"
+            )
     result.document = presentation if isinstance(presentation, dict) else None
     try:
         check_presentation(presentation)
@@ -167,13 +200,20 @@ def verify_presentation(
                 result.failed("proof", exc)
             else:
                 signers = [_controller(p.verification_method) for p in proofs]
-                result.passed("proof", ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs))
+                result.passed(
+                    "proof",
+                    ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs),
+                )
     holder = presentation.get("holder")
     holder = holder.get("id") if isinstance(holder, dict) else holder
     if holder and signers:
         wrong = sorted({s for s in signers if s != holder})
         if wrong:
-            result.failed("holder", f"signed by {', '.join(wrong)}, but the holder is {holder}", "holder-mismatch")
+            result.failed(
+                "holder",
+                f"signed by {', '.join(wrong)}, but the holder is {holder}",
+                "holder-mismatch",
+            )
         else:
             result.passed("holder", f"signed by the holder {holder}")
 
