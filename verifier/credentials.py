@@ -25,10 +25,6 @@ ENVELOPED_VP = "EnvelopedVerifiablePresentation"
 CredentialCheck = Callable[[dict, Result], None]
 
 
-def _controller(verification_method: str) -> str:
-    return verification_method.split("#", 1)[0]
-
-
 def _is_enveloped(document: object, kind: str) -> bool:
     return isinstance(document, dict) and kind in as_list(document.get("type", []))
 
@@ -44,6 +40,34 @@ def _unwrap(
         return None
     result.passed("proof", f"{typ} signature verified")
     return payload
+
+
+def _check_proofs(
+    document: dict,
+    what: str,
+    resolve: VerificationMethodResolver,
+    result: Result,
+    *,
+    now: datetime,
+    challenge: str | None = None,
+    domain: str | None = None,
+) -> list[str]:
+    """Run the `proof` check; return the DIDs whose keys made the verified proofs."""
+    if "proof" not in document:
+        result.failed("proof", f"the {what} has no proof", "missing-proof")
+        return []
+    purpose = "authentication" if what == "presentation" else "assertionMethod"
+    try:
+        proofs = dataintegrity.verify_proof(
+            document, resolve, expected_purpose=purpose, challenge=challenge, domain=domain, now=now
+        )
+    except (ProofError, VocabError) as exc:
+        result.failed("proof", exc)
+        return []
+    result.passed(
+        "proof", ", ".join(f"{p.cryptosuite or p.type} by {p.verification_method}" for p in proofs)
+    )
+    return [p.controller for p in proofs]
 
 
 def _check_validity(credential: dict, version: str, now: datetime, result: Result) -> None:
@@ -102,21 +126,7 @@ def verify_credential(
 
     signers: list[str] = []
     if not signed_by_envelope:
-        if "proof" not in credential:
-            result.failed("proof", "the credential has no proof", "missing-proof")
-        else:
-            try:
-                proofs = dataintegrity.verify_proof(
-                    credential, resolve, expected_purpose="assertionMethod", now=now
-                )
-            except (ProofError, VocabError) as exc:
-                result.failed("proof", exc)
-            else:
-                signers = [_controller(p.verification_method) for p in proofs]
-                result.passed(
-                    "proof",
-                    ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs),
-                )
+        signers = _check_proofs(credential, "credential", resolve, result, now=now)
     if signers:
         issuer = issuer_id(credential)
         wrong = sorted({s for s in signers if s != issuer})
@@ -184,26 +194,15 @@ def verify_presentation(
 
     signers: list[str] = []
     if not signed_by_envelope:
-        if "proof" not in presentation:
-            result.failed("proof", "the presentation has no proof", "missing-proof")
-        else:
-            try:
-                proofs = dataintegrity.verify_proof(
-                    presentation,
-                    resolve,
-                    expected_purpose="authentication",
-                    challenge=challenge,
-                    domain=domain,
-                    now=now,
-                )
-            except (ProofError, VocabError) as exc:
-                result.failed("proof", exc)
-            else:
-                signers = [_controller(p.verification_method) for p in proofs]
-                result.passed(
-                    "proof",
-                    ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs),
-                )
+        signers = _check_proofs(
+            presentation,
+            "presentation",
+            resolve,
+            result,
+            now=now,
+            challenge=challenge,
+            domain=domain,
+        )
     holder = presentation.get("holder")
     holder = holder.get("id") if isinstance(holder, dict) else holder
     if holder and signers:
