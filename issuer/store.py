@@ -1,0 +1,68 @@
+"""The credential store: every credential this service signs is kept, as signed, in the caller's
+transaction, together with the status list entries it carries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlmodel import Session, select
+
+from issuer import statuslists
+from issuer.errors import FieldError
+from issuer.statuslists import AllocatedEntry
+from issuer.tables import IssuedCredential
+from vocab.datetimes import utcnow
+
+PASSPORT_TIER = "passport-tier"
+EVENT = "event"
+VC_API = "vc-api"
+
+
+class CredentialIdTaken(FieldError):
+    code = "credential-exists"
+    status = 409
+    rule = "unique"
+
+
+def check_new_id(session: Session, credential_id: str | None) -> None:
+    """A credential id names one credential: refuse to sign a second one under it."""
+    if credential_id is None:
+        return
+    if session.exec(
+        select(IssuedCredential.id).where(IssuedCredential.credential_id == credential_id)
+    ).first():
+        raise CredentialIdTaken(
+            "credential.id", f"a credential with id {credential_id!r} was already issued here"
+        )
+
+
+def store(
+    session: Session,
+    *,
+    operator_id: str,
+    document: dict,
+    kind: str,
+    battery_id: str | None = None,
+    passport_id: str | None = None,
+    passport_version: int | None = None,
+    tier: str | None = None,
+    status_entries: Sequence[AllocatedEntry] = (),
+) -> IssuedCredential:
+    """Add a signed credential (and its status entries) to the session; not committed here."""
+    credential_id = document.get("id") if isinstance(document.get("id"), str) else None
+    row = IssuedCredential(
+        id=str(uuid.uuid4()),
+        credential_id=credential_id,
+        operator_id=operator_id,
+        battery_id=battery_id,
+        passport_id=passport_id,
+        passport_version=passport_version,
+        kind=kind,
+        tier=tier,
+        document=document,
+        issued_at=utcnow(),
+    )
+    session.add(row)
+    statuslists.record(session, row.id, list(status_entries))
+    return row
