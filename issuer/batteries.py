@@ -13,8 +13,8 @@ from issuer.config import IssuerConfig
 from issuer.errors import BatteryExists, InvalidBulkRequest, NotResponsible, UnknownBattery
 from issuer.tables import Battery, Operator
 from resolver import registry
-from vocab.gs1 import InvalidGs1Key, ItemKey, item_key
 from vocab.datetimes import utcnow
+from vocab.gs1 import InvalidGs1Key, ItemKey, item_key
 
 _URN_UUID = re.compile(
     r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -66,6 +66,7 @@ def register(
     key: ItemKey,
     *,
     passport_id: str | None = None,
+    battery_id: str | None = None,
 ) -> Battery:
     """Register a battery for `operator` (who becomes responsible for it); 409 if it exists."""
     existing = session.exec(
@@ -84,21 +85,10 @@ def register(
         and session.exec(select(Battery.id).where(Battery.passport_id == passport_id)).first()
     ):
         raise BatteryExists("passportId", f"passport id {passport_id} is already in use")
-    battery_id = str(uuid.uuid4())
+    battery_id = battery_id or str(uuid.uuid4())
     now = utcnow()
-    battery = Battery(
-        id=battery_id,
-        gtin=key.gtin,
-        serial=key.serial,
-        variant=key.variant,
-        batch=key.batch,
-        item_uri=key.uri(config.public_url),
-        did=registry.battery_did(config.did_web_base, battery_id),
-        operator_id=operator.id,
-        passport_id=passport_id or new_passport_id(),
-        created_at=now,
-        updated_at=now,
-    )
+    battery = planned(config, operator, key, battery_id, passport_id or new_passport_id())
+    battery.created_at = battery.updated_at = now
     session.add(battery)
     registry.register(
         session,
@@ -108,6 +98,23 @@ def register(
         holder_did=operator.did,
     )
     return battery
+
+
+def planned(
+    config: IssuerConfig, operator: Operator, key: ItemKey, battery_id: str, passport_id: str
+) -> Battery:
+    """The battery row a registration will write (not added to any session)."""
+    return Battery(
+        id=battery_id,
+        gtin=key.gtin,
+        serial=key.serial,
+        variant=key.variant,
+        batch=key.batch,
+        item_uri=key.uri(config.public_url),
+        did=registry.battery_did(config.did_web_base, battery_id),
+        operator_id=operator.id,
+        passport_id=passport_id,
+    )
 
 
 def get(session: Session, battery_id: str) -> Battery:

@@ -39,7 +39,7 @@ class InvalidCredentialRequest(IssuerError):
 
 class FieldError(IssuerError):
     """Bad input in one named field. The problem carries `field` and an `errors` list in the
-    `{"path", "rule", "message"}` shape that `PassportInvalid` uses, so clients handle both alike."""
+    `{"path", "rule", "message"}` shape of `PassportInvalid`, so clients handle both alike."""
 
     code = "invalid-field"
     status = 422

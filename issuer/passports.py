@@ -154,10 +154,9 @@ def bind_identity(data: Any, battery: Battery, version: int) -> dict[str, Any]:
     expected = {"batteryIdentifier": battery.item_uri, "passportId": battery.passport_id}
     for name, value in expected.items():
         if name in out and out[name] != value:
+            what = "item URI" if name == "batteryIdentifier" else "passport id"
             raise PassportMismatch(
-                name,
-                f"must be {value!r}, the {'item URI' if name == 'batteryIdentifier' else 'passport id'}"
-                f" of battery {battery.id}, not {out[name]!r}",
+                name, f"must be {value!r}, the {what} of battery {battery.id}, not {out[name]!r}"
             )
         out[name] = value
     if "passportVersion" in out and out["passportVersion"] != version:

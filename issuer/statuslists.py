@@ -322,3 +322,75 @@ def list_credential_by_url(session: Session, config: IssuerConfig, url: str) -> 
         return None
     row = session.get(StatusList, url.removeprefix(config.status_list_prefix))
     return orjson.loads(row.credential_json) if row is not None else None
+
+
+# --- the VC-API request ------------------------------------------------------------------------
+
+# VC-API (W3C CCG; VCALM) UpdateCredentialStatusRequest:
+#   {"credentialId": ..., "credentialStatus": {"type": ..., "statusPurpose": ...}, "status": bool}
+# The earlier CCG draft's form is accepted as well:
+#   {"credentialId": ..., "credentialStatus": [{"type": ..., "status": "revoked" | ...}]}
+_ENTRY_TYPES = frozenset(
+    {bitstring.ENTRY_TYPE, bitstring.LIST_TYPE, bitstring.LIST_CREDENTIAL_TYPE}
+)
+_LEGACY_STATUS = {
+    "revoked": StatusChange(bitstring.REVOCATION, True),
+    "unrevoked": StatusChange(bitstring.REVOCATION, False),
+    "suspended": StatusChange(bitstring.SUSPENSION, True),
+    "unsuspended": StatusChange(bitstring.SUSPENSION, False),
+    "reinstated": StatusChange(bitstring.SUSPENSION, False),
+    "active": StatusChange(bitstring.SUSPENSION, False),
+}
+
+
+def parse_update_request(body: dict) -> tuple[str, StatusChange]:
+    credential_id = body.get("credentialId")
+    if not isinstance(credential_id, str) or not credential_id:
+        raise InvalidStatusRequest("credentialId", "is required: the id of the credential")
+    status = body.get("credentialStatus")
+    if isinstance(status, list):  # the earlier draft's form
+        if len(status) != 1 or not isinstance(status[0], dict):
+            raise InvalidStatusRequest(
+                "credentialStatus", "must hold exactly one status object", rule="one-item"
+            )
+        item = status[0]
+        if item.get("type") not in _ENTRY_TYPES | {"StatusList2021Credential"}:
+            raise InvalidStatusRequest(
+                "credentialStatus[0].type",
+                f"must be {bitstring.LIST_CREDENTIAL_TYPE}",
+                rule="allowed-values",
+            )
+        change = _LEGACY_STATUS.get(item.get("status"))  # type: ignore[arg-type]
+        if change is None:
+            raise InvalidStatusRequest(
+                "credentialStatus[0].status",
+                f"must be one of {', '.join(sorted(_LEGACY_STATUS))}",
+                rule="allowed-values",
+            )
+        return credential_id, change
+    if not isinstance(status, dict):
+        raise InvalidStatusRequest(
+            "credentialStatus",
+            'is required: {"type": "BitstringStatusListEntry", "statusPurpose": '
+            '"revocation" | "suspension"}',
+        )
+    unknown = sorted(set(body) - {"credentialId", "credentialStatus", "status"})
+    if unknown:
+        raise InvalidStatusRequest(unknown[0], "unknown field", rule="unknown-field")
+    if status.get("type") not in _ENTRY_TYPES:
+        raise InvalidStatusRequest(
+            "credentialStatus.type", f"must be {bitstring.ENTRY_TYPE}", rule="allowed-values"
+        )
+    purpose = status.get("statusPurpose")
+    if purpose not in bitstring.PURPOSES:
+        raise InvalidStatusRequest(
+            "credentialStatus.statusPurpose",
+            f"must be one of {', '.join(bitstring.PURPOSES)}",
+            rule="allowed-values",
+        )
+    value = body.get("status")
+    if not isinstance(value, bool):
+        raise InvalidStatusRequest(
+            "status", "must be true (set the status) or false (clear it)", rule="type"
+        )
+    return credential_id, StatusChange(purpose, value)

@@ -48,9 +48,14 @@ def store(
     passport_version: int | None = None,
     tier: str | None = None,
     status_entries: Sequence[AllocatedEntry] = (),
+    credential_id: str | None = None,
 ) -> IssuedCredential:
-    """Add a signed credential (and its status entries) to the session; not committed here."""
-    credential_id = document.get("id") if isinstance(document.get("id"), str) else None
+    """Add a signed credential (and its status entries) to the session; not committed here.
+
+    `credential_id` defaults to the document's `id`; an enveloped (vc+jwt) credential's `id` is
+    a data: URL of the whole token, so its caller passes the inner credential's id instead."""
+    if credential_id is None and kind != VC_API and isinstance(document.get("id"), str):
+        credential_id = document["id"]
     row = IssuedCredential(
         id=str(uuid.uuid4()),
         credential_id=credential_id,

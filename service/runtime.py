@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from issuer import operators
+from issuer.config import IssuerConfig
+from issuer.worker import BulkWorker
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
 from service.db import make_engine, migrate, session_scope
@@ -21,6 +23,7 @@ class Runtime:
     engine: Engine
     master_key: bytes
     http: httpx.Client
+    bulk_worker: BulkWorker | None = None
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -31,11 +34,27 @@ class Runtime:
             operators.ensure_instance(
                 session, did_web_base=settings.did_web_base, master_key=runtime.master_key
             )
+        if settings.bulk_worker:
+            # Resumes whatever jobs were left unfinished by a previous run.
+            runtime.bulk_worker = BulkWorker(
+                engine, runtime.issuer_config, processes=settings.bulk_processes
+            )
+            runtime.bulk_worker.start()
         return runtime
 
     def close(self) -> None:
+        if self.bulk_worker is not None:
+            self.bulk_worker.stop()
         self.http.close()
         self.engine.dispose()
+
+    @property
+    def issuer_config(self) -> IssuerConfig:
+        return IssuerConfig(
+            public_url=self.settings.public_url,
+            did_web_base=self.settings.did_web_base,
+            master_key=self.master_key,
+        )
 
     @property
     def did_web_policy(self) -> DidWebPolicy:

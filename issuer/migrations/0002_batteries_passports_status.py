@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision = "658a2f975eaa"
 down_revision = "bf7c14486fbe"
 branch_labels = None
