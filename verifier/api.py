@@ -8,10 +8,11 @@ from fastapi.responses import Response
 
 from resolver.dids import DidResolver
 from service.bodies import json_object
-from service.deps import did_resolver
+from service.deps import did_resolver, status_list_fetcher
 from verifier.credentials import verify_credential, verify_presentation
 from verifier.errors import InvalidVerificationRequest, VerificationFailed
 from verifier.result import Result
+from verifier.status import StatusListFetcher, status_check
 
 router = APIRouter(tags=["VC-API"])
 
@@ -38,18 +39,26 @@ def _answer(result: Result, what: str) -> Response:
 
 @router.post("/credentials/verify", summary="Verify a credential (Data Integrity or vc+jwt)")
 def verify_credential_route(
-    body: dict = Depends(json_object), resolver: DidResolver = Depends(did_resolver)
+    body: dict = Depends(json_object),
+    resolver: DidResolver = Depends(did_resolver),
+    status_lists: StatusListFetcher = Depends(status_list_fetcher),
 ) -> Response:
     if "verifiableCredential" not in body:
         raise InvalidVerificationRequest("the request body must hold verifiableCredential")
     _options(body)
-    result = verify_credential(body["verifiableCredential"], resolver.verification_method)
+    result = verify_credential(
+        body["verifiableCredential"],
+        resolver.verification_method,
+        extra_checks=[status_check(status_lists, resolver.verification_method)],
+    )
     return _answer(result, "credential")
 
 
 @router.post("/presentations/verify", summary="Verify a presentation and every credential in it")
 def verify_presentation_route(
-    body: dict = Depends(json_object), resolver: DidResolver = Depends(did_resolver)
+    body: dict = Depends(json_object),
+    resolver: DidResolver = Depends(did_resolver),
+    status_lists: StatusListFetcher = Depends(status_list_fetcher),
 ) -> Response:
     if "verifiablePresentation" not in body:
         raise InvalidVerificationRequest("the request body must hold verifiablePresentation")
@@ -59,5 +68,6 @@ def verify_presentation_route(
         resolver.verification_method,
         challenge=options.get("challenge"),
         domain=options.get("domain"),
+        credential_checks=[status_check(status_lists, resolver.verification_method)],
     )
     return _answer(result, "presentation")
