@@ -143,14 +143,18 @@ class BulkWorker:
             if not claimed:
                 return None
             planned: list[bulk.ItemWork] = []
+            failed: list[tuple[bulk.Claimed, Exception]] = []
             for item in claimed:
                 operator, signing = self._signing(session, item.operator_id, signing_keys)
                 try:
                     planned.append(bulk.plan_item(session, self.config, operator, signing, item))
                 except Exception as exc:  # noqa: BLE001 - reported on the item
-                    self._fail(item, exc, "")
+                    failed.append((item, exc))
             # New status lists made while planning must exist before items reference them.
             session.commit()
+        # Recorded after that commit: with SQLite a second writer would wait for this one.
+        for item, exc in failed:
+            self._fail(item, exc, "")
         executor = self._executor()
         out = []
         for work in planned:
