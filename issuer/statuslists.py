@@ -171,13 +171,14 @@ def allocate(
     out: dict[str, list[AllocatedEntry]] = {}
     for purpose in bitstring.PURPOSES:
         picked: list[AllocatedEntry] = []
+        row = _open_list(session, config, operator, purpose)
         while len(picked) < count:
-            row = _open_list(session, config, operator, purpose)
             index = allocator.draw(session, row)
             if index is None:  # the list is full: roll over to a new one
                 row.full = True
                 session.add(row)
                 session.flush()
+                row = _open_list(session, config, operator, purpose)
                 continue
             url = list_url(config, row.id)
             picked.append(

@@ -187,7 +187,13 @@ class BulkWorker:
         signing_keys: dict[str, tuple[Operator, operators.SigningKey]],
     ) -> None:
         try:
-            prepared = future.result()
+            try:
+                prepared = future.result()
+            except BrokenProcessPool:
+                # A signing process died (out of memory, killed): sign here, make a new pool.
+                log.warning("bulk worker: the signing pool broke; signing in the worker thread")
+                self._pool = None
+                prepared = passports.prepare(work.plan)
         except Exception as exc:  # noqa: BLE001 - PassportInvalid and friends: the item failed
             self._fail(work.claimed, exc, "passport.")
             return

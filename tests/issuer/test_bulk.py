@@ -29,7 +29,10 @@ def acme_bulk(bulk_client):
     rt = bulk_client.app.state.runtime
     with session_scope(rt.engine) as session:
         operator, token = operators.create_operator(
-            session, name="acme", did_method="web", did_web_base=rt.settings.did_web_base,
+            session,
+            name="acme",
+            did_method="web",
+            did_web_base=rt.settings.did_web_base,
             master_key=rt.master_key,
         )
         return {"name": operator.name, "did": operator.did, "token": token}
