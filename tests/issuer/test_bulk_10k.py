@@ -152,7 +152,6 @@ def test_bulk_10k_survives_sigkill(database_url, tmp_path):
         client.close()
         server.stop()
     with engine.connect() as conn:
-        one = conn.execute  # noqa: F841
         q = lambda sql: conn.execute(text(sql)).scalar()  # noqa: E731
         assert q("select count(*) from batteries") == ITEMS
         assert q("select count(distinct serial) from batteries") == ITEMS
@@ -162,8 +161,8 @@ def test_bulk_10k_survives_sigkill(database_url, tmp_path):
         assert q("select count(*) from issued_credentials") == 4 * ITEMS
         assert (
             q(
-                "select count(*) from (select battery_id from issued_credentials group by battery_id "
-                "having count(*) <> 4 or count(distinct tier) <> 4) x"
+                "select count(*) from (select battery_id from issued_credentials "
+                "group by battery_id having count(*) <> 4 or count(distinct tier) <> 4) x"
             )
             == 0
         )
