@@ -4,11 +4,21 @@ bulk jobs, key rotation, and the operators' DID documents."""
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from issuer import batteries, bulk, credentials, events, operators, passports, statuslists, store
+from issuer import (
+    batteries,
+    bulk,
+    credentials,
+    events,
+    operators,
+    passports,
+    statuslists,
+    store,
+    views,
+)
 from issuer.config import IssuerConfig
 from issuer.errors import InvalidBulkRequest, UnknownBattery, UnknownOperator
 from issuer.tables import Operator
@@ -181,11 +191,13 @@ def bulk_submit(
 @router.get("/jobs/{job_id}", tags=["batteries"], summary="Progress and per-item errors of a job")
 def job_report(
     job_id: str,
+    offset: int = Query(0, ge=0, description="First item listed in `items`."),
+    limit: int = Query(1000, ge=1, le=10_000, description="Items listed in `items`."),
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
     config: IssuerConfig = Depends(issuer_config),
 ) -> Response:
-    return _json(bulk.report(session, operator, job_id, config))
+    return _json(bulk.report(session, operator, job_id, config, offset=offset, limit=limit))
 
 
 @router.post(
@@ -225,8 +237,6 @@ def passport_view(
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
 ) -> Response:
-    from issuer import views
-
     battery = batteries.get(session, battery_id)
     batteries.require_responsible(session, battery, operator)
     view = views.passport_view(session, battery_id)
