@@ -207,14 +207,19 @@ def claim(session: Session, me: str, limit: int) -> list[Claimed]:
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=BulkItem)
     rows = session.exec(query).all()
-    out = []
-    until = now + LEASE
-    for item, operator_id in rows:
-        item.claimed_by = me
-        item.claimed_until = until
-        session.add(item)
-        out.append(Claimed(item.job_id, item.position, operator_id, item.payload))
+    out = [
+        Claimed(item.job_id, item.position, operator_id, item.payload) for item, operator_id in rows
+    ]
     jobs = {c.job_id for c in out}
+    for job in jobs:
+        session.execute(
+            update(BulkItem)
+            .where(
+                BulkItem.job_id == job,
+                col(BulkItem.position).in_([c.position for c in out if c.job_id == job]),
+            )
+            .values(claimed_by=me, claimed_until=now + LEASE)
+        )
     if jobs:
         session.execute(
             update(BulkJob)

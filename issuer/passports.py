@@ -208,9 +208,14 @@ def commit(
     """Write the new version, supersede the previous one, store the credentials."""
     now = utcnow()
     version = issuance.passport["passportVersion"]
-    for previous in session.exec(
-        select(Passport).where(Passport.id == battery.passport_id, Passport.state == ACTIVE)
-    ).all():
+    earlier = (
+        session.exec(
+            select(Passport).where(Passport.id == battery.passport_id, Passport.state == ACTIVE)
+        ).all()
+        if version > 1
+        else []
+    )
+    for previous in earlier:
         previous.state = SUPERSEDED
         previous.superseded_at = now
         previous.state_changed_by = operator.did

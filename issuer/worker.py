@@ -199,8 +199,8 @@ class BulkWorker:
             return
         for attempt in range(3):
             with Session(self.engine, expire_on_commit=False) as session:
-                operator = session.get(Operator, work.claimed.operator_id)
-                assert operator is not None
+                # The operator loaded when the item was planned (only its id and DID are read).
+                operator = signing_keys[work.claimed.operator_id][0]
                 try:
                     bulk.commit_item(session, self.config, operator, work, prepared)
                     session.commit()
