@@ -77,6 +77,9 @@ NEGATIVE = {
     "credentialStatus type a number": minimal(
         credentialStatus={"id": "https://s.example/1", "type": 2}
     ),
+    "credentialStatus type an empty list": minimal(
+        credentialStatus={"id": "https://s.example/1", "type": []}
+    ),
     "termsOfUse without type": minimal(termsOfUse={"id": "https://t.example/policy/1"}),
     "evidence without type": minimal(evidence=[{"id": "https://e.example/1"}]),
     "refreshService without type": minimal(refreshService={"id": "https://r.example/1"}),

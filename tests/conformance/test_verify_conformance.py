@@ -282,3 +282,17 @@ def test_unresolvable_key_is_a_failed_proof_not_a_resolver_error(signer, cryptos
         assert "proof" in failed(result)
         token = jose.sign_jwt(with_examples(signer.did), signer.key, signer.vm)
         assert "proof" in failed(verify_credential(jose.envelope(token), unreachable))
+
+
+@pytest.mark.parametrize(
+    "previous",
+    ["urn:uuid:not-among-the-proofs", 42, ["urn:uuid:first", "urn:uuid:missing"]],
+)
+def test_previous_proof_must_name_proofs_of_the_document(signer, previous):
+    vc = issued(signer, "eddsa-rdfc-2022", proof_id="urn:uuid:first")
+    chained = dataintegrity.create_proof(
+        vc, signer.key, signer.vm, proof_id="urn:uuid:second", previous_proof="urn:uuid:first"
+    )
+    assert verify_credential(chained, resolve).verified
+    chained["proof"][1]["previousProof"] = previous
+    assert failed(verify_credential(chained, resolve)) == {"proof": "malformed-proof"}
