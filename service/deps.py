@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from issuer import operators, statuslists
+from issuer import operators
 from issuer.tables import Operator
 from resolver.dids import DidResolver
 from service.runtime import Runtime
-from verifier.status import StatusListFetcher
 
 
 def runtime(request: Request) -> Runtime:
@@ -28,19 +27,6 @@ def did_resolver(
     rt: Runtime = Depends(runtime), session: Session = Depends(db_session)
 ) -> DidResolver:
     return rt.resolver(session)
-
-
-def status_list_fetcher(
-    rt: Runtime = Depends(runtime), session: Session = Depends(db_session)
-) -> StatusListFetcher:
-    """Status lists for the verifier: ours from the database, others over HTTP (allowed hosts)."""
-    config = rt.issuer_config
-    return StatusListFetcher(
-        own_prefix=config.status_list_prefix,
-        local=lambda url: statuslists.list_credential_by_url(session, config, url),
-        policy=rt.did_web_policy,
-        client=rt.http,
-    )
 
 
 def bearer_token(request: Request) -> str | None:

@@ -8,13 +8,16 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from issuer import operators
+from issuer import operators, statuslists
 from issuer.config import IssuerConfig
 from issuer.worker import BulkWorker
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
+from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
+from verifier.result import Result
+from verifier.status import StatusListFetcher, status_check
 
 
 @dataclass
@@ -60,6 +63,53 @@ class Runtime:
     def did_web_policy(self) -> DidWebPolicy:
         s = self.settings
         return DidWebPolicy(s.allowed_did_web_hosts, s.did_web_timeout_s, s.did_web_max_bytes)
+
+    def credential_checks(self, session: Session) -> list[CredentialCheck]:
+        """Checks run after the proof on every credential: status list, schema, trust, anchor.
+
+        Each package that adds a check appends its factory call here."""
+        return [
+            status_check(self.status_lists(session), self.resolver(session).verification_method)
+        ]
+
+    def status_lists(self, session: Session) -> StatusListFetcher:
+        """Status lists for the verifier: ours from the database, others over HTTP from allowed
+        hosts only."""
+        config = self.issuer_config
+        return StatusListFetcher(
+            own_prefix=config.status_list_prefix,
+            local=lambda url: statuslists.list_credential_by_url(session, config, url),
+            policy=self.did_web_policy,
+            client=self.http,
+        )
+
+    def verify_credential(self, session: Session, credential: object, **options) -> Result:
+        """The full verification every endpoint and the consumer page use; `options` are
+        verify_credential's (expected_purpose, challenge, domain)."""
+        return verify_credential(
+            credential,
+            self.resolver(session).verification_method,
+            extra_checks=self.credential_checks(session),
+            **options,
+        )
+
+    def verify_presentation(
+        self,
+        session: Session,
+        presentation: object,
+        *,
+        challenge: str | None,
+        domain: str | None,
+        **options,
+    ) -> Result:
+        return verify_presentation(
+            presentation,
+            self.resolver(session).verification_method,
+            challenge=challenge,
+            domain=domain,
+            credential_checks=self.credential_checks(session),
+            **options,
+        )
 
     def resolver(self, session: Session) -> DidResolver:
         return DidResolver(
