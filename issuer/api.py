@@ -114,7 +114,8 @@ def status_list(list_id: str, request: Request, session: Session = Depends(db_se
     # no-cache: caches may store the list but must revalidate on every use, so a revocation is
     # visible at the next fetch; If-None-Match makes the revalidation cheap.
     headers = {"ETag": served.etag, "Cache-Control": "public, no-cache"}
-    if served.etag in _etags(request.headers.get("if-none-match", "")):
+    tags = _etags(request.headers.get("if-none-match", ""))
+    if served.etag in tags or "*" in tags:
         return Response(status_code=304, headers=headers)
     return Response(served.body, media_type=VC_JSON, headers=headers)
 

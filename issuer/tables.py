@@ -116,6 +116,7 @@ class IssuedCredential(SQLModel, table=True):
     """Every credential this service signed, as signed."""
 
     __tablename__ = "issued_credentials"
+    __table_args__ = (Index("ix_issued_credentials_passport", "passport_id", "passport_version"),)
 
     # Our row id; the credential's own `id` is optional in VC 2.0 (VC-API issue).
     id: str = Field(primary_key=True, max_length=36)

@@ -142,6 +142,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_issued_credentials_operator_id"), ["operator_id"], unique=False
         )
+        batch_op.create_index(
+            "ix_issued_credentials_passport", ["passport_id", "passport_version"], unique=False
+        )
 
     op.create_table(
         "passports",
@@ -205,6 +208,7 @@ def downgrade() -> None:
     op.drop_table("passports")
     with op.batch_alter_table("issued_credentials", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_issued_credentials_operator_id"))
+        batch_op.drop_index("ix_issued_credentials_passport")
         batch_op.drop_index(batch_op.f("ix_issued_credentials_battery_id"))
 
     op.drop_table("issued_credentials")

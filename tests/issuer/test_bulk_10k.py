@@ -79,7 +79,7 @@ class Server:
                 self.proc.wait(10)
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_bulk_10k_survives_sigkill(database_url, tmp_path):
     engine = make_engine(database_url)
     migrate(engine)
