@@ -35,6 +35,17 @@ def _warm_up() -> None:
     load_catalogue()
 
 
+def _prepare(plan: passports.IssuancePlan) -> passports.PreparedPassport | dict:
+    """`passports.prepare` in a signing process. A failure comes back as the item's error report:
+    our exceptions keep their fields in attributes that pickling would lose."""
+    try:
+        return passports.prepare(plan)
+    except Exception as exc:  # noqa: BLE001 - reported on the item
+        if not getattr(exc, "code", None):
+            log.exception("bulk: preparing an item failed")
+        return bulk.error_of(exc, "passport.")
+
+
 class _InlineExecutor(Executor):
     """Runs tasks in the calling thread (no process pool: one core, or tests)."""
 
@@ -159,10 +170,10 @@ class BulkWorker:
         out = []
         for work in planned:
             try:
-                out.append((work, executor.submit(passports.prepare, work.plan)))
+                out.append((work, executor.submit(_prepare, work.plan)))
             except BrokenProcessPool:
                 self._pool = None
-                out.append((work, self._executor().submit(passports.prepare, work.plan)))
+                out.append((work, self._executor().submit(_prepare, work.plan)))
         return out
 
     def _signing(
@@ -187,15 +198,14 @@ class BulkWorker:
         signing_keys: dict[str, tuple[Operator, operators.SigningKey]],
     ) -> None:
         try:
-            try:
-                prepared = future.result()
-            except BrokenProcessPool:
-                # A signing process died (out of memory, killed): sign here, make a new pool.
-                log.warning("bulk worker: the signing pool broke; signing in the worker thread")
-                self._pool = None
-                prepared = passports.prepare(work.plan)
-        except Exception as exc:  # noqa: BLE001 - PassportInvalid and friends: the item failed
-            self._fail(work.claimed, exc, "passport.")
+            prepared = future.result()
+        except BrokenProcessPool:
+            # A signing process died (out of memory, killed): sign here, make a new pool.
+            log.warning("bulk worker: the signing pool broke; signing in the worker thread")
+            self._pool = None
+            prepared = _prepare(work.plan)
+        if isinstance(prepared, dict):  # PassportInvalid and friends: the item failed
+            self._record_failure(work.claimed, prepared)
             return
         for attempt in range(3):
             with Session(self.engine, expire_on_commit=False) as session:
@@ -218,9 +228,12 @@ class BulkWorker:
                     try:
                         work = bulk.plan_item(session, self.config, op, signing, work.claimed)
                         session.commit()
-                        prepared = passports.prepare(work.plan)
                     except Exception as exc:  # noqa: BLE001
                         self._fail(work.claimed, exc, "")
+                        return
+                    prepared = _prepare(work.plan)
+                    if isinstance(prepared, dict):
+                        self._record_failure(work.claimed, prepared)
                         return
                 except Exception as exc:  # noqa: BLE001 - a domain error: the item failed
                     session.rollback()
@@ -232,9 +245,12 @@ class BulkWorker:
         prefix = getattr(exc, "path_prefix", prefix)
         if not getattr(exc, "code", None):
             log.error("bulk item %s/%s failed", claimed.job_id, claimed.position, exc_info=exc)
+        self._record_failure(claimed, bulk.error_of(exc, prefix))
+
+    def _record_failure(self, claimed: bulk.Claimed, error: dict) -> None:
         with Session(self.engine) as session:
             try:
-                bulk.fail_item(session, claimed, bulk.error_of(exc, prefix))
+                bulk.fail_item(session, claimed, error)
                 session.commit()
             except bulk.AlreadyProcessed:
                 session.rollback()

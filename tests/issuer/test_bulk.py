@@ -12,11 +12,11 @@ from sqlmodel import Session, func, select
 from issuer.tables import Battery, BulkItem, IssuedCredential, Passport
 
 
-@pytest.fixture
-def bulk_client(database_url, make_settings):
+@pytest.fixture(params=[1, 2], ids=["inline", "pool"])
+def bulk_client(request, database_url, make_settings):
     from service.app import create_app
 
-    app = create_app(make_settings(database_url, bulk_processes=1))
+    app = create_app(make_settings(database_url, bulk_processes=request.param))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
