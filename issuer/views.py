@@ -20,6 +20,7 @@ from issuer.passports import ACTIVE
 from issuer.tables import Battery, IssuedCredential, Operator, Passport
 from vocab.catalogue import Tier
 from vocab.datetimes import InvalidDateTime, as_utc, format_datetime, parse_datetime
+from vocab.gs1 import InvalidGs1Key, normalise_gtin
 from vocab.tiers import merge_tiers
 
 
@@ -68,7 +69,12 @@ def _view(session: Session, battery: Battery) -> BatteryView:
 
 
 def battery_by_key(session: Session, gtin: str, serial: str) -> BatteryView | None:
-    """The battery with this GTIN-14 and serial (as in its item URI, not percent-encoded)."""
+    """The battery with this GTIN (8, 12, 13 or 14 digits) and serial (decoded, not
+    percent-encoded); None for an unknown battery or an invalid GTIN."""
+    try:
+        gtin = normalise_gtin(gtin)
+    except InvalidGs1Key:
+        return None
     battery = session.exec(
         select(Battery).where(Battery.gtin == gtin, Battery.serial == serial)
     ).first()

@@ -139,3 +139,5 @@ def test_recycled_archives_the_passport(app_client, acme):
             "archived",
         ]
         assert len(views.public_credentials(s, battery["id"])) == 1  # history stays readable
+        assert views.battery_by_key(s, battery["gtin"][1:], battery["serial"]).id == battery["id"]
+        assert views.battery_by_key(s, "123", battery["serial"]) is None
