@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from anchor.runtime import AnchorRuntime
 from issuer import operators
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
@@ -21,6 +22,7 @@ class Runtime:
     engine: Engine
     master_key: bytes
     http: httpx.Client
+    anchor: AnchorRuntime | None = field(default=None)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -31,9 +33,13 @@ class Runtime:
             operators.ensure_instance(
                 session, did_web_base=settings.did_web_base, master_key=runtime.master_key
             )
+        runtime.anchor = AnchorRuntime(settings, engine, runtime.master_key)
+        runtime.anchor.start()  # the worker thread, when DBP_ANCHOR_WORKER asks for it
         return runtime
 
     def close(self) -> None:
+        if self.anchor is not None:
+            self.anchor.close()
         self.http.close()
         self.engine.dispose()
 
