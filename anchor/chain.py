@@ -274,29 +274,33 @@ class Chain:
             return []
         return self._decode_events(self._get_logs(contract, first, last, root), contract)
 
-    def block_at_timestamp(self, ts: int) -> int | None:
-        """The block whose timestamp is exactly `ts` (block timestamps strictly increase)."""
-        lo, hi = 0, self.head()
-        while lo <= hi:
+    def blocks_at_timestamp(self, ts: int) -> tuple[int, int] | None:
+        """First and last block stamped `ts`. Block timestamps never decrease; on public chains
+        they strictly increase, dev chains (anvil) may give several blocks the same second."""
+        head = self.head()
+        lo, hi = 0, head
+        while lo < hi:  # first block with timestamp >= ts
             mid = (lo + hi) // 2
-            _, mid_ts = self.block(mid)
-            if mid_ts == ts:
-                return mid
-            if mid_ts < ts:
+            if self.block(mid)[1] < ts:
                 lo = mid + 1
             else:
-                hi = mid - 1
-        return None
+                hi = mid
+        if self.block(lo)[1] != ts:
+            return None
+        last = lo
+        while last < head and last - lo < 10_000 and self.block(last + 1)[1] == ts:
+            last += 1
+        return lo, last
 
     def find_anchor(self, contract: str, root: bytes) -> AnchoredEvent | None:
-        """The event that anchored `root`, found through its timestamp without a log range scan."""
+        """The event that anchored `root`, found through its timestamp without a long log scan."""
         ts = self.anchored_at(contract, root)
         if not ts:
             return None
-        number = self.block_at_timestamp(ts)
-        if number is None:
+        span = self.blocks_at_timestamp(ts)
+        if span is None:
             return None
-        found = self.events(contract, number, number, root)
+        found = self.events(contract, span[0], span[1], root)
         return found[0] if found else None
 
     # --- transactions ---------------------------------------------------------------------------

@@ -78,6 +78,12 @@ class Listener:
         self.http = http or httpx.Client(timeout=10.0)
         self.holder = holder or leases.new_holder()
         self.retry_pause_s = 0.5
+        self._lease_name: str | None = None
+
+    def close(self) -> None:
+        """Let another listener take over at once (a killed one is taken over by its pid)."""
+        if self._lease_name is not None:
+            leases.release(self.engine, self._lease_name, self.holder)
 
     def cursor_name(self, chain: Chain, contract: str) -> str:
         return f"listener:{chain.chain_id}:{contract.lower()}"
@@ -96,7 +102,7 @@ class Listener:
         report = PollReport()
         chain = self.rt.chain()
         contract = self.rt.contract()
-        name = self.cursor_name(chain, contract)
+        name = self._lease_name = self.cursor_name(chain, contract)
         if not leases.acquire(
             self.engine, name, self.holder, ttl_s=max(30.0, 5 * self.rt.config.poll_s)
         ):
@@ -277,3 +283,4 @@ class Listener:
                 backoff = min(60.0, max(1.0, backoff * 2))
                 log.exception("anchor listener: poll failed")
             stop.wait(backoff or self.rt.config.poll_s)
+        self.close()

@@ -72,13 +72,13 @@ class AnchorRuntime:
         engine: Engine,
         master_key: bytes,
         *,
-        chain_factory: Callable[[], Chain] | None = None,
+        chain_wrapper: Callable[[Chain], Chain] | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.master_key = master_key
         self.config = AnchorConfig.from_settings(settings)
-        self._chain_factory = chain_factory  # tests hand in a wrapped chain
+        self._chain_wrapper = chain_wrapper  # tests wrap the chain to simulate outages
         self._chain: Chain | None = None
         self._contract: str | None = None
         self._signer: Signer | None = None
@@ -168,16 +168,7 @@ class AnchorRuntime:
         with self._open_lock:
             if self._chain is not None:
                 return self._chain
-            if self._chain_factory is not None:
-                chain = self._chain_factory()
-                if chain.kind == "embedded":
-                    self._prepare_embedded(chain)
-                else:
-                    self._contract = self._configured_contract(chain)
-            elif self.backend == "embedded":
-                chain = self._open_embedded()
-            else:
-                chain = self._open_rpc()
+            chain = self._open_embedded() if self.backend == "embedded" else self._open_rpc()
             with self._lock:
                 self._chain = chain
             return chain
@@ -204,9 +195,11 @@ class AnchorRuntime:
             raise AnchorConfigError(
                 "DBP_CHAIN_BACKEND=rpc needs DBP_CHAIN_ID (the chain to anchor on)"
             )
-        chain = RpcChain(
+        chain: Chain = RpcChain(
             s.chain_rpc_url, expected_chain_id=s.chain_id, timeout_s=s.anchor_rpc_timeout_s
         )
+        if self._chain_wrapper is not None:
+            chain = self._chain_wrapper(chain)
         self._contract = self._configured_contract(chain)
         return chain
 
@@ -217,15 +210,14 @@ class AnchorRuntime:
         with Session(self.engine) as session:
             funded = accounts.all_accounts(session)
         genesis = int(min(a.created_at for a in funded).timestamp()) - 1
-        chain = EmbeddedChain([a.address for a in funded], genesis)
-        self._prepare_embedded(chain)
-        return chain
-
-    def _prepare_embedded(self, chain: Chain) -> None:
+        chain: Chain = EmbeddedChain([a.address for a in funded], genesis)
+        if self._chain_wrapper is not None:
+            chain = self._chain_wrapper(chain)
         replayed = self._sync(chain, replay=True)
         if replayed:
             log.info("embedded chain rebuilt from %d recorded transaction(s)", replayed)
         self._contract = self._ensure_embedded_contract(chain)
+        return chain
 
     def _sync(self, chain: Chain, replay: bool = False) -> int:
         """Apply recorded transactions this embedded chain has not seen yet, in recording order,

@@ -136,6 +136,10 @@ class AnchorWorker:
                 log.exception("anchor worker: pass failed; retrying in %.0f s", backoff)
             wait = backoff * random.uniform(0.8, 1.2) if backoff else self.config.poll_s
             stop.wait(wait)
+        self.close()
+
+    def close(self) -> None:
+        """Give up the lease, so another worker can start at once."""
         leases.release(self.engine, LEASE, self.holder)
 
     # --- 1. closing -----------------------------------------------------------------------------
@@ -568,9 +572,10 @@ class AnchorWorker:
 
 def _decoded(raw: bytes):
     from eth_account.typed_transactions import TypedTransaction
+    from hexbytes import HexBytes
 
     try:
-        return TypedTransaction.from_bytes(raw).as_dict()
+        return TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
     except Exception:  # noqa: BLE001 - a legacy or unknown transaction: no fee data to reuse
         return None
 
