@@ -44,7 +44,8 @@ def npm_ci() -> None:
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip(
-            "npm is not installed: cannot install solc-js and anvil from anchor/contracts/package-lock.json"
+            "npm is not installed: cannot install solc-js and anvil "
+            "from anchor/contracts/package-lock.json"
         )
     done = subprocess.run(
         [npm, "ci", "--no-audit", "--no-fund"], cwd=CONTRACTS, capture_output=True, text=True
@@ -293,7 +294,8 @@ class Harness:
 
 
 def signed_looking(i: int, issuer: str = "did:web:example.com:operators:acme") -> dict:
-    """A credential-shaped document with a proof: what the anchor layer sees (it verifies nothing)."""
+    """A credential-shaped document with a proof: all the anchor layer looks at (it verifies
+    nothing)."""
     return {
         "@context": ["https://www.w3.org/ns/credentials/v2", "https://w3id.org/dbp/contexts/v1"],
         "id": f"urn:uuid:00000000-0000-4000-8000-{i:012d}",

@@ -115,7 +115,7 @@ def test_ten_thousand_credentials_in_two_transactions(harness, database_url):
             for b in batch_rows.values()
         }
         assert all(on_chain.values())
-        # every inclusion proof verifies: the leaf recomputed from the document, up to a root on chain
+        # every inclusion proof verifies: leaf recomputed from the document, up to a root on chain
         for doc, row in zip(docs, rows, strict=True):
             assert row.credential_id == doc["id"]
             leaf = leaves.leaf_of(doc)
