@@ -132,7 +132,8 @@ def check_credential(credential: Any) -> str:
     if not subjects:
         raise CredentialMalformed("credentialSubject", "must not be empty")
     for i, subject in enumerate(subjects):
-        path = f"credentialSubject[{i}]" if isinstance(credential["credentialSubject"], list) else "credentialSubject"
+        listed = isinstance(credential["credentialSubject"], list)
+        path = f"credentialSubject[{i}]" if listed else "credentialSubject"
         if not isinstance(subject, dict) or not subject:
             raise CredentialMalformed(path, "must be an object holding at least one claim")
         _check_id(subject, path)

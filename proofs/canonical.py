@@ -1,0 +1,365 @@
+"""Canonical forms that proofs are computed over: RDFC-1.0 N-Quads and JCS (RFC 8785).
+
+RDFC-1.0 is done in two steps: pyld turns JSON-LD into RDF (the only JSON-LD 1.1 processor we
+have in Python), and pyoxigraph canonicalizes the dataset. pyoxigraph is 30-50x faster than pyld's
+URDNA2015 and, unlike pyld, writes control characters in literals the way RDFC-1.0's canonical
+N-Quads require (`\\b`, `\\u0000`, …), which is what the reference JS implementation hashes.
+
+pyld has no "safe mode": a term no context defines, a property mapped to null and a relative IRI
+are dropped without a word (pyld 3.3 even resolves relative IRIs against `http://example.org/base/`
+where jsonld.js drops them). Data that is dropped is not signed, so an attacker could add it to a
+signed credential; we refuse such documents instead, as jsonld.js does with `safe: true`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pyoxigraph
+import rfc8785
+from pyld.canon import URDNA2015
+from pyld.identifier_issuer import IdentifierIssuer
+from pyld.jsonld import JsonLdError, JsonLdProcessor
+
+from proofs.errors import ContextNotAllowed, MalformedDocument, ProofError, UndefinedTerm
+from vocab.errors import ContextNotBundled
+from vocab.loader import UNDEFINED_TERM_VOCAB, UNDEFINED_TERMS_CONTEXT_URL, document_loader
+from vocab.loader import document_loader as bundled_loader
+
+DocumentLoader = Callable[[str, dict[str, Any] | None], dict[str, Any]]
+
+# pyld keeps processed contexts in module-level cachetools LRU caches, which are not thread-safe;
+# the service canonicalizes from worker threads. Expansion holds the GIL throughout anyway, so
+# serializing it costs no parallelism.
+_PYLD_LOCK = threading.Lock()
+# Base IRI used only so that relative IRIs become recognisable: `.invalid` can never be a real
+# host (RFC 2606), so an expanded IRI under it can only have come from a relative reference.
+_RELATIVE_BASE = "https://relative-iri.invalid/"
+# The same value the JS cryptosuites pass to jsonld.toRDF, so `@direction` is signed alike.
+_RDF_DIRECTION = "i18n-datatype"
+_JSONLD_KEYWORDS = frozenset(
+    {
+        "@base", "@container", "@context", "@default", "@direction", "@embed", "@explicit",
+        "@first", "@graph", "@id", "@import", "@included", "@index", "@json", "@language",
+        "@list", "@nest", "@none", "@omitDefault", "@prefix", "@preserve", "@propagate",
+        "@protected", "@requireAll", "@reverse", "@set", "@type", "@value", "@version",
+        "@vocab", "@null",
+    }
+)  # fmt: skip
+_ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:\S*\Z")
+_ERROR_DETAIL_KEYS = ("term", "property", "keyword", "iri", "url", "value", "context", "language")
+
+
+def rdfc(document: dict[str, Any], *, document_loader: DocumentLoader = document_loader) -> str:
+    """RDFC-1.0 canonical N-Quads of a JSON-LD document.
+
+    Raises UndefinedTerm, ContextNotAllowed or MalformedDocument instead of dropping data.
+    """
+    return canonicalize_nquads(to_nquads(document, document_loader=document_loader))
+
+
+def to_nquads(
+    document: dict[str, Any], *, document_loader: DocumentLoader = document_loader
+) -> str:
+    """The RDF dataset of a JSON-LD document as (non-canonical) N-Quads, after the strict checks."""
+    processor = JsonLdProcessor()
+    expanded = expand_strict(document, document_loader=document_loader, processor=processor)
+    options = {
+        "produceGeneralizedRdf": False,
+        "rdfDirection": _RDF_DIRECTION,
+        "processingMode": "json-ld-1.1",
+    }
+    # This is the tail of pyld's `to_rdf`, run on the expansion we already checked: calling the
+    # public `to_rdf` would expand the document a second time. pyld is pinned to 3.3.x.
+    issuer = IdentifierIssuer("_:b")
+    node_map: dict[str, Any] = {"@default": {}}
+    try:
+        processor._create_node_map(expanded, node_map, "@default", issuer)
+        dataset = {
+            name: processor._graph_to_rdf(graph, issuer, options)
+            for name, graph in sorted(node_map.items())
+        }
+    except (JsonLdError, RecursionError) as exc:
+        raise _jsonld_failure(exc) from None
+    return JsonLdProcessor.to_nquads(dataset)
+
+
+def canonicalize_nquads(nquads: str) -> str:
+    """RDFC-1.0 canonical N-Quads of an N-Quads dataset (pyoxigraph).
+
+    Refuses (MalformedDocument) datasets whose blank nodes are so alike that canonicalizing them
+    takes exponential time; see `_check_work`.
+    """
+    try:
+        dataset = pyoxigraph.Dataset(pyoxigraph.parse(nquads, format=pyoxigraph.RdfFormat.N_QUADS))
+    except SyntaxError as exc:
+        raise MalformedDocument(f"the document does not map to valid RDF: {exc}") from None
+    if _may_need_deep_hashing(dataset):
+        _check_work(nquads)
+    dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.RDFC_1_0)
+    # pyoxigraph writes canonical N-Quads terms but in no particular order; RDFC-1.0 sorts lines.
+    # Split on "\n" only: str.splitlines would also break at U+2028 and U+0085 inside literals.
+    text = pyoxigraph.serialize(dataset, format=pyoxigraph.RdfFormat.N_QUADS).decode("utf-8")
+    return "".join(f"{line}\n" for line in sorted(text.split("\n")) if line)
+
+
+def _may_need_deep_hashing(dataset: pyoxigraph.Dataset) -> bool:
+    """Whether RDFC-1.0 could recurse in Hash N-Degree Quads, its exponential-time part.
+
+    Blank nodes with their own first-degree hash are labelled in step 4 and never reach it. A
+    blank node that shares its hash reaches it once, and recursion only starts from a related
+    blank node that also shares one (a related node already labelled contributes its label). So
+    only look-alike blank nodes linked to each other need the work check. First-degree hashes are
+    compared by their input (each node's quads with itself as `_:a`, others as `_:z`), unhashed.
+    """
+    quads_of: dict[pyoxigraph.BlankNode, list[tuple[str, ...]]] = {}
+    related: dict[pyoxigraph.BlankNode, set[pyoxigraph.BlankNode]] = {}
+    for quad in dataset:
+        terms = (quad.subject, quad.predicate, quad.object, quad.graph_name)
+        nodes = {t for t in terms if isinstance(t, pyoxigraph.BlankNode)}
+        for node in nodes:
+            quads_of.setdefault(node, []).append(
+                tuple(
+                    ("_:a" if t == node else "_:z")
+                    if isinstance(t, pyoxigraph.BlankNode)
+                    else str(t)
+                    for t in terms
+                )
+            )
+            related.setdefault(node, set()).update(nodes - {node})
+    by_signature: dict[tuple[tuple[str, ...], ...], list[pyoxigraph.BlankNode]] = {}
+    for node, quads in quads_of.items():
+        by_signature.setdefault(tuple(sorted(quads)), []).append(node)
+    look_alike = {n for nodes in by_signature.values() if len(nodes) > 1 for n in nodes}
+    return any(related[node] & look_alike for node in look_alike)
+
+
+class _WorkExceeded(Exception):
+    pass
+
+
+class _GuardedURDNA2015(URDNA2015):
+    """pyld's URDNA2015 (same algorithm as RDFC-1.0) with the work limit of rdf-canonize.
+
+    rdf-canonize, the reference implementation behind jsonld.js, gives up after as many runs of
+    Hash N-Degree Quads as there are blank nodes sharing a first-degree hash (its default
+    `maxWorkFactor` 1). pyoxigraph has no limit and would spend minutes to forever on a few dozen
+    look-alike blank nodes ("poison graphs"), so such datasets are refused before pyoxigraph sees
+    them, with the same limit, which also keeps us from signing what the reference cannot verify.
+    """
+
+    _remaining: int | None = None
+
+    def hash_n_degree_quads(self, id_: str, issuer: Any) -> Any:
+        if self._remaining is None:
+            # Step 5 is done: only groups of blank nodes with shared hashes are left.
+            self._remaining = sum(len(ids) for ids in self.hash_to_blank_nodes.values())
+        if self._remaining <= 0:
+            raise _WorkExceeded
+        self._remaining -= 1
+        return super().hash_n_degree_quads(id_, issuer)
+
+
+def _check_work(nquads: str) -> None:
+    try:
+        _GuardedURDNA2015().main(JsonLdProcessor.parse_nquads(nquads), {})
+    except _WorkExceeded:
+        raise MalformedDocument(
+            "the document has too many indistinguishable blank nodes to canonicalize within the "
+            "work limit of RDFC-1.0 implementations (repeated nested objects without an id or "
+            "any distinguishing property); give them ids or distinguishing properties"
+        ) from None
+
+
+def expand_strict(
+    document: dict[str, Any],
+    *,
+    document_loader: DocumentLoader = document_loader,
+    processor: JsonLdProcessor | None = None,
+) -> list[Any]:
+    """JSON-LD expansion that raises UndefinedTerm where pyld would silently drop data.
+
+    The bundled undefined-terms context (a lone `@vocab`) is put *before* the document's own
+    contexts, so any later `@vocab` of the document still wins, and a term nobody defines
+    expands under UNDEFINED_TERM_VOCAB instead of vanishing. Relative IRIs are resolved against a
+    sentinel base. When neither sentinel shows up in the result, neither influenced it, so the
+    expansion is exactly the document's own and can be signed as is.
+    """
+    if not isinstance(document, dict):
+        raise MalformedDocument("a JSON-LD document to sign or verify must be a JSON object")
+    _check_keyword_like_keys(document)
+    context = document.get("@context")
+    own = [] if context is None else context if isinstance(context, list) else [context]
+    probe = dict(document)
+    probe["@context"] = [UNDEFINED_TERMS_CONTEXT_URL, *own]
+
+    dropped: list[str] = []
+
+    def on_dropped(expanded_property: str | None) -> None:
+        # pyld passes only the expanded IRI (None for a term mapped to null); the compact key is
+        # a local of the calling frame and is what a person needs to see.
+        key = sys._getframe(1).f_locals.get("key")
+        dropped.append(key if isinstance(key, str) else str(expanded_property))
+
+    def loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        # The probe context comes from the bundle whatever loader the caller hands in.
+        if url == UNDEFINED_TERMS_CONTEXT_URL:
+            return bundled_loader(url, options)
+        return document_loader(url, options)
+
+    processor = processor or JsonLdProcessor()
+    processor.on_property_dropped = on_dropped
+    try:
+        with _PYLD_LOCK:
+            expanded = processor.expand(probe, {"documentLoader": loader, "base": _RELATIVE_BASE})
+    except ContextNotBundled as exc:
+        raise ContextNotAllowed(exc.url) from None
+    except (JsonLdError, RecursionError, TypeError, ValueError) as exc:
+        raise _jsonld_failure(exc) from None
+
+    undefined: list[str] = []
+    relative: list[str] = []
+    _scan(expanded, undefined, relative)
+    problems = [*dict.fromkeys(dropped), *dict.fromkeys(undefined)]
+    if problems or relative:
+        raise UndefinedTerm([*problems, *dict.fromkeys(relative)], _undefined_message(
+            list(dict.fromkeys(dropped)), list(dict.fromkeys(undefined)),
+            list(dict.fromkeys(relative)),
+        ))  # fmt: skip
+    return expanded
+
+
+def jcs(document: Any) -> bytes:
+    """RFC 8785 JSON Canonicalization Scheme bytes of a JSON value."""
+    try:
+        return rfc8785.dumps(document)
+    except rfc8785.CanonicalizationError as exc:
+        raise MalformedDocument(f"the document cannot be canonicalized with JCS: {exc}") from None
+    except RecursionError:
+        raise MalformedDocument("the document nests too deeply to canonicalize") from None
+
+
+def _check_keyword_like_keys(node: Any) -> None:
+    # "@foo" keys are reserved for future keywords and ignored by every JSON-LD processor.
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key.startswith("@") and key not in _JSONLD_KEYWORDS and key[1:].isalpha():
+                    raise UndefinedTerm(
+                        [key], f"the document uses {key!r}, which is not a JSON-LD keyword; "
+                        "JSON-LD processors ignore it, so it would not be signed"
+                    )  # fmt: skip
+                if key != "@context":
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _scan(element: Any, undefined: list[str], relative: list[str]) -> None:
+    """Collect IRIs of the expanded document that came from an undefined term or relative IRI."""
+
+    def iri(value: Any) -> None:
+        if not isinstance(value, str) or value.startswith("@"):  # "@json" is a datatype keyword
+            return
+        if value.startswith(UNDEFINED_TERM_VOCAB):
+            undefined.append(value[len(UNDEFINED_TERM_VOCAB) :])
+        elif value.startswith(_RELATIVE_BASE):
+            relative.append(value[len(_RELATIVE_BASE) :])
+        elif not value.startswith("_:") and not _ABSOLUTE_IRI.match(value):
+            # pyld's own test: what fails it is left out of the RDF without a word.
+            relative.append(value)
+
+    stack = [element]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        if "@value" in item:
+            iri(item.get("@type"))
+            continue
+        for key, value in item.items():
+            if key == "@id":
+                iri(value)
+            elif key == "@type":
+                for t in value if isinstance(value, list) else [value]:
+                    iri(t)
+            elif key == "@reverse" and isinstance(value, dict):
+                for prop, values in value.items():
+                    iri(prop)
+                    stack.append(values)
+            else:
+                if not key.startswith("@"):
+                    iri(key)
+                stack.append(value)
+
+
+def _undefined_message(dropped: list[str], undefined: list[str], relative: list[str]) -> str:
+    parts = []
+    if undefined:
+        parts.append("terms that no @context defines: " + ", ".join(repr(t) for t in undefined))
+    if dropped:
+        parts.append(
+            "properties that do not expand to an absolute IRI (undefined, mapped to null or "
+            "malformed): " + ", ".join(repr(t) for t in dropped)
+        )
+    if relative:
+        parts.append(
+            "relative or malformed IRIs (no base IRI applies to a credential): "
+            + ", ".join(repr(t) for t in relative)
+        )
+    return (
+        "the document uses "
+        + "; ".join(parts)
+        + ". A JSON-LD processor drops such data, so it would not be covered by the signature"
+    )
+
+
+def _jsonld_failure(exc: BaseException) -> ProofError:
+    """Turn a (nested) pyld error into one precise ProofError.
+
+    pyld wraps errors in layers ("could not expand input" around "loading remote context failed"
+    around the loader's own exception); a person needs the most specific coded layer and its root.
+    """
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 20:
+        if isinstance(cause, ContextNotBundled):
+            return ContextNotAllowed(cause.url)
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, RecursionError):
+        return MalformedDocument("the document nests too deeply to process as JSON-LD")
+    coded = [e for e in chain if isinstance(e, JsonLdError) and e.code]
+    if not coded:
+        return MalformedDocument(f"the document is not valid JSON-LD: {chain[-1]}")
+    # The innermost coded error is the most specific one pyld raised.
+    primary = coded[-1]
+    text = f"the document is not valid JSON-LD: {primary.code}: {_first_arg(primary)}"
+    details = primary.details if isinstance(primary.details, dict) else {}
+    shown = []
+    for key in _ERROR_DETAIL_KEYS:
+        if key in details:
+            value = repr(details[key])
+            shown.append(f"{key}={value if len(value) <= 160 else value[:157] + '...'}")
+    urls = [e.details["url"] for e in coded if isinstance(e.details, dict) and "url" in e.details]
+    if urls and "url" not in details:
+        shown.append(f"url={urls[0]!r}")
+    if shown:
+        text += f" ({', '.join(shown)})"
+    root = chain[-1]
+    if root is not primary and not isinstance(root, JsonLdError):
+        text += f"; cause: {type(root).__name__}: {_first_arg(root)}"
+    return MalformedDocument(text)
+
+
+def _first_arg(exc: BaseException) -> str:
+    return str(exc.args[0]) if exc.args else type(exc).__name__

@@ -1,0 +1,203 @@
+"""split_by_tier: each catalogue attribute lands in exactly its tier's document; merging the tier
+documents gives the passport back."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+from vocab_testkit import canonical, every_attribute_passport
+
+from vocab.catalogue import Tier, load_catalogue, parse_catalogue
+from vocab.errors import CatalogueError, PassportInvalid, UnclassifiedField
+from vocab.examples import example_names, load_example
+from vocab.models.passport import Passport
+from vocab.paths import resolve
+from vocab.tiers import (
+    ACCESS_TIER_FIELD,
+    TierMismatch,
+    classify,
+    credential_type,
+    merge_tiers,
+    split_by_tier,
+    tier_of_credential_type,
+)
+from vocab.validation import validate_passport
+
+HEADER = ("passportId", "passportVersion", "batteryIdentifier")
+
+
+def _raw_catalogue() -> dict:
+    return json.loads(resources.files("vocab").joinpath("catalogue.json").read_text("utf-8"))
+
+
+def test_the_full_passport_holds_all_93_attributes():
+    data = every_attribute_passport()
+    validate_passport(data)
+    missing = [
+        a.number
+        for a in load_catalogue().attributes
+        if not any(resolve(data, path) for path in a.paths)
+    ]
+    assert missing == []
+
+
+def test_every_attribute_lands_in_exactly_its_tier():
+    data = every_attribute_passport()
+    documents = split_by_tier(data)
+    assert set(documents) == set(Tier)
+    header_paths = {h.text for h in load_catalogue().header}
+    checked = 0
+    for attribute in load_catalogue().attributes:
+        for path in attribute.paths:
+            expected = [value for _, value in resolve(data, path)]
+            assert expected, f"attribute {attribute.number}: {path} is empty in the test passport"
+            for tier, document in documents.items():
+                found = [value for _, value in resolve(document, path)]
+                if tier is attribute.tier or path.text in header_paths:
+                    assert found == expected, f"attribute {attribute.number} missing from {tier}"
+                else:
+                    assert found == [], f"attribute {attribute.number} ({path}) leaked into {tier}"
+                checked += 1
+    assert checked >= 93 * 4
+
+
+@pytest.mark.parametrize("name", example_names())
+def test_merging_the_tiers_gives_the_passport_back(name):
+    data = load_example(name)
+    documents = split_by_tier(data)
+    assert merge_tiers(documents.values()) == data  # examples list public elements first
+    assert canonical(merge_tiers(reversed(list(documents.values())))) == canonical(data)
+
+
+def test_merge_of_the_full_passport_loses_nothing():
+    data = every_attribute_passport()
+    assert canonical(merge_tiers(split_by_tier(data).values())) == canonical(data)
+
+
+def test_every_tier_document_stands_alone():
+    data = load_example("ev")
+    for tier, document in split_by_tier(data).items():
+        assert {k: document[k] for k in HEADER} == {k: data[k] for k in HEADER}
+        assert document[ACCESS_TIER_FIELD] == tier.value
+        assert len(document) > len(HEADER) + 1  # and holds data
+
+
+def test_mixed_list_splits_by_element():
+    documents = split_by_tier(load_example("ev"))
+    public = documents[Tier.PUBLIC]["materials"]["batteryMaterials"]
+    restricted = documents[Tier.LEGITIMATE_INTEREST_AND_COMMISSION]["materials"]["batteryMaterials"]
+    assert public and {m["component"] for m in public} == {"battery"}
+    assert all(m["criticalRawMaterial"] for m in public)
+    assert restricted and "battery" not in {m["component"] for m in restricted}
+    assert {m["component"] for m in restricted} >= {"cathode", "anode", "electrolyte"}
+    # the rest of `materials` is public: chemistry and hazardous substances
+    assert set(documents[Tier.LEGITIMATE_INTEREST_AND_COMMISSION]["materials"]) == {
+        "batteryMaterials"
+    }
+    assert {"batteryChemistry", "hazardousSubstances"} <= set(documents[Tier.PUBLIC]["materials"])
+
+
+def test_mixed_object_splits_by_field():
+    documents = split_by_tier(load_example("ev"))
+    public = documents[Tier.PUBLIC]["circularity"]["safetyMeasures"]
+    restricted = documents[Tier.LEGITIMATE_INTEREST_AND_COMMISSION]["circularity"]["safetyMeasures"]
+    assert set(public) == {"extinguishingAgents"}
+    assert set(restricted) == {"safetyInstructions"}
+
+
+def test_test_reports_are_for_authorities_only():
+    documents = split_by_tier(load_example("ev"))
+    assert set(documents[Tier.AUTHORITIES]) == {*HEADER, ACCESS_TIER_FIELD, "labels"}
+    assert set(documents[Tier.AUTHORITIES]["labels"]) == {"testReports"}
+    assert "testReports" not in documents[Tier.PUBLIC]["labels"]
+
+
+def test_item_condition_is_legitimate_interest_only():
+    documents = split_by_tier(load_example("ev"))
+    assert "condition" in documents[Tier.LEGITIMATE_INTEREST]["performance"]
+    for tier in (Tier.PUBLIC, Tier.LEGITIMATE_INTEREST_AND_COMMISSION, Tier.AUTHORITIES):
+        assert "condition" not in documents[tier].get("performance", {})
+    assert "lifecycle" not in documents[Tier.PUBLIC]  # the battery status is row 11, LI
+
+
+def test_tiers_without_fields_are_omitted():
+    data = load_example("ev")
+    del data["labels"]["testReports"]
+    # Every category must have test reports (row 18), so only a model instance, which skips the
+    # catalogue's mandatory check, can lack the authorities tier.
+    documents = split_by_tier(Passport.model_validate(data))
+    assert Tier.AUTHORITIES not in documents
+    assert list(documents) == [
+        Tier.PUBLIC,
+        Tier.LEGITIMATE_INTEREST,
+        Tier.LEGITIMATE_INTEREST_AND_COMMISSION,
+    ]
+
+
+def test_empty_mixed_list_goes_to_every_tier_it_could_belong_to():
+    data = load_example("ev")
+    data["materials"]["batteryMaterials"] = []
+    data["performance"]["condition"]["negativeEvents"] = []
+    units = classify(data)
+    assert units[("materials", "batteryMaterials")] == {
+        Tier.PUBLIC,
+        Tier.LEGITIMATE_INTEREST_AND_COMMISSION,
+    }
+    assert units[("performance", "condition", "negativeEvents")] == {Tier.LEGITIMATE_INTEREST}
+
+
+def test_split_validates_raw_data():
+    data = load_example("ev")
+    data["general"]["batteryMass"]["unit"] = "lb"
+    with pytest.raises(PassportInvalid):
+        split_by_tier(data)
+
+
+def test_split_is_driven_by_the_catalogue():
+    data = load_example("ev")
+    raw = _raw_catalogue()
+    next(r for r in raw["attributes"] if r["number"] == 10)["tier"] = "authorities"
+    units = classify(data, parse_catalogue(raw))
+    assert units[("general", "batteryMass", "value")] == {Tier.AUTHORITIES}
+    assert classify(data)[("general", "batteryMass", "value")] == {Tier.PUBLIC}
+
+
+def test_data_without_a_catalogue_path_is_refused():
+    raw = _raw_catalogue()
+    next(r for r in raw["attributes"] if r["number"] == 10)["paths"] = ["general.batteryMassX"]
+    with pytest.raises(UnclassifiedField) as caught:
+        classify(load_example("ev"), parse_catalogue(raw))
+    assert caught.value.path == "general.batteryMass.value"
+
+
+def test_a_list_element_never_spans_tiers():
+    raw = _raw_catalogue()
+    next(r for r in raw["attributes"] if r["number"] == 44)["tier"] = "legitimate-interest"
+    with pytest.raises(CatalogueError, match="circularity.recycledContent\\[0\\]"):
+        classify(load_example("ev"), parse_catalogue(raw))
+
+
+def test_merge_refuses_documents_of_different_passports():
+    documents = list(split_by_tier(load_example("ev")).values())
+    other = dict(documents[1], passportVersion=2)
+    with pytest.raises(TierMismatch, match="passportVersion"):
+        merge_tiers([documents[0], other])
+
+
+def test_credential_types_per_tier():
+    assert (
+        credential_type(Tier.LEGITIMATE_INTEREST_AND_COMMISSION)
+        == "CommissionBatteryPassportCredential"
+    )
+    for tier in Tier:
+        assert tier_of_credential_type(credential_type(tier)) is tier
+    assert tier_of_credential_type("BatteryPassportCredential") is None
+
+
+def test_split_does_not_share_data_with_the_input():
+    data = load_example("ev")
+    documents = split_by_tier(data)
+    documents[Tier.PUBLIC]["general"]["batteryMass"]["value"] = 1.0
+    assert data["general"]["batteryMass"]["value"] == 482.0
