@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from anchor import ethlibs
 from anchor.errors import AnchorError
 from anchor.tables import AnchorAccount
 from proofs.sealing import seal, unseal
@@ -53,6 +54,7 @@ _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD036414
 
 
 def address_of(private_key: bytes) -> str:
+    ethlibs.load()
     from eth_account import Account
 
     return Account.from_key(private_key).address
@@ -109,6 +111,7 @@ class Signer:
     """Signs transactions for one account; the unsealed key lives only in this object."""
 
     def __init__(self, account: AnchorAccount, master_key: bytes) -> None:
+        ethlibs.load()
         from eth_account import Account
 
         key = unseal(master_key, account.sealed_key, _associated_data(account.address))

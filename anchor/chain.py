@@ -32,9 +32,14 @@ from importlib import resources
 from typing import Any
 
 import requests
-from eth_utils import to_checksum_address
-from web3 import Web3
-from web3.exceptions import (
+
+from anchor import ethlibs
+
+ethlibs.load()  # before web3: keeps the interpreter's recursion limit as it was
+
+from eth_utils import to_checksum_address  # noqa: E402
+from web3 import Web3  # noqa: E402
+from web3.exceptions import (  # noqa: E402
     BlockNotFound,
     ContractLogicError,
     ProviderConnectionError,
@@ -43,7 +48,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
-from anchor.errors import AnchorConfigError, AnchorError, ChainUnavailable
+from anchor.errors import AnchorConfigError, AnchorError, ChainUnavailable  # noqa: E402
 
 log = logging.getLogger("dbp.anchor")
 

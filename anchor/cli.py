@@ -74,6 +74,7 @@ def worker(
     try:
         if once:
             report = w.run_once(force=force)
+            w.close()
             typer.echo(json.dumps(report.__dict__))
             return
         if force:
@@ -102,7 +103,9 @@ def listen(
     listener = Listener(rt, from_block=from_block)
     try:
         if once:
-            typer.echo(json.dumps(listener.poll_once().__dict__))
+            report = listener.poll_once()
+            listener.close()
+            typer.echo(json.dumps(report.__dict__))
             return
         listener.run(_stop_on_signals())
     except AnchorError as exc:

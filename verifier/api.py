@@ -6,6 +6,7 @@ import orjson
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from anchor.api import anchor_checks
 from resolver.dids import DidResolver
 from service.bodies import json_object
 from service.deps import did_resolver
@@ -38,18 +39,24 @@ def _answer(result: Result, what: str) -> Response:
 
 @router.post("/credentials/verify", summary="Verify a credential (Data Integrity or vc+jwt)")
 def verify_credential_route(
-    body: dict = Depends(json_object), resolver: DidResolver = Depends(did_resolver)
+    body: dict = Depends(json_object),
+    resolver: DidResolver = Depends(did_resolver),
+    checks: list = Depends(anchor_checks),
 ) -> Response:
     if "verifiableCredential" not in body:
         raise InvalidVerificationRequest("the request body must hold verifiableCredential")
     _options(body)
-    result = verify_credential(body["verifiableCredential"], resolver.verification_method)
+    result = verify_credential(
+        body["verifiableCredential"], resolver.verification_method, extra_checks=checks
+    )
     return _answer(result, "credential")
 
 
 @router.post("/presentations/verify", summary="Verify a presentation and every credential in it")
 def verify_presentation_route(
-    body: dict = Depends(json_object), resolver: DidResolver = Depends(did_resolver)
+    body: dict = Depends(json_object),
+    resolver: DidResolver = Depends(did_resolver),
+    checks: list = Depends(anchor_checks),
 ) -> Response:
     if "verifiablePresentation" not in body:
         raise InvalidVerificationRequest("the request body must hold verifiablePresentation")
@@ -59,5 +66,6 @@ def verify_presentation_route(
         resolver.verification_method,
         challenge=options.get("challenge"),
         domain=options.get("domain"),
+        credential_checks=checks,
     )
     return _answer(result, "presentation")

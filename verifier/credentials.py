@@ -68,7 +68,7 @@ def verify_credential(
     extra_checks: Sequence[CredentialCheck] = (),
 ) -> Result:
     now = now or utcnow()
-    result = Result()
+    result = Result(presented=credential)
     signed_by_envelope = False
     if _is_enveloped(credential, ENVELOPED_VC):
         payload = _unwrap(credential, "vc+jwt", resolve, result)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 import anchor
@@ -317,3 +319,16 @@ def signed_looking(i: int, issuer: str = "did:web:example.com:operators:acme") -
             "proofValue": "z" + format(i * 7919, "x").rjust(86, "3"),
         },
     }
+
+
+def flip_a_byte(doc: dict, rng: random.Random) -> dict:
+    """The document with one byte of its JSON changed (a letter or digit: the JSON stays valid)."""
+    raw = bytearray(orjson.dumps(doc))
+    while True:
+        i = rng.randrange(len(raw))
+        if chr(raw[i]).isalnum():
+            raw[i] ^= 0x01
+            try:
+                return orjson.loads(bytes(raw))
+            except orjson.JSONDecodeError:
+                raw[i] ^= 0x01

@@ -13,6 +13,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from anchor_testkit import DEV_KEYS, Anvil, Harness, deploy_with  # noqa: E402
 
+from anchor import ethlibs  # noqa: E402
+
+# The tests use web3 and eth-account directly too: import them now, without their side effect on
+# the recursion limit (see anchor/ethlibs.py), so the rest of the suite runs as it would alone.
+ethlibs.load()
+
 
 @pytest.fixture(params=["embedded", "anvil"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path, make_settings) -> Iterator[Harness]:

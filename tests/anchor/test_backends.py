@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import orjson
 import pytest
-from anchor_testkit import DEV_KEYS, EMBEDDED_STRANGER_KEY, signed_looking
+from anchor_testkit import DEV_KEYS, EMBEDDED_STRANGER_KEY, flip_a_byte, signed_looking
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
@@ -140,19 +140,6 @@ def test_ten_thousand_credentials_in_two_transactions(harness, database_url):
                 # and the verifier's own lookup (by digest, then by id) says so too
                 assert anchor_report(session, rt, tampered).status == MISMATCH
                 checked_with_chain += 1
-
-
-def flip_a_byte(doc: dict, rng: random.Random) -> dict:
-    """The document with one byte of its JSON changed (a letter or digit: the JSON stays valid)."""
-    raw = bytearray(orjson.dumps(doc))
-    while True:
-        i = rng.randrange(len(raw))
-        if chr(raw[i]).isalnum():
-            raw[i] ^= 0x01
-            try:
-                return orjson.loads(bytes(raw))
-            except orjson.JSONDecodeError:
-                raw[i] ^= 0x01
 
 
 def test_batches_close_by_size_and_by_age(harness, database_url):

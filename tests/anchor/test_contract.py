@@ -37,3 +37,17 @@ def test_committed_artifact_equals_a_fresh_solc_js_compile(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr, done.stderr
     assert fresh.read_text() == (CONTRACTS / "PassportAnchor.json").read_text()
+
+
+def test_ethereum_libraries_leave_the_recursion_limit_alone():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; before = sys.getrecursionlimit(); "
+        "from anchor.chain import EmbeddedChain; from anchor.accounts import address_of; "
+        "EmbeddedChain([address_of(b'\\x01' * 32)], 1_700_000_000).head(); "
+        "assert sys.getrecursionlimit() == before, sys.getrecursionlimit()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
