@@ -57,11 +57,16 @@ def npm_ci() -> None:
 
 
 def anvil_binary() -> Path:
+    """anvil from DBP_TEST_ANVIL, else the npm package's linux-x64 binary (npm ci on demand)."""
+    explicit = os.environ.get("DBP_TEST_ANVIL")
+    if explicit:
+        return Path(explicit)
     npm_ci()
     found = sorted((CONTRACTS / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil"))
     if not found:
-        pytest.fail(
-            "npm ci ran, but no platform anvil binary is in node_modules/@foundry-rs/anvil-*/bin"
+        pytest.skip(
+            "no anvil binary for this platform: npm installs @foundry-rs/anvil-linux-amd64 only "
+            "(the registry dbp's CI uses has no other builds); set DBP_TEST_ANVIL=/path/to/anvil"
         )
     return found[0]
 
