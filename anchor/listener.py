@@ -3,13 +3,15 @@
 Each poll reads the blocks from the cursor (the next unread block, kept in `anchor_cursors`) up to
 `head - confirmations + 1`, so it only ever acts on blocks with at least `confirmations` blocks on
 top: a reorganisation shallower than that cannot retract anything it did. For every event it
-records the event (`anchor_chain_events`, unique per transaction and log index, so a repeated poll
-after a crash changes nothing), marks the matching batch of ours `confirmed` (filling in the
-transaction and block if the worker had not recorded them, e.g. after losing its record), and moves
-the cursor, all in one database transaction per block range.
+of one of our batches it records the event (`anchor_chain_events`, unique per transaction and log
+index, so a repeated poll after a crash changes nothing) and marks the batch `confirmed` (filling
+in the transaction and block if the worker had not recorded them, e.g. after losing its record),
+and it moves the cursor, all in one database transaction per block range. Events of roots that are
+not ours (anyone may call the contract) are counted, not stored.
 
-Webhook (`DBP_ANCHOR_WEBHOOK_URL`): each recorded event is POSTed as JSON, at least once: up to 3
-tries with backoff in a poll, again on later polls until `MAX_DELIVERY_ATTEMPTS`; receivers
+Webhook (`DBP_ANCHOR_WEBHOOK_URL`): each recorded event is POSTed as JSON (`anchor.confirmed`), at
+least once: up to 3 tries with backoff in a poll, again on later polls until
+`MAX_DELIVERY_ATTEMPTS`; receivers
 deduplicate by `id` (chain id, transaction and log index). With `DBP_ANCHOR_WEBHOOK_SECRET` the
 body is signed: `X-Dbp-Signature: sha256=<hex HMAC-SHA256 of the body>`.
 """
@@ -122,13 +124,24 @@ class Listener:
         for first in range(start, safe + 1, RANGE):
             last = min(safe, first + RANGE - 1)
             events = chain.events(contract, first, last)
-            times = {n: chain.block(n)[1] for n in {e.block_number for e in events}}
             report.events += len(events)
-            report.confirmed += self._record(name, chain.chain_id, events, times, last)
+            ours = self._ours(events)
+            times = {n: chain.block(n)[1] for n in {e.block_number for e in ours}}
+            report.confirmed += self._record(name, chain.chain_id, ours, times, last)
             report.read_to = last
         if self.webhook_url:
             self._deliver(report)
         return report
+
+    def _ours(self, events: list[AnchoredEvent]) -> list[AnchoredEvent]:
+        roots = sorted({e.root for e in events})
+        if not roots:
+            return []
+        with Session(self.engine) as session:
+            known = set(
+                session.exec(select(AnchorBatch.root).where(col(AnchorBatch.root).in_(roots)))
+            )
+        return [e for e in events if e.root in known]
 
     def _record(
         self,
@@ -152,8 +165,12 @@ class Listener:
                 ).first()
                 if exists is not None:
                     continue
-                block_time = timestamp_to_datetime(times[ev.block_number])
                 batch = session.exec(select(AnchorBatch).where(AnchorBatch.root == ev.root)).first()
+                if batch is None:
+                    # Anyone may call anchor() on the contract; only our own roots concern us
+                    # (storing or forwarding strangers' events would let them fill our tables).
+                    continue
+                block_time = timestamp_to_datetime(times[ev.block_number])
                 session.add(
                     AnchorChainEvent(
                         chain_id=chain_id,
@@ -167,11 +184,11 @@ class Listener:
                         chain_batch_id=ev.chain_batch_id,
                         leaf_count=ev.leaf_count,
                         sender=ev.by,
-                        batch_id=batch.id if batch else None,
+                        batch_id=batch.id,
                         seen_at=utcnow(),
                     )
                 )
-                if batch is not None and batch.state != CONFIRMED:
+                if batch.state != CONFIRMED:
                     batch.state, batch.confirmed_at = CONFIRMED, utcnow()
                     batch.tx_hash, batch.block_number, batch.block_hash = (
                         ev.tx_hash,
@@ -200,7 +217,7 @@ class Listener:
     def payload(self, ev: AnchorChainEvent, batch: AnchorBatch | None) -> dict[str, Any]:
         return {
             "id": f"{ev.chain_id}:{ev.tx_hash}:{ev.log_index}",
-            "type": "anchor.confirmed" if batch is not None else "anchor.observed",
+            "type": "anchor.confirmed",
             "chainId": ev.chain_id,
             "contract": ev.contract,
             "root": ev.root,

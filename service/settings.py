@@ -83,7 +83,7 @@ class Settings(BaseSettings):
         ),
     )
     anchor_batch_size: int = Field(
-        5000, ge=1, le=1_000_000, description="A batch is closed when this many leaves wait."
+        5000, ge=1, le=100_000, description="A batch is closed when this many leaves wait."
     )
     anchor_batch_age_s: float = Field(
         60.0, gt=0, description="...or when its oldest leaf has waited this long (seconds)."

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import orjson
 import pytest
 from anchor_testkit import DEV_KEYS, EMBEDDED_STRANGER_KEY, flip_a_byte, signed_looking
+from eth_account import Account
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
@@ -279,28 +280,27 @@ def test_a_root_someone_else_anchored_first_is_recognised(harness, database_url)
     worker.close_batches()
     (batch,) = batches(rt)
     chain, contract = rt.chain(), rt.contract()
-    from eth_account import Account
-
     stranger = Account.from_key(DEV_KEYS[1] if harness.kind == "anvil" else EMBEDDED_STRANGER_KEY)
-    tx = chain.anchor_transaction(
-        contract,
-        merkle.from_hex(batch.root),
-        5,
-        bytes(32),
-        nonce=chain.nonce(stranger.address),
-        fees=chain.fees(),
-        gas=100_000,
-    )
-    signed = stranger.sign_transaction(tx)
-    tx_hash = "0x" + bytes(signed.hash).hex()
-    chain.broadcast(bytes(signed.raw_transaction), tx_hash)
-    chain.wait_for_receipt(tx_hash)
+    tx_hash = anchor_as(chain, contract, stranger, merkle.from_hex(batch.root))
     report = worker.run_once()
     assert (report.recognised, report.sent) == (1, 0)
     (batch,) = batches(rt)
     assert (batch.state, batch.tx_hash, batch.anchored_by) == (CONFIRMED, tx_hash, stranger.address)
     with Session(rt.engine) as session:
         assert anchor_report(session, rt, signed_looking(3)).status == ANCHORED
+
+
+def anchor_as(chain, contract, account, root: bytes) -> str:
+    """Anchor `root` from `account` (not the anchoring account); returns the transaction hash."""
+    nonce = chain.nonce(account.address)
+    tx = chain.anchor_transaction(
+        contract, root, 5, bytes(32), nonce=nonce, fees=chain.fees(), gas=100_000
+    )
+    signed = account.sign_transaction(tx)
+    tx_hash = "0x" + bytes(signed.hash).hex()
+    chain.broadcast(bytes(signed.raw_transaction), tx_hash)
+    chain.wait_for_receipt(tx_hash)
+    return tx_hash
 
 
 def test_reorg_sends_the_batch_back_and_it_is_anchored_again(harness, database_url):
@@ -430,13 +430,17 @@ def test_listener_confirms_after_depth_survives_restarts_and_calls_the_webhook(
         listener.retry_pause_s = 0.01
         first = listener.poll_once()
         assert first.events == 0 and first.confirmed == 0  # 1 of 3 confirmations: not acted on
+        stranger = Account.from_key(
+            DEV_KEYS[1] if harness.kind == "anvil" else EMBEDDED_STRANGER_KEY
+        )
+        anchor_as(chain, contract, stranger, os.urandom(32))  # not ours: neither kept nor sent
         harness.mine(rt, 2)
 
         listener.close()
         restarted = Listener(rt)  # a new process: the cursor comes from the database
         restarted.retry_pause_s = 0.01
         second = restarted.poll_once()
-        assert (second.events, second.confirmed) == (2, 2)
+        assert (second.events, second.confirmed) == (3, 2)
         assert {b.state for b in batches(rt)} == {CONFIRMED}
         assert second.delivered == 2 and len(hook.received) == 2  # after two failed tries
         body, headers = hook.received[0]
