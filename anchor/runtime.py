@@ -90,6 +90,7 @@ class AnchorRuntime:
         self._synced_id = 0
         self._worker_thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._closed = False
 
     @property
     def backend(self) -> str:
@@ -168,8 +169,13 @@ class AnchorRuntime:
         with self._open_lock:
             if self._chain is not None:
                 return self._chain
+            if self._closed:
+                raise ChainUnavailable("the anchoring runtime is shutting down")
             chain = self._open_embedded() if self.backend == "embedded" else self._open_rpc()
             with self._lock:
+                if self._closed:
+                    chain.close()
+                    raise ChainUnavailable("the anchoring runtime is shutting down")
                 self._chain = chain
             return chain
 
@@ -346,6 +352,7 @@ class AnchorRuntime:
         self._worker_thread.start()
 
     def close(self) -> None:
+        self._closed = True
         self._stop.set()
         if self._worker_thread is not None:
             self._worker_thread.join(timeout=30)
