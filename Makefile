@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+run: export DBP_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/dbp serve --demo --host $(HOST) --port $(PORT)
 

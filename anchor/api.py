@@ -1,4 +1,4 @@
-"""Anchor HTTP routes: the receipt of a credential's anchor, and the verifier's anchor check."""
+"""Anchor HTTP routes: the receipt of a credential's anchor."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from sqlmodel import Session
 
 from anchor import receipts
 from anchor.errors import AnchorNotFound
-from anchor.verify import anchor_check
-from service.deps import db_session, runtime
-from service.runtime import Runtime
+from service.deps import db_session
 
 router = APIRouter(tags=["anchors"])
 
@@ -38,8 +36,3 @@ def get_anchor(credential_id: str, session: Session = Depends(db_session)) -> Re
     if found is None:
         raise AnchorNotFound(f"no anchor is recorded for {credential_id!r}")
     return Response(orjson.dumps(receipts.build(*found)), media_type="application/json")
-
-
-def anchor_checks(rt: Runtime = Depends(runtime), session: Session = Depends(db_session)) -> list:
-    """FastAPI dependency: the extra credential checks the anchor package contributes."""
-    return [anchor_check(session, getattr(rt, "anchor", None))]

@@ -27,7 +27,9 @@ def main(selected: list[str]) -> int:
         print(f"# {info.name}", flush=True)
         for row in module.run():
             rows.append(row)
-            verdict = "" if row.met is None else ("  ok" if row.met else f"  MISSED goal <= {row.goal}")
+            verdict = (
+                "" if row.met is None else ("  ok" if row.met else f"  MISSED goal <= {row.goal}")
+            )
             print(
                 f"{row.name:<48} {_fmt(row.ours_s)}   vs {row.baseline_name:<36} "
                 f"{_fmt(row.baseline_s)}   ratio {row.ratio:6.3f}{verdict}",

@@ -50,7 +50,10 @@ def issue_credential(
 
 @router.get("/.well-known/did.json", tags=["DIDs"], summary="This service's own DID document")
 def instance_did(session: Session = Depends(db_session)) -> Response:
-    return _json(operators.did_document(session, operators.by_name(session, operators.INSTANCE_NAME)), media_type=DID_JSON)
+    return _json(
+        operators.did_document(session, operators.by_name(session, operators.INSTANCE_NAME)),
+        media_type=DID_JSON,
+    )
 
 
 @router.get("/operators/{name}/did.json", tags=["DIDs"], summary="An operator's did:web document")

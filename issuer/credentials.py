@@ -7,11 +7,11 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from issuer.errors import InvalidCredentialRequest, NotAuthorized
 from proofs import canonical, dataintegrity, jose
 from proofs.keys import Ed25519Key
-from issuer.errors import InvalidCredentialRequest, NotAuthorized
 from vocab.datetimes import InvalidDateTime, parse_datetime
-from vocab.vcdm import check_credential, issuer_id, is_url
+from vocab.vcdm import check_credential, is_url, issuer_id
 
 CRYPTOSUITES = ("eddsa-rdfc-2022", "eddsa-jcs-2022")
 FORMATS = ("ldp_vc", "vc+jwt")
@@ -34,16 +34,20 @@ def parse_options(options: Any) -> IssueOptions:
     unknown = sorted(set(options) - KNOWN_OPTIONS)
     if unknown:
         raise InvalidCredentialRequest(
-            f"unsupported option(s) {', '.join(unknown)}; supported: {', '.join(sorted(KNOWN_OPTIONS))}"
+            f"unsupported option(s) {', '.join(unknown)}; "
+            f"supported: {', '.join(sorted(KNOWN_OPTIONS))}"
         )
     cryptosuite = options.get("cryptosuite", "eddsa-rdfc-2022")
     if cryptosuite not in CRYPTOSUITES:
         raise InvalidCredentialRequest(
-            f"options.cryptosuite {cryptosuite!r} is not supported; use one of {', '.join(CRYPTOSUITES)}"
+            f"options.cryptosuite {cryptosuite!r} is not supported; "
+            f"use one of {', '.join(CRYPTOSUITES)}"
         )
     fmt = options.get("format", "ldp_vc")
     if fmt not in FORMATS:
-        raise InvalidCredentialRequest(f"options.format {fmt!r} is not supported; use one of {', '.join(FORMATS)}")
+        raise InvalidCredentialRequest(
+            f"options.format {fmt!r} is not supported; use one of {', '.join(FORMATS)}"
+        )
     if options.get("type", "DataIntegrityProof") != "DataIntegrityProof":
         raise InvalidCredentialRequest("options.type must be DataIntegrityProof")
     credential_id = options.get("credentialId")
@@ -59,7 +63,7 @@ def parse_options(options: Any) -> IssueOptions:
 
 
 def prepare(credential: Any, issuer_did: str, options: IssueOptions) -> dict:
-    """Validate an unsigned credential for issuance by `issuer_did`; returns a copy ready to sign."""
+    """Check an unsigned credential for issuance by `issuer_did`; return a copy ready to sign."""
     if not isinstance(credential, dict):
         raise InvalidCredentialRequest("credential must be a JSON object")
     if "proof" in credential:
@@ -78,12 +82,14 @@ def prepare(credential: Any, issuer_did: str, options: IssueOptions) -> dict:
     prepared = copy.deepcopy(credential)
     if options.credential_id and "id" not in prepared:
         prepared["id"] = options.credential_id
-    # Every format is checked as JSON-LD, so an undefined term or a foreign context never gets signed.
+    # Every format is checked as JSON-LD: an undefined term or a foreign context never gets signed.
     canonical.rdfc(prepared)
     return prepared
 
 
-def sign(credential: dict, key: Ed25519Key, verification_method: str, options: IssueOptions) -> dict:
+def sign(
+    credential: dict, key: Ed25519Key, verification_method: str, options: IssueOptions
+) -> dict:
     if options.format == "vc+jwt":
         token = jose.sign_jwt(credential, key, verification_method, typ="vc+jwt")
         return jose.envelope(token, "vc+jwt")

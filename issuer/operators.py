@@ -86,7 +86,11 @@ def ensure_instance(session: Session, *, did_web_base: str, master_key: bytes) -
     if existing:
         return existing
     operator = Operator(
-        id=str(uuid.uuid4()), name=INSTANCE_NAME, did=did_web_base, did_method="web", kind="instance"
+        id=str(uuid.uuid4()),
+        name=INSTANCE_NAME,
+        did=did_web_base,
+        did_method="web",
+        kind="instance",
     )
     session.add(operator)
     session.flush()
@@ -164,7 +168,9 @@ def by_did(session: Session, did: str) -> Operator | None:
 def did_document(session: Session, operator: Operator) -> dict:
     """The operator's DID document (did:web operators and the instance; did:key is derived)."""
     methods = [
-        multikey_verification_method(Ed25519Key.from_multibase(row.public_multibase), row.id, operator.did)
+        multikey_verification_method(
+            Ed25519Key.from_multibase(row.public_multibase), row.id, operator.did
+        )
         for row in keys_of(session, operator)
     ]
     ids = [m["id"] for m in methods]

@@ -59,13 +59,27 @@ def rdfc(document: dict[str, Any], *, document_loader: DocumentLoader = document
 
     Raises UndefinedTerm, ContextNotAllowed or MalformedDocument instead of dropping data.
     """
-    return canonicalize_nquads(to_nquads(document, document_loader=document_loader))
+    dataset = _rdf_dataset(document, document_loader)
+    return _canonicalize(JsonLdProcessor.to_nquads(dataset), _pyld_quads(dataset))
 
 
 def to_nquads(
     document: dict[str, Any], *, document_loader: DocumentLoader = document_loader
 ) -> str:
     """The RDF dataset of a JSON-LD document as (non-canonical) N-Quads, after the strict checks."""
+    return JsonLdProcessor.to_nquads(_rdf_dataset(document, document_loader))
+
+
+def canonicalize_nquads(nquads: str) -> str:
+    """RDFC-1.0 canonical N-Quads of an N-Quads dataset (pyoxigraph).
+
+    Refuses (MalformedDocument) datasets whose blank nodes are so alike that canonicalizing them
+    takes exponential time; see `_GuardedURDNA2015`.
+    """
+    return _canonicalize(nquads, None)
+
+
+def _rdf_dataset(document: dict[str, Any], document_loader: DocumentLoader) -> dict[str, Any]:
     processor = JsonLdProcessor()
     expanded = expand_strict(document, document_loader=document_loader, processor=processor)
     options = {
@@ -79,26 +93,25 @@ def to_nquads(
     node_map: dict[str, Any] = {"@default": {}}
     try:
         processor._create_node_map(expanded, node_map, "@default", issuer)
-        dataset = {
+        return {
             name: processor._graph_to_rdf(graph, issuer, options)
             for name, graph in sorted(node_map.items())
         }
     except (JsonLdError, RecursionError) as exc:
         raise _jsonld_failure(exc) from None
-    return JsonLdProcessor.to_nquads(dataset)
 
 
-def canonicalize_nquads(nquads: str) -> str:
-    """RDFC-1.0 canonical N-Quads of an N-Quads dataset (pyoxigraph).
+# A quad for the work check: subject, predicate, object, graph as strings in which blank nodes,
+# and only they, start with "_:" (other terms are written injectively, in any form).
+_Quad = tuple[str, str, str, str]
 
-    Refuses (MalformedDocument) datasets whose blank nodes are so alike that canonicalizing them
-    takes exponential time; see `_check_work`.
-    """
+
+def _canonicalize(nquads: str, quads: list[_Quad] | None) -> str:
     try:
         dataset = pyoxigraph.Dataset(pyoxigraph.parse(nquads, format=pyoxigraph.RdfFormat.N_QUADS))
     except SyntaxError as exc:
         raise MalformedDocument(f"the document does not map to valid RDF: {exc}") from None
-    if _may_need_deep_hashing(dataset):
+    if _may_need_deep_hashing(quads if quads is not None else _oxigraph_quads(dataset)):
         _check_work(nquads)
     dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.RDFC_1_0)
     # pyoxigraph writes canonical N-Quads terms but in no particular order; RDFC-1.0 sorts lines.
@@ -107,7 +120,24 @@ def canonicalize_nquads(nquads: str) -> str:
     return "".join(f"{line}\n" for line in sorted(text.split("\n")) if line)
 
 
-def _may_need_deep_hashing(dataset: pyoxigraph.Dataset) -> bool:
+def _pyld_quads(dataset: dict[str, Any]) -> list[_Quad]:
+    def term(t: dict[str, str]) -> str:
+        if t["type"] == "literal":
+            return "L" + repr((t["value"], t.get("datatype"), t.get("language")))
+        return t["value"] if t["type"] == "blank node" else "<" + t["value"]
+
+    return [
+        (term(q["subject"]), q["predicate"]["value"], term(q["object"]), name)
+        for name, triples in dataset.items()
+        for q in triples
+    ]
+
+
+def _oxigraph_quads(dataset: pyoxigraph.Dataset) -> list[_Quad]:
+    return [(str(q.subject), str(q.predicate), str(q.object), str(q.graph_name)) for q in dataset]
+
+
+def _may_need_deep_hashing(quads: list[_Quad]) -> bool:
     """Whether RDFC-1.0 could recurse in Hash N-Degree Quads, its exponential-time part.
 
     Blank nodes with their own first-degree hash are labelled in step 4 and never reach it. A
@@ -116,24 +146,18 @@ def _may_need_deep_hashing(dataset: pyoxigraph.Dataset) -> bool:
     only look-alike blank nodes linked to each other need the work check. First-degree hashes are
     compared by their input (each node's quads with itself as `_:a`, others as `_:z`), unhashed.
     """
-    quads_of: dict[pyoxigraph.BlankNode, list[tuple[str, ...]]] = {}
-    related: dict[pyoxigraph.BlankNode, set[pyoxigraph.BlankNode]] = {}
-    for quad in dataset:
-        terms = (quad.subject, quad.predicate, quad.object, quad.graph_name)
-        nodes = {t for t in terms if isinstance(t, pyoxigraph.BlankNode)}
+    quads_of: dict[str, list[_Quad]] = {}
+    related: dict[str, set[str]] = {}
+    for quad in quads:
+        nodes = {t for t in (quad[0], quad[2], quad[3]) if t.startswith("_:")}
         for node in nodes:
             quads_of.setdefault(node, []).append(
-                tuple(
-                    ("_:a" if t == node else "_:z")
-                    if isinstance(t, pyoxigraph.BlankNode)
-                    else str(t)
-                    for t in terms
-                )
+                tuple(("_:a" if t == node else "_:z") if t.startswith("_:") else t for t in quad)
             )
             related.setdefault(node, set()).update(nodes - {node})
-    by_signature: dict[tuple[tuple[str, ...], ...], list[pyoxigraph.BlankNode]] = {}
-    for node, quads in quads_of.items():
-        by_signature.setdefault(tuple(sorted(quads)), []).append(node)
+    by_signature: dict[tuple[_Quad, ...], list[str]] = {}
+    for node, node_quads in quads_of.items():
+        by_signature.setdefault(tuple(sorted(node_quads)), []).append(node)
     look_alike = {n for nodes in by_signature.values() if len(nodes) > 1 for n in nodes}
     return any(related[node] & look_alike for node in look_alike)
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from proofs.errors import VerificationMethodError
-from proofs.timestamps import parse_datetime
+from vocab.datetimes import parse_datetime
 
 # resolve(verification_method_id, proof_purpose) -> the verification method; raises
 # VerificationMethodError when it is unknown, unresolvable, or not listed under that purpose by its

@@ -30,7 +30,7 @@ from proofs.errors import (
 from proofs.keys import SIGNATURE_BYTES, Ed25519Key
 from proofs.multibase import decode_base58btc, encode_base58btc
 from proofs.multikey import public_key_from_verification_method
-from proofs.timestamps import as_aware, format_datetime, parse_datetime, utc_now
+from vocab.datetimes import as_utc, format_datetime, parse_datetime, utcnow
 from vocab.loader import document_loader as bundled_loader
 
 __all__ = [
@@ -156,7 +156,7 @@ def create_proof(
         proof["id"] = proof_id
     proof["type"] = DATA_INTEGRITY_PROOF
     proof["cryptosuite"] = cryptosuite
-    proof["created"] = _datetime_value(created if created is not None else utc_now(), "created")
+    proof["created"] = _datetime_value(created if created is not None else utcnow(), "created")
     proof["verificationMethod"] = verification_method
     proof["proofPurpose"] = proof_purpose
     if expires is not None:
@@ -205,7 +205,7 @@ def verify_proof(
         raise MissingProof("the document has no proof, so nothing vouches for its content")
     proofs = _proof_list(document["proof"])
     unsecured = {k: v for k, v in document.items() if k != "proof"}
-    now = as_aware(now) if now is not None else utc_now()
+    now = as_utc(now) if now is not None else utcnow()
     cache: dict[tuple[Any, ...], str] = {}
 
     results = []

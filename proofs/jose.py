@@ -26,7 +26,7 @@ from proofs.errors import (
 )
 from proofs.keys import Ed25519Key, b64url_decode
 from proofs.multikey import public_key_from_verification_method
-from proofs.timestamps import as_aware, utc_now
+from vocab.datetimes import as_utc, utcnow
 
 VC_JWT = "vc+jwt"
 VP_JWT = "vp+jwt"
@@ -145,7 +145,7 @@ def verify_jwt(
         raise KeyIdMismatch(
             f"the JWS kid {kid} is a key of {kid.partition('#')[0]}, not of the {role} {signer_id}"
         )
-    now = as_aware(now) if now is not None else utc_now()
+    now = as_utc(now) if now is not None else utcnow()
     exp = payload.get("exp")
     if exp is not None:
         if not isinstance(exp, int | float) or isinstance(exp, bool):

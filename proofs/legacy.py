@@ -28,7 +28,7 @@ from proofs.errors import (
 )
 from proofs.keys import SIGNATURE_BYTES, Ed25519Key, b64url_decode, b64url_encode
 from proofs.multibase import decode_base58btc, encode_base58btc
-from proofs.timestamps import format_datetime, utc_now
+from vocab.datetimes import format_datetime, utcnow
 from vocab.loader import document_loader as bundled_loader
 
 ED25519_SIGNATURE_2020 = "Ed25519Signature2020"
@@ -112,7 +112,7 @@ def create_legacy_proof(
     unsecured = {k: v for k, v in document.items() if k != "proof"}
     proof: dict[str, Any] = {
         "type": proof_type,
-        "created": format_datetime(created or utc_now()),
+        "created": format_datetime(created or utcnow()),
         "verificationMethod": verification_method,
         "proofPurpose": proof_purpose,
     }

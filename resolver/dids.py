@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from proofs.controller import verification_method_for_purpose
 from proofs.didkey import did_key_document
 from proofs.errors import ProofError, VerificationMethodError
 from resolver.didweb import DidWebPolicy, fetch_did_web
@@ -17,7 +18,6 @@ from resolver.errors import DidNotFound, InvalidDid, MethodNotSupported
 from vocab.datetimes import format_datetime, utcnow
 
 LocalDocuments = Callable[[str], dict | None]
-PURPOSES = ("assertionMethod", "authentication", "capabilityInvocation", "capabilityDelegation")
 
 
 @dataclass(frozen=True)
@@ -97,44 +97,17 @@ class DidResolver:
         return Resolution(cached, {}, _meta())
 
     def verification_method(self, vm_id: str, purpose: str) -> dict:
-        """`proofs.dataintegrity.VerificationMethodResolver`: the VM, if authorised for `purpose`."""
+        """A `VerificationMethodResolver` for proofs: the VM, if authorised for `purpose`."""
         if not isinstance(vm_id, str) or "#" not in vm_id:
-            raise VerificationMethodError(f"verification method {vm_id!r} is not a DID URL with a fragment")
+            raise VerificationMethodError(
+                f"verification method {vm_id!r} is not a DID URL with a fragment"
+            )
         did = vm_id.split("#", 1)[0]
         try:
             document = self.resolve(did).document
         except (InvalidDid, MethodNotSupported, DidNotFound) as exc:
             raise VerificationMethodError(f"cannot resolve {did}: {exc}") from None
-        return find_verification_method(document, vm_id, purpose)
-
-
-def _absolute(did: str, ref: str) -> str:
-    return did + ref if ref.startswith("#") else ref
-
-
-def find_verification_method(document: dict, vm_id: str, purpose: str) -> dict:
-    did = document.get("id")
-    if purpose not in PURPOSES:
-        raise VerificationMethodError(f"unknown proof purpose {purpose!r}")
-    methods = {}
-    for vm in document.get("verificationMethod", []) or []:
-        if isinstance(vm, dict) and isinstance(vm.get("id"), str):
-            methods[_absolute(did, vm["id"])] = vm
-    authorised = False
-    for entry in document.get(purpose, []) or []:
-        if isinstance(entry, str) and _absolute(did, entry) == vm_id:
-            authorised = True
-        elif isinstance(entry, dict) and _absolute(did, entry.get("id", "")) == vm_id:
-            methods[vm_id] = entry
-            authorised = True
-    if vm_id not in methods:
-        raise VerificationMethodError(f"{vm_id} is not a verification method of {did}")
-    if not authorised:
-        raise VerificationMethodError(f"{vm_id} is not authorised for {purpose} by {did}")
-    vm = dict(methods[vm_id], id=vm_id)
-    if vm.get("controller") != did:
-        raise VerificationMethodError(f"{vm_id} is controlled by {vm.get('controller')!r}, not {did}")
-    return vm
+        return verification_method_for_purpose(document, vm_id, purpose)
 
 
 def _meta() -> dict:

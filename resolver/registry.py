@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from resolver.errors import ResolverError
-from resolver.gs1 import ItemKey
 from resolver.tables import BatteryRoute
 from vocab.datetimes import utcnow
+from vocab.gs1 import ItemKey
 
 
 class UnknownBattery(ResolverError):

@@ -28,4 +28,6 @@ class BatteryRoute(SQLModel, table=True):
     # Where readers go when the holder left the market: a successor instance or a backup copy.
     successor: str | None = Field(default=None, max_length=1024)
     backup_url: str | None = Field(default=None, max_length=1024)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

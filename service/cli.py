@@ -16,7 +16,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-operator_app = typer.Typer(help="Economic operators: create them and manage their keys.", no_args_is_help=True)
+operator_app = typer.Typer(
+    help="Economic operators: create them and manage their keys.", no_args_is_help=True
+)
 app.add_typer(operator_app, name="operator")
 app.add_typer(anchor_app, name="anchor")
 
@@ -47,7 +49,12 @@ def serve(
 
         seed_demo(settings)
     uvicorn.run(
-        "service.asgi:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=True
+        "service.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
     )
 
 
@@ -69,7 +76,9 @@ def operator_create(
     master_key = settings.load_master_key()
     try:
         with session_scope(engine) as session:
-            operators.ensure_instance(session, did_web_base=settings.did_web_base, master_key=master_key)
+            operators.ensure_instance(
+                session, did_web_base=settings.did_web_base, master_key=master_key
+            )
             operator, token = operators.create_operator(
                 session,
                 name=name,
@@ -91,7 +100,9 @@ def operator_create(
 
 
 @operator_app.command("list")
-def operator_list(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+def operator_list(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
     """List operators and their DIDs."""
     from sqlmodel import Session, select
 
@@ -103,7 +114,10 @@ def operator_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
     migrate(engine)
     with Session(engine) as session:
         rows = session.exec(select(Operator).order_by(Operator.name)).all()
-    items = [{"name": r.name, "did": r.did, "kind": r.kind, "removed": r.removed_at is not None} for r in rows]
+    items = [
+        {"name": r.name, "did": r.did, "kind": r.kind, "removed": r.removed_at is not None}
+        for r in rows
+    ]
     if as_json:
         typer.echo(json.dumps(items))
         return

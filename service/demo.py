@@ -20,8 +20,12 @@ def seed_demo(settings: Settings) -> dict:
     migrate(engine)
     master_key = settings.load_master_key()
     with session_scope(engine) as session:
-        operators.ensure_instance(session, did_web_base=settings.did_web_base, master_key=master_key)
-        existing = operators.by_did(session, operators.operator_did(settings.did_web_base, DEMO_OPERATOR))
+        operators.ensure_instance(
+            session, did_web_base=settings.did_web_base, master_key=master_key
+        )
+        existing = operators.by_did(
+            session, operators.operator_did(settings.did_web_base, DEMO_OPERATOR)
+        )
         if existing is None or not path.exists():
             if existing is None:
                 operator, token = operators.create_operator(

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from vocab.problems import PROBLEM_BASE
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 log = logging.getLogger("dbp")
@@ -73,7 +74,9 @@ def _from_http_exception(_request: Request, exc: StarletteHTTPException) -> Resp
 
 def _unexpected(_request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    return problem_response(500, "internal-error", "an unexpected error occurred; it has been logged")
+    return problem_response(
+        500, "internal-error", "an unexpected error occurred; it has been logged"
+    )
 
 
 def install(app: FastAPI, domain_errors: tuple[type[Exception], ...]) -> None:

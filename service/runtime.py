@@ -9,11 +9,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from anchor.runtime import AnchorRuntime
+from anchor.verify import anchor_check
 from issuer import operators
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
+from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
+from verifier.result import Result
 
 
 @dataclass
@@ -47,6 +50,31 @@ class Runtime:
     def did_web_policy(self) -> DidWebPolicy:
         s = self.settings
         return DidWebPolicy(s.allowed_did_web_hosts, s.did_web_timeout_s, s.did_web_max_bytes)
+
+    def credential_checks(self, session: Session) -> list[CredentialCheck]:
+        """Checks run after the proof on every credential: status list, schema, trust, anchor.
+
+        Each package that adds a check appends its factory call here."""
+        return [anchor_check(session, self.anchor)]
+
+    def verify_credential(self, session: Session, credential: object) -> Result:
+        """The full verification every endpoint and the consumer page use."""
+        return verify_credential(
+            credential,
+            self.resolver(session).verification_method,
+            extra_checks=self.credential_checks(session),
+        )
+
+    def verify_presentation(
+        self, session: Session, presentation: object, *, challenge: str | None, domain: str | None
+    ) -> Result:
+        return verify_presentation(
+            presentation,
+            self.resolver(session).verification_method,
+            challenge=challenge,
+            domain=domain,
+            credential_checks=self.credential_checks(session),
+        )
 
     def resolver(self, session: Session) -> DidResolver:
         return DidResolver(

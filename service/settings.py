@@ -24,7 +24,9 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DBP_", extra="ignore")
 
-    data_dir: Path = Field(Path("./var"), description="Where the SQLite file and the master key live.")
+    data_dir: Path = Field(
+        Path("./var"), description="Where the SQLite file and the master key live."
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: a SQLite file under DBP_DATA_DIR."
     )
@@ -34,7 +36,10 @@ class Settings(BaseSettings):
     )
     master_key: str | None = Field(
         None,
-        description="Base64 32-byte key that encrypts private keys at rest; default: DBP_DATA_DIR/master.key.",
+        description=(
+            "Base64 32-byte key that encrypts private keys at rest; "
+            "default: the file DBP_DATA_DIR/master.key."
+        ),
     )
     did_web_allowed_hosts: str = Field(
         "",
@@ -45,7 +50,9 @@ class Settings(BaseSettings):
         ),
     )
     did_web_timeout_s: float = Field(5.0, description="Time limit for fetching a did:web document.")
-    did_web_max_bytes: int = Field(262_144, description="Size limit for a fetched did:web document.")
+    did_web_max_bytes: int = Field(
+        262_144, description="Size limit for a fetched did:web document."
+    )
     max_body_bytes: int = Field(1_048_576, description="Largest request body accepted (bytes).")
 
     # --- anchoring on Ethereum (package anchor/) ---------------------------------------------------
@@ -171,24 +178,28 @@ class Settings(BaseSettings):
 
     @cached_property
     def allowed_did_web_hosts(self) -> frozenset[str]:
-        return frozenset(h.strip().lower() for h in self.did_web_allowed_hosts.split(",") if h.strip())
+        return frozenset(
+            h.strip().lower() for h in self.did_web_allowed_hosts.split(",") if h.strip()
+        )
 
     def load_master_key(self) -> bytes:
-        """The key that seals private keys; created (mode 0600) on first use when no env key is set."""
+        """The key that seals private keys; made (mode 0600) on first use when none is set."""
         if self.master_key:
             key = base64.b64decode(self.master_key)
             if len(key) != MASTER_KEY_BYTES:
                 raise SettingsError("DBP_MASTER_KEY must be base64 of exactly 32 bytes")
             return key
         path = self.data_dir / "master.key"
-        if path.exists():
-            key = base64.b64decode(path.read_bytes())
-            if len(key) != MASTER_KEY_BYTES:
-                raise SettingsError(f"{path} does not hold a 32-byte base64 key")
-            return key
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = new_master_key()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(base64.b64encode(key))
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+            else:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(base64.b64encode(new_master_key()))
+        key = base64.b64decode(path.read_bytes())
+        if len(key) != MASTER_KEY_BYTES:
+            raise SettingsError(f"{path} does not hold a 32-byte base64 key")
         return key

@@ -5,12 +5,11 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
+from sqlmodel import Session
 
-from anchor.api import anchor_checks
-from resolver.dids import DidResolver
 from service.bodies import json_object
-from service.deps import did_resolver
-from verifier.credentials import verify_credential, verify_presentation
+from service.deps import db_session, runtime
+from service.runtime import Runtime
 from verifier.errors import InvalidVerificationRequest, VerificationFailed
 from verifier.result import Result
 
@@ -40,32 +39,29 @@ def _answer(result: Result, what: str) -> Response:
 @router.post("/credentials/verify", summary="Verify a credential (Data Integrity or vc+jwt)")
 def verify_credential_route(
     body: dict = Depends(json_object),
-    resolver: DidResolver = Depends(did_resolver),
-    checks: list = Depends(anchor_checks),
+    rt: Runtime = Depends(runtime),
+    session: Session = Depends(db_session),
 ) -> Response:
     if "verifiableCredential" not in body:
         raise InvalidVerificationRequest("the request body must hold verifiableCredential")
     _options(body)
-    result = verify_credential(
-        body["verifiableCredential"], resolver.verification_method, extra_checks=checks
-    )
+    result = rt.verify_credential(session, body["verifiableCredential"])
     return _answer(result, "credential")
 
 
 @router.post("/presentations/verify", summary="Verify a presentation and every credential in it")
 def verify_presentation_route(
     body: dict = Depends(json_object),
-    resolver: DidResolver = Depends(did_resolver),
-    checks: list = Depends(anchor_checks),
+    rt: Runtime = Depends(runtime),
+    session: Session = Depends(db_session),
 ) -> Response:
     if "verifiablePresentation" not in body:
         raise InvalidVerificationRequest("the request body must hold verifiablePresentation")
     options = _options(body)
-    result = verify_presentation(
+    result = rt.verify_presentation(
+        session,
         body["verifiablePresentation"],
-        resolver.verification_method,
         challenge=options.get("challenge"),
         domain=options.get("domain"),
-        credential_checks=checks,
     )
     return _answer(result, "presentation")

@@ -25,15 +25,13 @@ ENVELOPED_VP = "EnvelopedVerifiablePresentation"
 CredentialCheck = Callable[[dict, Result], None]
 
 
-def _controller(verification_method: str) -> str:
-    return verification_method.split("#", 1)[0]
-
-
 def _is_enveloped(document: object, kind: str) -> bool:
     return isinstance(document, dict) and kind in as_list(document.get("type", []))
 
 
-def _unwrap(document: dict, typ: str, resolve: VerificationMethodResolver, result: Result) -> dict | None:
+def _unwrap(
+    document: dict, typ: str, resolve: VerificationMethodResolver, result: Result
+) -> dict | None:
     try:
         token = jose.unwrap_envelope(document)
         payload = jose.verify_jwt(token, resolve, expected_typ=typ)
@@ -44,16 +42,58 @@ def _unwrap(document: dict, typ: str, resolve: VerificationMethodResolver, resul
     return payload
 
 
-def _check_validity(credential: dict, version: str, now: datetime, result: Result) -> None:
-    start_key, end_key = ("validFrom", "validUntil") if version == "2.0" else ("issuanceDate", "expirationDate")
+def _check_proofs(
+    document: dict,
+    what: str,
+    resolve: VerificationMethodResolver,
+    result: Result,
+    *,
+    now: datetime,
+    challenge: str | None = None,
+    domain: str | None = None,
+) -> list[str]:
+    """Run the `proof` check; return the DIDs whose keys made the verified proofs."""
+    if "proof" not in document:
+        result.failed("proof", f"the {what} has no proof", "missing-proof")
+        return []
+    purpose = "authentication" if what == "presentation" else "assertionMethod"
     try:
-        start = parse_datetime(credential[start_key], require_timezone=False) if start_key in credential else None
-        end = parse_datetime(credential[end_key], require_timezone=False) if end_key in credential else None
+        proofs = dataintegrity.verify_proof(
+            document, resolve, expected_purpose=purpose, challenge=challenge, domain=domain, now=now
+        )
+    except (ProofError, VocabError) as exc:
+        result.failed("proof", exc)
+        return []
+    result.passed(
+        "proof", ", ".join(f"{p.cryptosuite or p.type} by {p.verification_method}" for p in proofs)
+    )
+    return [p.controller for p in proofs]
+
+
+def _check_validity(credential: dict, version: str, now: datetime, result: Result) -> None:
+    start_key, end_key = (
+        ("validFrom", "validUntil") if version == "2.0" else ("issuanceDate", "expirationDate")
+    )
+    try:
+        start = (
+            parse_datetime(credential[start_key], require_timezone=False)
+            if start_key in credential
+            else None
+        )
+        end = (
+            parse_datetime(credential[end_key], require_timezone=False)
+            if end_key in credential
+            else None
+        )
     except InvalidDateTime as exc:
         result.failed("validity", exc, "malformed-credential")
         return
     if start and now < start:
-        result.failed("validity", f"the credential is not valid before {credential[start_key]}", "not-yet-valid")
+        result.failed(
+            "validity",
+            f"the credential is not valid before {credential[start_key]}",
+            "not-yet-valid",
+        )
     elif end and now > end:
         result.failed("validity", f"the credential expired at {credential[end_key]}", "expired")
     else:
@@ -86,21 +126,16 @@ def verify_credential(
 
     signers: list[str] = []
     if not signed_by_envelope:
-        if "proof" not in credential:
-            result.failed("proof", "the credential has no proof", "missing-proof")
-        else:
-            try:
-                proofs = dataintegrity.verify_proof(credential, resolve, expected_purpose="assertionMethod", now=now)
-            except (ProofError, VocabError) as exc:
-                result.failed("proof", exc)
-            else:
-                signers = [_controller(p.verification_method) for p in proofs]
-                result.passed("proof", ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs))
+        signers = _check_proofs(credential, "credential", resolve, result, now=now)
     if signers:
         issuer = issuer_id(credential)
         wrong = sorted({s for s in signers if s != issuer})
         if wrong:
-            result.failed("issuer", f"signed by {', '.join(wrong)}, but the issuer is {issuer}", "issuer-mismatch")
+            result.failed(
+                "issuer",
+                f"signed by {', '.join(wrong)}, but the issuer is {issuer}",
+                "issuer-mismatch",
+            )
         else:
             result.passed("issuer", f"signed by the issuer {issuer}")
     elif signed_by_envelope:
@@ -110,7 +145,9 @@ def verify_credential(
         result.skipped("issuer", "no verified proof to compare with the issuer")
 
     _check_validity(credential, version, now, result)
-    authentic = not any(c.status == "failed" and c.name in ("proof", "issuer") for c in result.checks)
+    authentic = not any(
+        c.status == "failed" and c.name in ("proof", "issuer") for c in result.checks
+    )
     for check in extra_checks:
         if authentic:
             check(credential, result)
@@ -137,9 +174,15 @@ def verify_presentation(
             return result
         presentation, signed_by_envelope = payload, True
         if challenge is not None and payload.get("nonce") != challenge:
-            result.failed("challenge", "the presentation's nonce does not match the challenge", "challenge-mismatch")
+            result.failed(
+                "challenge",
+                "the presentation's nonce does not match the challenge",
+                "challenge-mismatch",
+            )
         if domain is not None and domain not in as_list(payload.get("aud", [])):
-            result.failed("domain", "the presentation's aud does not match the domain", "domain-mismatch")
+            result.failed(
+                "domain", "the presentation's aud does not match the domain", "domain-mismatch"
+            )
     result.document = presentation if isinstance(presentation, dict) else None
     try:
         check_presentation(presentation)
@@ -151,29 +194,25 @@ def verify_presentation(
 
     signers: list[str] = []
     if not signed_by_envelope:
-        if "proof" not in presentation:
-            result.failed("proof", "the presentation has no proof", "missing-proof")
-        else:
-            try:
-                proofs = dataintegrity.verify_proof(
-                    presentation,
-                    resolve,
-                    expected_purpose="authentication",
-                    challenge=challenge,
-                    domain=domain,
-                    now=now,
-                )
-            except (ProofError, VocabError) as exc:
-                result.failed("proof", exc)
-            else:
-                signers = [_controller(p.verification_method) for p in proofs]
-                result.passed("proof", ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs))
+        signers = _check_proofs(
+            presentation,
+            "presentation",
+            resolve,
+            result,
+            now=now,
+            challenge=challenge,
+            domain=domain,
+        )
     holder = presentation.get("holder")
     holder = holder.get("id") if isinstance(holder, dict) else holder
     if holder and signers:
         wrong = sorted({s for s in signers if s != holder})
         if wrong:
-            result.failed("holder", f"signed by {', '.join(wrong)}, but the holder is {holder}", "holder-mismatch")
+            result.failed(
+                "holder",
+                f"signed by {', '.join(wrong)}, but the holder is {holder}",
+                "holder-mismatch",
+            )
         else:
             result.passed("holder", f"signed by the holder {holder}")
 

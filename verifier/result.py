@@ -46,7 +46,9 @@ class Result:
 
     def extend(self, other: Result, prefix: str) -> None:
         for check in other.checks:
-            self.checks.append(Check(f"{prefix}.{check.name}", check.status, check.detail, check.code))
+            self.checks.append(
+                Check(f"{prefix}.{check.name}", check.status, check.detail, check.code)
+            )
 
     @property
     def verified(self) -> bool:
@@ -57,7 +59,12 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         def problem(c: Check) -> dict[str, Any]:
-            return {"type": PROBLEM_BASE + c.code, "title": c.name, "detail": c.detail, "check": c.name}
+            return {
+                "type": PROBLEM_BASE + c.code,
+                "title": c.name,
+                "detail": c.detail,
+                "check": c.name,
+            }
 
         return {
             "verified": self.verified,

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the engine handed in by `service.db.migrate`, or on DBP_DATABASE_URL."""
+"""Alembic environment: the engine handed in by `service.db.migrate`, else DBP_DATABASE_URL."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from proofs.errors import InvalidSignature
 from proofs.keys import Ed25519Key
 from proofs.legacy import create_legacy_proof
 from proofs.multikey import public_key_from_verification_method
-from proofs.timestamps import utc_now
+from vocab.datetimes import utcnow
 
 didkit = pytest.importorskip("didkit")
 
@@ -119,7 +119,7 @@ def test_didkit_vc_jwt_verifies_in_our_jws_layer(signer):
     token = didkit_issue(vc11(signer.did), signer, {"proofFormat": "jwt"})
     header, _, _ = jose.parse_compact(token)
     assert header["alg"] == "EdDSA" and header["kid"] == signer.vm
-    method = checked_verification_method(resolve, header["kid"], "assertionMethod", utc_now())
+    method = checked_verification_method(resolve, header["kid"], "assertionMethod", utcnow())
     key = Ed25519Key(public_key_from_verification_method(method))
     _, payload = jose.verify_jws(token, key)
     claims = json.loads(payload)

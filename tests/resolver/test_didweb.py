@@ -30,7 +30,14 @@ def test_did_web_mapping(did, host, path):
 
 @pytest.mark.parametrize(
     "did",
-    ["did:key:z6Mk", "did:web:", "did:web:example.com::x", "did:web:user%40evil.com", "did:web:a%2Fb", "did:web:ex ample"],
+    [
+        "did:key:z6Mk",
+        "did:web:",
+        "did:web:example.com::x",
+        "did:web:user%40evil.com",
+        "did:web:a%2Fb",
+        "did:web:ex ample",
+    ],
 )
 def test_invalid_did_web(did):
     with pytest.raises(InvalidDid):
@@ -82,7 +89,10 @@ def test_fetch_allowed_origin(server):
 
 def test_host_not_allowed(server):
     did = _did(server)
-    with httpx.Client() as client, pytest.raises(DidNotAllowed, match="not in DBP_DID_WEB_ALLOWED_HOSTS"):
+    with (
+        httpx.Client() as client,
+        pytest.raises(DidNotAllowed, match="not in DBP_DID_WEB_ALLOWED_HOSTS"),
+    ):
         fetch_did_web(did, DidWebPolicy(), client)
 
 

@@ -16,7 +16,9 @@ def test_migrations_match_models(database_url):
     migrate(engine)  # running again is a no-op
     import_tables()
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata
+        )
     engine.dispose()
     assert diff == []
 

@@ -54,20 +54,29 @@ def test_token_is_stored_hashed_and_key_sealed(engine):
 @pytest.mark.parametrize("name", ["", "Acme", "a_b", "-x", "x-", "instance", "a" * 64])
 def test_bad_operator_names(engine, name):
     with session_scope(engine) as s, pytest.raises(InvalidOperatorName):
-        operators.create_operator(s, name=name, did_method="web", did_web_base="did:web:h", master_key=MASTER)
+        operators.create_operator(
+            s, name=name, did_method="web", did_web_base="did:web:h", master_key=MASTER
+        )
 
 
 def test_duplicate_operator(engine):
     with session_scope(engine) as s:
-        operators.create_operator(s, name="acme", did_method="web", did_web_base="did:web:h", master_key=MASTER)
+        operators.create_operator(
+            s, name="acme", did_method="web", did_web_base="did:web:h", master_key=MASTER
+        )
     with session_scope(engine) as s, pytest.raises(OperatorExists):
-        operators.create_operator(s, name="acme", did_method="key", did_web_base="did:web:h", master_key=MASTER)
+        operators.create_operator(
+            s, name="acme", did_method="key", did_web_base="did:web:h", master_key=MASTER
+        )
 
 
 def test_key_rotation_keeps_old_credentials_verifiable(app_client, operator_token):
     acme = operator_token("acme")
     cred = {
-        "@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://www.w3.org/ns/credentials/examples/v2",
+        ],
         "type": ["VerifiableCredential"],
         "issuer": acme["did"],
         "credentialSubject": {"id": "did:example:b1", "note": "before rotation"},
@@ -102,7 +111,9 @@ def test_cli_operator_create_json(tmp_path, monkeypatch):
     again = runner.invoke(cli, ["operator", "create", "--name", "acme"])
     assert again.exit_code == 1
     assert "already exists" in again.stderr
-    keyed = runner.invoke(cli, ["operator", "create", "--name", "k", "--did-method", "key", "--json"])
+    keyed = runner.invoke(
+        cli, ["operator", "create", "--name", "k", "--did-method", "key", "--json"]
+    )
     assert json.loads(keyed.stdout)["did"].startswith("did:key:z6Mk")
     listed = json.loads(runner.invoke(cli, ["operator", "list", "--json"]).stdout)
     assert [o["name"] for o in listed] == ["acme", "instance", "k"]

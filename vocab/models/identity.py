@@ -8,10 +8,11 @@ import uuid
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, WithJsonSchema
 
+from vocab.gs1 import InvalidGs1Key, parse_item_uri
 from vocab.models.common import (
     Facility,
     Mass,
@@ -65,51 +66,27 @@ def new_passport_id() -> str:
 
 # --- battery identifier: GS1 Digital Link item URI ------------------------------------------
 
-# GS1 AI encodable character set 82 (serials, batches, variants), after percent-decoding.
-_CSET82 = re.compile(r"""^[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+$""")
-_GS1_PATH = re.compile(
-    r"^(?P<prefix>(?:/[^/]+)*?)/01/(?P<gtin>\d{14})"
-    r"(?:/22/(?P<variant>[^/]+))?(?:/10/(?P<batch>[^/]+))?/21/(?P<serial>[^/]+)$"
-)
-
-
-def gtin_check_digit_ok(gtin: str) -> bool:
-    """GS1 mod-10 check: weights 3 and 1 alternate from the right, excluding the check digit."""
-    body, check = gtin[:-1], int(gtin[-1])
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == check
+_GTIN14_SEGMENT = re.compile(r"/01/[0-9]{14}/")
 
 
 def _check_gs1_item_link(value: str) -> str:
-    parts = urlsplit(value)
-    # GS1 Digital Link admits http and https; the service's own public URL decides which.
-    scheme_ok = parts.scheme in ("https", "http")
-    match = _GS1_PATH.match(parts.path)
-    if not scheme_ok or not parts.netloc or parts.query or parts.fragment or not match:
+    if not isinstance(value, str) or not _GTIN14_SEGMENT.search(urlsplit(value).path):
         raise rule_error(
             "gs1-digital-link",
-            "must be a GS1 Digital Link item URI https://HOST/01/GTIN-14/21/SERIAL "
-            "(optional /22/VARIANT and /10/BATCH before /21, no query), got '{value}'",
+            "must be a GS1 Digital Link item URI https://HOST/01/GTIN-14/21/SERIAL, got '{value}'",
             value=value,
         )
-    if not gtin_check_digit_ok(match["gtin"]):
+    try:
+        key = parse_item_uri(value)
+    except InvalidGs1Key as exc:
+        rule = "gtin-check-digit" if "check digit" in str(exc) else "gs1-digital-link"
+        raise rule_error(rule, "{detail}", detail=str(exc)) from None
+    if key.path() != urlsplit(value).path[-len(key.path()) :]:
         raise rule_error(
-            "gtin-check-digit", "GTIN {gtin} has a wrong check digit", gtin=match["gtin"]
+            "gs1-digital-link",
+            "must use the GTIN-14 form and GS1 percent-encoding: {canonical}",
+            canonical=key.path(),
         )
-    # AIs 21 (serial), 10 (batch) and 22 (consumer product variant) are all X..20.
-    for key, limit in (("serial", 20), ("batch", 20), ("variant", 20)):
-        raw = match[key]
-        if raw is None:
-            continue
-        decoded = unquote(raw)
-        if len(decoded) > limit or not _CSET82.match(decoded):
-            raise rule_error(
-                "gs1-digital-link",
-                "{key} '{raw}' must be 1-{limit} characters of GS1 character set 82",
-                key=key,
-                raw=raw,
-                limit=limit,
-            )
     return value
 
 

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from biip import ParseError
 from biip.gtin import Gtin
 
-from resolver.errors import ResolverError
+from vocab.errors import VocabError
 
 # GS1 General Specifications, character set 82 (AIs 21, 22 and 10): 1 to 20 characters.
 _CSET82 = re.compile(r"""^[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$""")
 
 
-class InvalidGs1Key(ResolverError):
+class InvalidGs1Key(VocabError):
     code = "invalid-gs1-key"
     status = 400
 
@@ -29,7 +29,7 @@ class InvalidGs1Key(ResolverError):
 
 @dataclass(frozen=True)
 class ItemKey:
-    """A battery's GS1 identity: GTIN-14 + serial, with the optional variant and batch qualifiers."""
+    """A battery's GS1 identity: GTIN-14 + serial, optionally with variant and batch."""
 
     gtin: str
     serial: str
@@ -37,7 +37,7 @@ class ItemKey:
     batch: str | None = None
 
     def path(self) -> str:
-        """`/01/{gtin}[/22/{variant}][/10/{batch}]/21/{serial}`, GS1 DL order, values percent-encoded."""
+        """`/01/{gtin}[/22/{variant}][/10/{batch}]/21/{serial}`, values percent-encoded."""
         parts = ["/01/", self.gtin]
         if self.variant:
             parts += ["/22/", quote(self.variant, safe="")]
@@ -53,7 +53,9 @@ class ItemKey:
 def normalise_gtin(value: str) -> str:
     """GTIN-8/12/13/14 -> GTIN-14; the check digit must be right."""
     if not isinstance(value, str) or not value.isdigit():
-        raise InvalidGs1Key("gtin", f"{value!r} is not a GTIN: digits only, 8, 12, 13 or 14 of them")
+        raise InvalidGs1Key(
+            "gtin", f"{value!r} is not a GTIN: digits only, 8, 12, 13 or 14 of them"
+        )
     try:
         return Gtin.parse(value).as_gtin_14()
     except ParseError as exc:
@@ -70,10 +72,37 @@ def check_cset82(field: str, value: str) -> str:
     return value
 
 
-def item_key(gtin: str, serial: str, variant: str | None = None, batch: str | None = None) -> ItemKey:
+def item_key(
+    gtin: str, serial: str, variant: str | None = None, batch: str | None = None
+) -> ItemKey:
     return ItemKey(
         normalise_gtin(gtin),
         check_cset82("serial", serial),
         check_cset82("variant", variant) if variant is not None else None,
         check_cset82("batch", batch) if batch is not None else None,
     )
+
+
+_ITEM_PATH = re.compile(
+    r"^(?:/[^/]+)*?/01/(?P<gtin>[^/]+)(?:/22/(?P<variant>[^/]+))?(?:/10/(?P<batch>[^/]+))?"
+    r"/21/(?P<serial>[^/]+)$"
+)
+
+
+def parse_item_uri(uri: str) -> ItemKey:
+    """The key in a GS1 Digital Link item URI (`http(s)://host[/prefix]/01/…/21/…`, no query)."""
+    parts = urlsplit(uri) if isinstance(uri, str) else None
+    match = _ITEM_PATH.match(parts.path) if parts else None
+    if not parts or parts.scheme not in ("https", "http") or not parts.netloc or not match:
+        raise InvalidGs1Key(
+            "uri",
+            f"{uri!r} is not a GS1 Digital Link item URI https://HOST/01/GTIN/21/SERIAL "
+            "(optional /22/VARIANT and /10/BATCH before /21)",
+        )
+    if parts.query or parts.fragment:
+        raise InvalidGs1Key("uri", f"{uri!r} must not carry a query or fragment")
+
+    def decoded(name: str) -> str | None:
+        return unquote(match[name]) if match[name] is not None else None
+
+    return item_key(decoded("gtin"), decoded("serial"), decoded("variant"), decoded("batch"))
