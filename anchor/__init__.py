@@ -17,10 +17,12 @@ from the credential and a receipt and ask the chain when that root was anchored.
 - `receipts`: the receipt `GET /anchors/{credential-id}` returns; `verify`: the verifier's check.
 - `api`, `cli`: the HTTP route and `dbp anchor worker|listen|status|deploy|import-key|receipt`.
 
-For a page that shows a credential's anchor (the consumer page), call
-`anchor.verify.anchor_report(session, runtime.anchor, credential)`: it returns an `AnchorReport`
-with `status` (`anchored`, `pending`, `unknown`, `unavailable`, `mismatch`), a `detail` sentence,
-`chain` (transaction, block, time, confirmations) and the `receipt`.
+The consumer page gets the anchor check with everything else from `Runtime.verify_credential`
+(check `anchor`; its detail names transaction, block and time). To show the anchor itself, call
+`anchor.verify.anchor_report(session, runtime.anchor, credential)`: an `AnchorReport` with
+`status` (`anchored`, `pending`, `unknown`, `unavailable`, `mismatch`), a `detail` sentence,
+`chain` (transaction, block, time, confirmations) and the `receipt` (what `GET /anchors/{id}`
+returns, for a "check it yourself" link).
 
 Nothing here blocks issuance on the chain. web3 and eth-account are imported lazily (1.5 s) and
 through `ethlibs`, which keeps them from changing the interpreter's recursion limit.

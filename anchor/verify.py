@@ -17,8 +17,8 @@ be reached right now, the embedded chain still being rebuilt after a restart, or
 another chain than the one this service reads.
 
 `anchor_check(session, runtime)` wraps this as a `verifier.credentials.CredentialCheck` named
-`anchor`; its detail names transaction, block and time. `anchor_report` is what the consumer page
-calls to show the same.
+`anchor` (listed in `service.runtime.Runtime.credential_checks`); its detail names transaction,
+block and time. `anchor_report` gives the consumer page the same as structured data.
 """
 
 from __future__ import annotations
