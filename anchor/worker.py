@@ -162,12 +162,15 @@ class AnchorWorker:
                     seconds=self.config.batch_age_s
                 )
                 if not old_enough:
-                    waiting = session.exec(
-                        select(func.count())
-                        .select_from(AnchorLeaf)
+                    # a full batch waits? (the size-th pending leaf exists; no count of them all)
+                    full = session.exec(
+                        select(AnchorLeaf.id)
                         .where(col(AnchorLeaf.batch_id).is_(None))
-                    ).one()
-                    if waiting < size:
+                        .order_by(col(AnchorLeaf.id))
+                        .offset(size - 1)
+                        .limit(1)
+                    ).first()
+                    if full is None:
                         return False
             rows = session.exec(
                 select(AnchorLeaf.id, AnchorLeaf.leaf)
