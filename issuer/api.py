@@ -42,8 +42,9 @@ def issue_credential(
     prepared = credentials.prepare(body["credential"], operator.did, options)
     signing = operators.signing_key(session, operator, rt.master_key)
     signed = credentials.sign(prepared, signing.key, signing.verification_method, options)
-    # its integrity anchor is queued in this same transaction (anchor/outbox.py)
-    anchor_outbox.enqueue(session, prepared.get("id"), signed)
+    # its integrity anchor is queued in this same transaction (anchor/outbox.py), filed under the
+    # credential's own id (what holders and verifiers know), else the caller's credentialId
+    anchor_outbox.enqueue(session, prepared.get("id") or options.reference(prepared), signed)
     session.commit()
     return _json({"verifiableCredential": signed}, status=201)
 

@@ -258,3 +258,16 @@ def test_cli_deploy_import_key_worker_status_receipt(harness, sqlite_url, tmp_pa
     assert r.exit_code == 0, r.output
     assert json.loads(r.output.strip().splitlines()[-1])["events"] == 1
     engine.dispose()
+
+
+def test_a_credential_without_id_is_filed_under_its_credential_id_option(harness, sqlite_url):
+    with start(harness, sqlite_url) as client:
+        op = operator(client)
+        unnamed = {k: v for k, v in credential(op["did"], 1).items() if k != "id"}
+        vc = issue(client, op, unnamed, credentialId="order-4711/line-1")
+        receipt = client.get("/anchors/order-4711/line-1").json()
+        assert receipt["status"] == "queued" and receipt["leaf"] == merkle.to_hex(
+            leaves.leaf_of(vc)
+        )
+        AnchorWorker(client.app.state.runtime.anchor).run_once(force=True)
+        assert anchor_result(verify(client, vc).json())["status"] == "passed"  # found by its leaf
