@@ -16,6 +16,7 @@ from resolver.didweb import DidWebPolicy
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
+from verifier.related import check_related_resources
 from verifier.result import Result
 
 
@@ -55,7 +56,7 @@ class Runtime:
         """Checks run after the proof on every credential: status list, schema, trust, anchor.
 
         Each package that adds a check appends its factory call here."""
-        return [anchor_check(session, self.anchor)]
+        return [check_related_resources, anchor_check(session, self.anchor)]
 
     def verify_credential(self, session: Session, credential: object, **options) -> Result:
         """The full verification every endpoint and the consumer page use; `options` are
