@@ -62,7 +62,8 @@ def issue_credential(
         raise credentials.InvalidCredentialRequest("the request body must hold a credential")
     options = credentials.parse_options(body.get("options"))
     prepared = credentials.prepare(body["credential"], operator.did, options)
-    credential_id = prepared.get("id") if isinstance(prepared.get("id"), str) else None
+    # VC-API: the caller refers to the credential later by options.credentialId, else its id.
+    credential_id = options.reference(prepared)
 
     def work() -> dict:
         store.check_new_id(session, credential_id)

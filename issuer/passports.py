@@ -243,7 +243,9 @@ def commit(
             passport_version=version,
             tier=credential.tier,
             status_entries=allocated[credential.slot],
+            anchor=False,
         )
+    store.anchor_all(session, [c.document for c in prepared.credentials], store.PASSPORT_TIER)
     battery.category = prepared.category
     if prepared.battery_status is not None:
         battery.status = prepared.battery_status

@@ -1,5 +1,6 @@
 """The credential store: every credential this service signs is kept, as signed, in the caller's
-transaction, together with the status list entries it carries."""
+transaction, together with the status list entries it carries, and queued for anchoring in the
+same transaction (anchor/outbox.py): a credential that is rolled back leaves no leaf behind."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, select
 
+from anchor import outbox
 from issuer import statuslists
 from issuer.errors import FieldError
 from issuer.statuslists import AllocatedEntry
@@ -49,6 +51,7 @@ def store(
     tier: str | None = None,
     status_entries: Sequence[AllocatedEntry] = (),
     credential_id: str | None = None,
+    anchor: bool = True,
 ) -> IssuedCredential:
     """Add a signed credential (and its status entries) to the session; not committed here.
 
@@ -70,4 +73,16 @@ def store(
     )
     session.add(row)
     statuslists.record(session, row.id, list(status_entries))
+    if anchor:
+        outbox.enqueue(session, credential_id, document, kind=anchor_kind(kind))
     return row
+
+
+def anchor_kind(kind: str) -> str:
+    # The outbox files lifecycle events apart from passport credentials.
+    return "lifecycle-event" if kind == EVENT else "credential"
+
+
+def anchor_all(session: Session, documents: Sequence[dict], kind: str) -> None:
+    """Queue several credentials for anchoring at once (one duplicate query, one insert)."""
+    outbox.enqueue_many(session, [(d.get("id"), d) for d in documents], kind=anchor_kind(kind))

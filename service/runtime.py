@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from anchor.runtime import AnchorRuntime
+from anchor.verify import anchor_check
 from issuer import operators, statuslists
 from issuer.config import IssuerConfig
 from issuer.worker import BulkWorker
@@ -16,6 +18,7 @@ from resolver.didweb import DidWebPolicy
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
+from verifier.related import check_related_resources
 from verifier.result import Result
 from verifier.status import StatusListFetcher, status_check
 
@@ -26,6 +29,7 @@ class Runtime:
     engine: Engine
     master_key: bytes
     http: httpx.Client
+    anchor: AnchorRuntime | None = field(default=None)
     bulk_worker: BulkWorker | None = None
 
     @classmethod
@@ -37,6 +41,8 @@ class Runtime:
             operators.ensure_instance(
                 session, did_web_base=settings.did_web_base, master_key=runtime.master_key
             )
+        runtime.anchor = AnchorRuntime(settings, engine, runtime.master_key)
+        runtime.anchor.start()  # the worker thread, when DBP_ANCHOR_WORKER asks for it
         if settings.bulk_worker:
             # Resumes whatever jobs were left unfinished by a previous run.
             runtime.bulk_worker = BulkWorker(
@@ -48,6 +54,8 @@ class Runtime:
     def close(self) -> None:
         if self.bulk_worker is not None:
             self.bulk_worker.stop()
+        if self.anchor is not None:
+            self.anchor.close()
         self.http.close()
         self.engine.dispose()
 
@@ -69,7 +77,9 @@ class Runtime:
 
         Each package that adds a check appends its factory call here."""
         return [
-            status_check(self.status_lists(session), self.resolver(session).verification_method)
+            check_related_resources,
+            status_check(self.status_lists(session), self.resolver(session).verification_method),
+            anchor_check(session, self.anchor),
         ]
 
     def status_lists(self, session: Session) -> StatusListFetcher:
