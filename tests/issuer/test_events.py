@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from issuer_testkit import auth, issued, registered, verify
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from anchor.tables import AnchorLeaf
 from issuer import views
 
 
@@ -42,6 +43,9 @@ def test_events_are_credentials_and_update_the_view(app_client, acme):
     assert subject["passportId"] == battery["passportId"]
     assert [s["statusPurpose"] for s in vc["credentialStatus"]] == ["revocation", "suspension"]
     assert verify(app_client, vc).status_code == 200
+    with Session(app_client.app.state.runtime.engine) as s:
+        leaf = s.exec(select(AnchorLeaf).where(AnchorLeaf.credential_id == vc["id"])).one()
+    assert leaf.kind == "lifecycle-event"
     assert post(app_client, acme, battery["id"], STATUS).status_code == 201
 
     view = app_client.get(f"/batteries/{battery['id']}/passport", headers=auth(acme))

@@ -9,6 +9,7 @@ from issuer_testkit import auth, issue, issued, passport, registered, verify
 from sqlmodel import Session, func, select
 from vocab_testkit import every_attribute_passport
 
+from anchor.tables import AnchorLeaf
 from issuer import views
 from issuer.tables import Battery, IssuedCredential, Passport, StatusEntry
 from resolver.tables import BatteryRoute
@@ -65,6 +66,10 @@ def test_issue_one_verifiable_credential_per_tier(app_client, acme):
         assert r.status_code == 200, r.text
         assert "status" in r.json()["checks"]
     assert len(ids) == 4
+    with Session(app_client.app.state.runtime.engine) as s:  # queued for anchoring, same commit
+        leaves = s.exec(select(AnchorLeaf)).all()
+    assert {leaf.credential_id for leaf in leaves} == ids
+    assert {leaf.kind for leaf in leaves} == {"credential"}
 
 
 def _check_tiers_hold_exactly_their_fields(data: dict, credentials: dict[Tier, dict]) -> int:
@@ -168,7 +173,7 @@ def _rows(app_client) -> dict[str, int]:
     with Session(app_client.app.state.runtime.engine) as s:
         return {
             t.__name__: s.exec(select(func.count()).select_from(t)).one()
-            for t in (Battery, Passport, IssuedCredential, StatusEntry, BatteryRoute)
+            for t in (Battery, Passport, IssuedCredential, StatusEntry, BatteryRoute, AnchorLeaf)
         }
 
 
