@@ -157,7 +157,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _dead_local_workers(session: Session, me: str) -> list[str]:
+def dead_local_workers(session: Session, me: str) -> list[str]:
     """Claimers on this host whose process is gone (killed, crashed): their claims are free."""
     host = me.split(":", 1)[0]
     now = utcnow()
@@ -191,39 +191,52 @@ class Claimed:
     payload: dict
 
 
-def claim(session: Session, me: str, limit: int) -> list[Claimed]:
-    """Claim up to `limit` pending items (oldest job first) and commit the claim."""
+def claim(session: Session, me: str, limit: int, dead: list[str] = ()) -> list[Claimed]:
+    """Claim up to `limit` pending items (oldest job first) and commit the claim.
+
+    Items held by a claimer in `dead` (see `dead_local_workers`) are free as well. The item keys
+    are found through the covering index ix_bulk_items_claim; payloads are read only for the
+    items claimed."""
     now = utcnow()
     free = or_(col(BulkItem.claimed_until).is_(None), col(BulkItem.claimed_until) < now)
-    dead = _dead_local_workers(session, me)
     if dead:
-        free = or_(free, col(BulkItem.claimed_by).in_(dead))
-    query = (
-        select(BulkItem, BulkJob.operator_id)
-        .where(BulkItem.job_id == BulkJob.id, BulkItem.state == PENDING, free)
-        .order_by(col(BulkJob.created_at), col(BulkItem.job_id), col(BulkItem.position))
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=BulkItem)
-    rows = session.exec(query).all()
-    out = [
-        Claimed(item.job_id, item.position, operator_id, item.payload) for item, operator_id in rows
-    ]
-    jobs = {c.job_id for c in out}
-    for job in jobs:
+        free = or_(free, col(BulkItem.claimed_by).in_(list(dead)))
+    jobs = session.exec(
+        select(BulkJob.id, BulkJob.operator_id)
+        .where(BulkJob.state != FINISHED)
+        .order_by(col(BulkJob.created_at), col(BulkJob.id))
+    ).all()
+    out: list[Claimed] = []
+    for job_id, operator_id in jobs:
+        if len(out) >= limit:
+            break
+        keys = (
+            select(BulkItem.position)
+            .where(BulkItem.state == PENDING, BulkItem.job_id == job_id, free)
+            .order_by(col(BulkItem.position))
+            .limit(limit - len(out))
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            keys = keys.with_for_update(skip_locked=True)
+        positions = list(session.exec(keys).all())
+        if not positions:
+            continue
         session.execute(
             update(BulkItem)
-            .where(
-                BulkItem.job_id == job,
-                col(BulkItem.position).in_([c.position for c in out if c.job_id == job]),
-            )
+            .where(BulkItem.job_id == job_id, col(BulkItem.position).in_(positions))
             .values(claimed_by=me, claimed_until=now + LEASE)
         )
-    if jobs:
+        payloads = session.exec(
+            select(BulkItem.position, BulkItem.payload)
+            .where(BulkItem.job_id == job_id, col(BulkItem.position).in_(positions))
+            .order_by(col(BulkItem.position))
+        ).all()
+        out.extend(
+            Claimed(job_id, position, operator_id, payload) for position, payload in payloads
+        )
         session.execute(
             update(BulkJob)
-            .where(col(BulkJob.id).in_(jobs), BulkJob.state == QUEUED)
+            .where(BulkJob.id == job_id, BulkJob.state == QUEUED)
             .values(state=RUNNING)
         )
     session.commit()

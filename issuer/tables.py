@@ -134,8 +134,8 @@ class IssuedCredential(SQLModel, table=True):
     passport_version: int | None = None
     kind: str = Field(max_length=16)  # "passport-tier", "event", "vc-api"
     tier: str | None = Field(default=None, max_length=40)
-    document: dict = Field(sa_column=_json())
     issued_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    document: dict = Field(sa_column=_json())  # last: the large column
 
 
 class StatusList(SQLModel, table=True):
@@ -150,14 +150,15 @@ class StatusList(SQLModel, table=True):
     )
     purpose: str = Field(max_length=16)  # "revocation" or "suspension"
     size: int  # entries (bits)
-    bits: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # uncompressed
     full: bool = False  # no free index left: new entries go to a new list
     version: int = 1  # bumped with every change; also serialises concurrent writers
-    # The signed BitstringStatusListCredential exactly as served, and its strong ETag.
-    credential_json: str = Field(sa_column=Column(Text, nullable=False))
-    etag: str = Field(max_length=66)
+    etag: str = Field(max_length=66)  # of credential_json
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # Large columns last. The bits uncompressed; the signed BitstringStatusListCredential exactly
+    # as served.
+    bits: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    credential_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class StatusEntry(SQLModel, table=True):
@@ -199,16 +200,22 @@ class BulkJob(SQLModel, table=True):
 
 class BulkItem(SQLModel, table=True):
     __tablename__ = "bulk_items"
-    __table_args__ = (Index("ix_bulk_items_job_state", "job_id", "state"),)
+    __table_args__ = (
+        Index("ix_bulk_items_job_state", "job_id", "state"),
+        # Covers the claim query (pending items in job order, free or expired claims) so that it
+        # never reads the large payloads of the rows it skips.
+        Index("ix_bulk_items_claim", "state", "job_id", "position", "claimed_until", "claimed_by"),
+    )
 
     job_id: str = Field(sa_column=Column(String(36), ForeignKey("bulk_jobs.id"), primary_key=True))
     position: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
-    payload: dict = Field(sa_column=_json())
     state: str = Field(default="pending", max_length=16)  # "pending", "done", "failed"
     battery_id: str | None = Field(default=None, max_length=36)
     passport_id: str | None = Field(default=None, max_length=45)
-    error: dict | None = Field(default=None, sa_column=_json(nullable=True))
     # A worker's claim on the item; an expired claim may be taken over (the worker died).
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    error: dict | None = Field(default=None, sa_column=_json(nullable=True))
+    # Large columns last: SQLite reads a row's columns in order, through its overflow pages.
+    payload: dict = Field(sa_column=_json())

@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -26,6 +27,7 @@ from issuer.config import IssuerConfig
 from issuer.tables import Operator
 
 log = logging.getLogger("dbp.bulk")
+DEAD_CHECK_S = 10.0  # how often to look for claims of dead worker processes on this host
 
 
 def _warm_up() -> None:
@@ -78,6 +80,8 @@ class BulkWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool: Executor | None = None
+        self._dead: list[str] = []
+        self._dead_checked_at = -DEAD_CHECK_S
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -131,7 +135,8 @@ class BulkWorker:
         worked = False
         exhausted = False
         while not self._stop.is_set():
-            if not exhausted and len(outstanding) < self.window:
+            # Refill in half windows: a claim costs a few queries, not worth it per item.
+            if not exhausted and len(outstanding) <= self.window // 2:
                 fresh = self._claim_and_submit(self.window - len(outstanding), signing_keys)
                 if fresh is None:
                     exhausted = True
@@ -150,7 +155,12 @@ class BulkWorker:
         self, limit: int, signing_keys: dict[str, tuple[Operator, operators.SigningKey]]
     ) -> list[tuple[bulk.ItemWork, Future]] | None:
         with Session(self.engine, expire_on_commit=False) as session:
-            claimed = bulk.claim(session, self.me, limit)
+            now = time.monotonic()
+            if now >= self._dead_checked_at + DEAD_CHECK_S:
+                # Items claimed by a worker process of this host that has died are free now.
+                self._dead = bulk.dead_local_workers(session, self.me)
+                self._dead_checked_at = now
+            claimed = bulk.claim(session, self.me, limit, self._dead)
             if not claimed:
                 return None
             planned: list[bulk.ItemWork] = []

@@ -2,7 +2,7 @@
 
 Revision ID: 658a2f975eaa
 Revises: bf7c14486fbe
-Create Date: 2026-11-22 09:38:43.788160
+Create Date: 2026-11-22 11:03:51.678986
 """
 
 from __future__ import annotations
@@ -73,13 +73,13 @@ def upgrade() -> None:
         sa.Column("operator_id", sa.String(length=36), nullable=False),
         sa.Column("purpose", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("bits", sa.LargeBinary(), nullable=False),
         sa.Column("full", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("credential_json", sa.Text(), nullable=False),
         sa.Column("etag", sqlmodel.sql.sqltypes.AutoString(length=66), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("bits", sa.LargeBinary(), nullable=False),
+        sa.Column("credential_json", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["operator_id"],
             ["operators.id"],
@@ -95,14 +95,14 @@ def upgrade() -> None:
         "bulk_items",
         sa.Column("job_id", sa.String(length=36), nullable=False),
         sa.Column("position", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("battery_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
         sa.Column("passport_id", sqlmodel.sql.sqltypes.AutoString(length=45), nullable=True),
-        sa.Column("error", sa.JSON(), nullable=True),
         sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.JSON(), nullable=True),
+        sa.Column("payload", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["job_id"],
             ["bulk_jobs.id"],
@@ -110,6 +110,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("job_id", "position"),
     )
     with op.batch_alter_table("bulk_items", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_bulk_items_claim",
+            ["state", "job_id", "position", "claimed_until", "claimed_by"],
+            unique=False,
+        )
         batch_op.create_index("ix_bulk_items_job_state", ["job_id", "state"], unique=False)
 
     op.create_table(
@@ -122,8 +127,8 @@ def upgrade() -> None:
         sa.Column("passport_version", sa.Integer(), nullable=True),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("tier", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-        sa.Column("document", sa.JSON(), nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("document", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["battery_id"],
             ["batteries.id"],
@@ -207,13 +212,14 @@ def downgrade() -> None:
 
     op.drop_table("passports")
     with op.batch_alter_table("issued_credentials", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_issued_credentials_operator_id"))
         batch_op.drop_index("ix_issued_credentials_passport")
+        batch_op.drop_index(batch_op.f("ix_issued_credentials_operator_id"))
         batch_op.drop_index(batch_op.f("ix_issued_credentials_battery_id"))
 
     op.drop_table("issued_credentials")
     with op.batch_alter_table("bulk_items", schema=None) as batch_op:
         batch_op.drop_index("ix_bulk_items_job_state")
+        batch_op.drop_index("ix_bulk_items_claim")
 
     op.drop_table("bulk_items")
     with op.batch_alter_table("status_lists", schema=None) as batch_op:

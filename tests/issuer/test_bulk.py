@@ -108,3 +108,32 @@ def test_bulk_request_errors(bulk_client, acme_bulk):
         r = bulk_client.post("/batteries:bulk", json=body, headers=headers)
         assert r.status_code == 400 and r.json()["field"] == field
     assert bulk_client.get("/jobs/nope", headers=auth(acme_bulk)).status_code == 404
+
+
+def test_claims_are_exclusive_and_dead_workers_claims_are_taken_over(database_url):
+    import socket
+    import subprocess
+
+    from issuer import bulk, operators
+    from service.db import make_engine, migrate, session_scope
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    with session_scope(engine) as s:
+        op, _ = operators.create_operator(
+            s, name="acme", did_method="web", did_web_base="did:web:h", master_key=b"\x01" * 32
+        )
+        bulk.submit(s, op, "k", {"items": [{"serial": str(i)} for i in range(3)]})
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = f"{socket.gethostname()}:{gone.pid}:x"
+    alive = bulk.worker_id()
+    with Session(engine) as s:
+        assert [c.position for c in bulk.claim(s, dead, 2)] == [0, 1]
+    with Session(engine) as s:
+        assert [c.position for c in bulk.claim(s, alive, 5)] == [2]  # the others are held
+        assert bulk.claim(s, alive, 5) == []
+        assert bulk.dead_local_workers(s, alive) == [dead]
+        taken = bulk.claim(s, alive, 5, bulk.dead_local_workers(s, alive))
+        assert [c.position for c in taken] == [0, 1]
+    engine.dispose()
