@@ -10,6 +10,7 @@ from fastapi.responses import ORJSONResponse
 from issuer.api import router as issuer_router
 from issuer.errors import IssuerError
 from proofs.errors import ProofError
+from resolver.api import router as resolver_router
 from resolver.errors import ResolverError
 from service import problems
 from service.bodies import BodyError, BodySizeLimit
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app, DOMAIN_ERRORS)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (documents_router, issuer_router, verifier_router):
+    for router in (documents_router, issuer_router, verifier_router, resolver_router):
         app.include_router(router)
 
     @app.get("/health", tags=["service"], summary="Liveness check")

@@ -1,0 +1,155 @@
+"""Helpers for resolver tests: batteries in the registry, signed public passport credentials, and
+a `PassportSource` fake standing in for issuer/views.py (verification stays the real one)."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from resolver import registry
+from service.db import session_scope
+from vocab.catalogue import Tier
+from vocab.context import (
+    BATTERY_PASSPORT_CREDENTIAL,
+    CREDENTIAL_CONTEXTS,
+    PUBLIC_PASSPORT_CREDENTIAL,
+)
+from vocab.examples import load_example
+from vocab.gs1 import item_key
+from vocab.schemas import credential_schema
+from vocab.tiers import split_by_tier
+
+GTIN = "09520123456788"
+
+
+@dataclass
+class FakeBattery:
+    """The fields of issuer.views.BatteryView the resolver reads."""
+
+    id: str
+    gtin: str
+    serial: str
+    item_uri: str
+    did: str
+    operator_did: str
+    category: str | None = "ev"
+    status: str | None = "original"
+    passport_id: str | None = None
+    passport_version: int | None = 1
+    passport_state: str | None = "active"
+
+
+@dataclass
+class FakePassports:
+    """`resolver.sources.PassportSource` over dicts; verification is the runtime's own."""
+
+    runtime: Any
+    batteries: dict[str, FakeBattery] = field(default_factory=dict)
+    credentials: dict[str, list[dict]] = field(default_factory=dict)
+    history: dict[str, list[dict]] = field(default_factory=dict)
+
+    def battery_by_id(self, session, battery_id):
+        return self.batteries.get(battery_id)
+
+    def public_credentials(self, session, battery_id):
+        return copy.deepcopy(self.credentials.get(battery_id, []))
+
+    def passport_history(self, session, battery_id):
+        return self.history.get(battery_id, [])
+
+    def verify_credential(self, session, credential):
+        return self.runtime.verify_credential(session, credential)
+
+
+def install_fake(client: TestClient) -> FakePassports:
+    runtime = client.app.state.runtime
+    fake = FakePassports(runtime)
+    runtime.passports = fake
+    return fake
+
+
+def register_battery(
+    runtime: Any, holder_did: str, serial: str, gtin: str = GTIN, battery_id: str | None = None
+) -> dict[str, str]:
+    """A battery in the routing registry of `runtime`'s database; returns its ids and URIs."""
+    battery_id = battery_id or str(uuid.uuid4())
+    key = item_key(gtin, serial)
+    with session_scope(runtime.engine) as session:
+        route = registry.register(
+            session,
+            battery_id=battery_id,
+            key=key,
+            did_web_base=runtime.settings.did_web_base,
+            holder_did=holder_did,
+        )
+        did = route.did
+    return {
+        "id": battery_id,
+        "did": did,
+        "path": key.path(),
+        "uri": key.uri(runtime.settings.public_url),
+        "gtin": key.gtin,
+        "serial": serial,
+    }
+
+
+def public_subject(item_uri: str, example: str = "ev") -> dict[str, Any]:
+    """The public tier of an example passport, about the battery `item_uri`."""
+    passport = load_example(example)
+    passport["batteryIdentifier"] = item_uri
+    document = split_by_tier(passport)[Tier.PUBLIC]
+    return {"id": item_uri, **document}
+
+
+def public_credential(issuer: str, item_uri: str) -> dict[str, Any]:
+    return {
+        "@context": list(CREDENTIAL_CONTEXTS),
+        "id": f"urn:uuid:{uuid.uuid4()}",
+        "type": ["VerifiableCredential", BATTERY_PASSPORT_CREDENTIAL, PUBLIC_PASSPORT_CREDENTIAL],
+        "issuer": issuer,
+        "validFrom": "2026-06-15T09:30:00Z",
+        "credentialSchema": credential_schema(Tier.PUBLIC),
+        "credentialSubject": public_subject(item_uri),
+    }
+
+
+def issue(client: TestClient, operator: dict, credential: dict) -> dict:
+    r = client.post(
+        "/credentials/issue",
+        json={"credential": credential},
+        headers={"Authorization": f"Bearer {operator['token']}"},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["verifiableCredential"]
+
+
+def battery_with_passport(
+    client: TestClient, fake: FakePassports, operator: dict, serial: str
+) -> dict[str, Any]:
+    """A registered battery with one signed public passport credential in the fake source."""
+    runtime = client.app.state.runtime
+    battery = register_battery(runtime, operator["did"], serial)
+    vc = issue(client, operator, public_credential(operator["did"], battery["uri"]))
+    fake.batteries[battery["id"]] = FakeBattery(
+        id=battery["id"],
+        gtin=battery["gtin"],
+        serial=serial,
+        item_uri=battery["uri"],
+        did=battery["did"],
+        operator_did=operator["did"],
+        passport_id=vc["credentialSubject"]["passportId"],
+    )
+    fake.credentials[battery["id"]] = [vc]
+    fake.history[battery["id"]] = [
+        {
+            "at": "2026-06-15T09:30:00Z",
+            "event": "issued",
+            "passportVersion": 1,
+            "by": operator["did"],
+        }
+    ]
+    return {**battery, "credential": vc}
