@@ -4,10 +4,20 @@ a `PassportSource` fake standing in for issuer/views.py (verification stays the 
 from __future__ import annotations
 
 import copy
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from resolver import registry
@@ -24,6 +34,7 @@ from vocab.schemas import credential_schema
 from vocab.tiers import split_by_tier
 
 GTIN = "09520123456788"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -153,3 +164,93 @@ def battery_with_passport(
         }
     ]
     return {**battery, "credential": vc}
+
+
+# --- other dbp instances, really listening ---
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_health(base_url: str, timeout_s: float = 60.0, process=None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the instance at {base_url} exited with {process.returncode}")
+        try:
+            if httpx.get(base_url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{base_url} did not answer /health within {timeout_s} s")
+
+
+@dataclass
+class Instance:
+    """A second dbp service: `uvicorn service.asgi:app` in its own process with its own data."""
+
+    url: str
+    settings: Any
+    process: subprocess.Popen
+
+    def engine(self):
+        from service.db import make_engine
+
+        return make_engine(self.settings.resolved_database_url)
+
+
+@contextmanager
+def running_instance(data_dir: Path) -> Iterator[Instance]:
+    from service.settings import Settings
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DBP_DATA_DIR": str(data_dir),
+        "DBP_PUBLIC_URL": url,
+        "DBP_DATABASE_URL": f"sqlite:///{data_dir / 'dbp.sqlite3'}",
+    }
+    settings = Settings(data_dir=data_dir, public_url=url, database_url=env["DBP_DATABASE_URL"])
+    log = open(data_dir.parent / f"instance-{port}.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for_health(url, process=process)
+        yield Instance(url, settings, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+        log.close()
+
+
+@contextmanager
+def serving_in_thread(app: Any) -> Iterator[str]:
+    """`app` served by uvicorn on a free port in this process, so a test can still swap parts of
+    its runtime (the passport source) while a browser talks to it over real HTTP."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
