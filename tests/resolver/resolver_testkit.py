@@ -238,12 +238,13 @@ def running_instance(data_dir: Path) -> Iterator[Instance]:
 @contextmanager
 def serving_in_thread(app: Any) -> Iterator[str]:
     """`app` served by uvicorn on a free port in this process, so a test can still swap parts of
-    its runtime (the passport source) while a browser talks to it over real HTTP."""
+    its runtime (the passport source) while a browser talks to it over real HTTP. The app's
+    lifespan already ran (a TestClient started it), so uvicorn must not start another runtime."""
     import uvicorn
 
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

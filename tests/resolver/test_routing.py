@@ -4,6 +4,8 @@ that left the market (kept copy or successor). The first instance runs on SQLite
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from resolver_testkit import (
@@ -46,6 +48,11 @@ def second(tmp_path_factory):
         engine.dispose()
 
 
+def unique(prefix: str) -> str:
+    """A serial not used before: instance B outlives one test (and one database kind)."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
 def arrives_at(instance, battery: dict) -> None:
     """Instance B takes the battery into its registry; it keeps the DID it had."""
     with session_scope(instance.db) as session:
@@ -78,7 +85,8 @@ def repoint(client, token: str, battery_id: str, **body):
 
 
 def test_holder_moved_to_a_second_instance(app_client, fake, acme, second):
-    battery = battery_with_passport(app_client, fake, acme, "MOVE-1")
+    serial = unique("MOVE")
+    battery = battery_with_passport(app_client, fake, acme, serial)
     arrives_at(second, battery)
     r = repoint(
         app_client, acme["token"], battery["id"], holderDid=second.operator["did"],
@@ -98,7 +106,7 @@ def test_holder_moved_to_a_second_instance(app_client, fake, acme, second):
         (battery["path"], {"Accept": "application/ld+json"}),
         (battery["path"] + "?linkType=gs1:dpp", {}),
         (battery["path"] + "?linkType=linkset&x=%2F", {}),
-        ("/01/9520123456788/10/LOT%2F1/21/MOVE-1", {"Accept": LINKSET}),
+        (f"/01/9520123456788/10/LOT%2F1/21/{serial}", {"Accept": LINKSET}),
         (battery["path"] + "/passport", {}),
     ]
     for path, headers in cases:
@@ -111,7 +119,7 @@ def test_holder_moved_to_a_second_instance(app_client, fake, acme, second):
     assert linkset.json()["linkset"][0]["anchor"] == second.url + battery["path"]
     page = httpx.get(second.url + battery["path"], headers={"Accept": "text/html"}, timeout=10)
     assert page.status_code == 200
-    assert "MOVE-1" in page.text
+    assert serial in page.text
     # following the redirect from the first instance ends there too
     with httpx.Client(timeout=10, follow_redirects=True) as client:
         final = client.get(second.url + battery["path"] + "?linkType=linkset")
@@ -209,7 +217,8 @@ def test_removed_operator_served_from_the_kept_copy(app_client, fake, acme, cli_
 
 
 def test_removed_operator_redirects_to_its_successor(app_client, fake, acme, cli_env, second):
-    battery = battery_with_passport(app_client, fake, acme, "SUCC-1")
+    serial = unique("SUCC")
+    battery = battery_with_passport(app_client, fake, acme, serial)
     arrives_at(second, battery)
     result = cli_env.invoke(
         cli, ["operator", "remove", "--name", "acme", "--successor", second.url]
@@ -224,7 +233,7 @@ def test_removed_operator_redirects_to_its_successor(app_client, fake, acme, cli
     doc = app_client.get(f"/batteries/{battery['id']}/did.json").json()
     assert doc["service"][0]["serviceEndpoint"] == second.url + battery["path"]
     with Session(app_client.app.state.runtime.engine) as session:
-        route = registry.lookup(session, GTIN, "SUCC-1")
+        route = registry.lookup(session, GTIN, serial)
         assert (route.state, route.successor) == ("archived", second.url)
 
 
