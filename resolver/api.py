@@ -298,6 +298,22 @@ def _qr(request: Request, item: ItemRequest, anchor: str) -> Response:
     return _conditional(request, body, QR_MEDIA_TYPES[kind], headers)
 
 
+@router.options("/01/{item_path:path}", include_in_schema=False)
+def item_preflight() -> Response:
+    """CORS preflight (GS1 resolvers support OPTIONS): scripts on any origin may send the
+    headers negotiation and revalidation need."""
+    return Response(
+        status_code=204,
+        headers={
+            **CORS,
+            "Allow": "GET, HEAD, OPTIONS",
+            "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            "Access-Control-Allow-Headers": "Accept, Accept-Language, If-None-Match",
+            "Access-Control-Max-Age": "86400",
+        },
+    )
+
+
 @router.get(
     "/batteries/{battery_id}/did.json",
     tags=["DIDs"],

@@ -222,6 +222,17 @@ def test_head(app_client, battery):
     assert "linkset" in links_by_rel(r.headers["link"])
 
 
+def test_cors_preflight(app_client, battery):
+    r = app_client.options(
+        battery["path"],
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert r.status_code == 204
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert "If-None-Match" in r.headers["access-control-allow-headers"]
+    assert "Link" in r.headers["access-control-expose-headers"]
+
+
 def test_resolver_description(app_client):
     for path in ("/.well-known/gs1resolver", "/.well-known/resolver"):
         r = app_client.get(path)
