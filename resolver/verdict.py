@@ -54,12 +54,24 @@ WORDS: Final[dict[str, tuple[str, str, str]]] = {
         "Its issuer is not known to be allowed to issue this kind of credential.",
     ),
 }
-for _name in STATUS_CHECKS:
-    WORDS[_name] = (
+# Bitstring Status List: one check per status entry, told apart by purpose.
+STATUS_WORDS_BY_PURPOSE: Final = {
+    "revocation": (
         "Revocation status",
-        "The issuer has not revoked or suspended it (status list checked).",
-        "The issuer has revoked or suspended it.",
-    )
+        "Not revoked: the issuer's status list was checked.",
+        "The issuer has revoked it.",
+    ),
+    "suspension": (
+        "Suspension status",
+        "Not suspended: the issuer's status list was checked.",
+        "The issuer has suspended it for now.",
+    ),
+}
+STATUS_UNKNOWN: Final = (
+    "Revocation status",
+    "The issuer's status list was checked.",
+    "The status list could not be checked, so whether it was withdrawn is unknown.",
+)
 for _name in ANCHOR_CHECKS:
     WORDS[_name] = (
         "Integrity anchor",
@@ -79,6 +91,7 @@ STATUS_WORDS: Final = {
 @dataclass(frozen=True)
 class CheckLine:
     name: str
+    code: str
     label: str
     status: str
     symbol: str
@@ -104,8 +117,18 @@ class Verdict:
     explanation: str
 
 
+def _status_words(check: Any) -> tuple[str, str, str]:
+    purpose = {"revoked": "revocation", "suspended": "suspension"}.get(check.code)
+    if purpose is None:
+        purpose = str(check.detail).split(":", 1)[0]
+    return STATUS_WORDS_BY_PURPOSE.get(purpose, STATUS_UNKNOWN)
+
+
 def _line(check: Any) -> CheckLine:
-    label, passed, failed = WORDS.get(check.name, (humanise(check.name), "", ""))
+    if check.name in STATUS_CHECKS:
+        label, passed, failed = _status_words(check)
+    else:
+        label, passed, failed = WORDS.get(check.name, (humanise(check.name), "", ""))
     if check.status == "passed":
         sentence = passed or check.detail
     elif check.status == "failed":
@@ -114,6 +137,7 @@ def _line(check: Any) -> CheckLine:
         sentence = check.detail or STATUS_WORDS.get(check.status, check.status)
     return CheckLine(
         check.name,
+        getattr(check, "code", "") or "",
         label,
         check.status,
         SYMBOLS.get(check.status, "?"),
@@ -175,11 +199,19 @@ def verdict(panels: Sequence[CredentialPanel]) -> Verdict:
             f"Do not rely on this passport. Failed: {labels}. Data that failed these checks is "
             "not shown.",
         )
-    if names & STATUS_CHECKS:
+    codes = {c.code for _, c in failed if c.name in STATUS_CHECKS}
+    if "revoked" in codes:
         return Verdict(
             "bad",
             "Revoked",
-            "The operator has withdrawn (revoked or suspended) this passport data; it is shown "
-            "for reference only.",
+            "The operator has withdrawn this passport data for good; it is shown for reference "
+            "only.",
+        )
+    if "suspended" in codes:
+        return Verdict(
+            "bad",
+            "Suspended",
+            "The operator has suspended this passport data for now; it is shown for reference "
+            "only.",
         )
     return Verdict("bad", "Verification failed", f"Do not rely on this passport. Failed: {labels}.")

@@ -73,8 +73,13 @@ def credential(subject: dict | None = None) -> dict:
 PASSED = ["dataModel", "proof", "issuer", "validity", "status", "anchor"]
 
 
-def result(failed: str | None = None, vc: dict | None = None) -> FakeResult:
-    checks = [FakeCheck(n, "failed" if n == failed else "passed", f"{n} detail", n) for n in PASSED]
+def result(failed: str | None = None, vc: dict | None = None, code: str = "") -> FakeResult:
+    checks = [
+        FakeCheck(n, "failed", f"{n} detail", code or n)
+        if n == failed
+        else FakeCheck(n, "passed", "revocation: not set" if n == "status" else f"{n} detail")
+        for n in PASSED
+    ]
     return FakeResult(checks, vc)
 
 
@@ -138,7 +143,7 @@ def test_each_check_in_plain_words():
     for words in (
         '<strong>Signature</strong> <span class="state">(passed)</span>',
         "<strong>Issuer identity</strong>",
-        "<strong>Revocation status</strong>",
+        '<strong>Revocation status</strong> <span class="state">(passed)</span>: Not revoked',
         "<strong>Integrity anchor</strong>",
         "nothing was changed after it was signed",
     ):
@@ -179,11 +184,23 @@ def test_tampered_credential_is_not_authentic_and_not_shown():
 
 def test_revoked_credential_is_shown_with_a_red_verdict():
     vc = credential()
-    html = page(panel(vc, result("status", vc)))
+    html = page(panel(vc, result("status", vc, code="revoked")))
     assert "Revoked" in html
+    assert "The issuer has revoked it." in html
     assert 'class="verdict verdict-bad"' in html
     assert 'class="check check-failed" data-check="status"' in html
     assert "482 kg" in html  # shown for reference, under the red verdict
+
+
+def test_suspended_and_unknown_status():
+    vc = credential()
+    suspended = page(panel(vc, result("status", vc, code="suspended")))
+    assert "Suspended" in suspended
+    assert "The issuer has suspended it for now." in suspended
+    unknown = page(panel(vc, result("status", vc, code="status-list-unavailable")))
+    assert "Verification failed" in unknown
+    assert "Revoked" not in unknown
+    assert "whether it was withdrawn is unknown" in unknown
 
 
 def test_one_bad_credential_spoils_the_verdict():

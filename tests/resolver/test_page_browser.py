@@ -161,7 +161,7 @@ def test_revoked_battery(browser, site, monkeypatch):
     statuses = checks_by_status(find)
     assert statuses["status"] == "failed"
     assert statuses["proof"] == "passed"
-    assert "revoked or suspended" in find('li[data-check="status"]')[0].text
+    assert "The issuer has revoked it." in find('li[data-check="status"]')[0].text
     screenshot(browser, f"revoked-{site['db']}")
 
 
