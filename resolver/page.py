@@ -256,15 +256,22 @@ def render_passport(page: PassportPage) -> str:
     )
 
 
+# Passport states other than active (issuer.passports), in words for the verdict.
+INACTIVE_STATES: Final = {
+    "superseded": "A newer version of this passport replaced it.",
+    "inactive": "The battery was repurposed or remanufactured; a new passport replaced this one "
+    "(Art 77(7)).",
+    "archived": "The battery reached the end of its life; the passport is kept as an archive "
+    "(Art 77(8)).",
+}
+
+
 def _page_verdict(page: PassportPage) -> Verdict:
     found = verdict(page.panels)
-    inactive = page.passport_state and page.passport_state not in ("active", "current", "issued")
-    if found.tone == "ok" and inactive:
-        return Verdict(
-            "warn",
-            f"Passport {page.passport_state}",
-            "The credentials verify, but this passport is no longer the battery's current one.",
-        )
+    state = page.passport_state
+    if found.tone == "ok" and state and state not in ("active", "current", "issued"):
+        reason = INACTIVE_STATES.get(state, "It is no longer the battery's current passport.")
+        return Verdict("warn", f"Passport {state}", f"The credentials verify. {reason}")
     return found
 
 

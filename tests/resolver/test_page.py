@@ -220,7 +220,10 @@ def test_inactive_passport_warns():
     vc = credential()
     html = page(panel(vc, result(vc=vc)), passport_state="superseded")
     assert "Passport superseded" in html
+    assert "A newer version of this passport replaced it." in html
     assert 'class="verdict verdict-warn"' in html
+    archived = page(panel(vc, result(vc=vc)), passport_state="archived")
+    assert "end of its life" in archived
 
 
 def test_archived_notice():
