@@ -54,6 +54,21 @@ WORDS: Final[dict[str, tuple[str, str, str]]] = {
         "Its issuer is not known to be allowed to issue this kind of credential.",
     ),
 }
+WORDS["relatedResource"] = (
+    "Linked documents",
+    "The documents it links to are unchanged: their digests match.",
+    "A document it links to was changed after signing: its digest does not match.",
+)
+# Warnings worth plain words, by code (anchor/verify.py warns, never fails, for these).
+WARNING_WORDS: Final = {
+    "anchor-unknown": "This service has not recorded its fingerprint on a blockchain.",
+    "anchor-pending": "Its fingerprint is on its way to the blockchain.",
+    "anchor-unconfirmed": "Its fingerprint is on the blockchain, not yet confirmed.",
+    "anchor-unavailable": "The blockchain could not be reached just now; the anchor was not "
+    "checked.",
+    "anchor-other-chain": "It is anchored on another blockchain than the one this service reads.",
+}
+
 # Bitstring Status List: one check per status entry, told apart by purpose.
 STATUS_WORDS_BY_PURPOSE: Final = {
     "revocation": (
@@ -134,7 +149,11 @@ def _line(check: Any) -> CheckLine:
     elif check.status == "failed":
         sentence = failed or check.detail or "This check failed."
     else:
-        sentence = check.detail or STATUS_WORDS.get(check.status, check.status)
+        sentence = (
+            WARNING_WORDS.get(getattr(check, "code", ""))
+            or check.detail
+            or STATUS_WORDS.get(check.status, check.status)
+        )
     return CheckLine(
         check.name,
         getattr(check, "code", "") or "",

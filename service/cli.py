@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from anchor.cli import app as anchor_app
+
 app = typer.Typer(
     name="dbp",
     help="Digital Battery Passport service: run it, manage operators, and act as a holder.",
@@ -19,6 +21,7 @@ operator_app = typer.Typer(
     help="Economic operators: create them and manage their keys.", no_args_is_help=True
 )
 app.add_typer(operator_app, name="operator")
+app.add_typer(anchor_app, name="anchor")
 
 err = Console(stderr=True)
 

@@ -11,6 +11,8 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from anchor.runtime import AnchorRuntime
+from anchor.verify import anchor_check
 from issuer import operators
 from resolver import battery_dids, registry
 from resolver.dids import DidResolver
@@ -19,6 +21,7 @@ from resolver.sources import BatteryInfo, PassportSource
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
+from verifier.related import check_related_resources
 from verifier.result import Result
 
 
@@ -28,6 +31,7 @@ class Runtime:
     engine: Engine
     master_key: bytes
     http: httpx.Client
+    anchor: AnchorRuntime | None = field(default=None)
     # Where the resolver reads batteries and their public credentials; tests may swap it.
     passports: PassportSource = field(init=False)
 
@@ -43,9 +47,13 @@ class Runtime:
             operators.ensure_instance(
                 session, did_web_base=settings.did_web_base, master_key=runtime.master_key
             )
+        runtime.anchor = AnchorRuntime(settings, engine, runtime.master_key)
+        runtime.anchor.start()  # the worker thread, when DBP_ANCHOR_WORKER asks for it
         return runtime
 
     def close(self) -> None:
+        if self.anchor is not None:
+            self.anchor.close()
         self.http.close()
         self.engine.dispose()
 
@@ -58,7 +66,7 @@ class Runtime:
         """Checks run after the proof on every credential: status list, schema, trust, anchor.
 
         Each package that adds a check appends its factory call here."""
-        return []
+        return [check_related_resources, anchor_check(session, self.anchor)]
 
     def verify_credential(self, session: Session, credential: object, **options) -> Result:
         """The full verification every endpoint and the consumer page use; `options` are

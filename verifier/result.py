@@ -28,6 +28,7 @@ class Check:
 class Result:
     checks: list[Check] = field(default_factory=list)
     document: dict | None = None  # the credential/presentation that was checked (unwrapped)
+    presented: object = None  # the document as presented, before an envelope was unwrapped
 
     def passed(self, name: str, detail: str = "") -> None:
         self.checks.append(Check(name, "passed", detail))

@@ -203,6 +203,16 @@ def test_suspended_and_unknown_status():
     assert "whether it was withdrawn is unknown" in unknown
 
 
+def test_anchor_warning_in_plain_words():
+    vc = credential()
+    checks = result(vc=vc)
+    checks.checks[-1] = FakeCheck("anchor", "warning", "no anchor held", "anchor-unknown")
+    html = page(panel(vc, checks))
+    assert 'class="check check-warning" data-check="anchor"' in html
+    assert "has not recorded its fingerprint on a blockchain" in html
+    assert 'class="verdict verdict-ok"' in html  # a warning is not a failure
+
+
 def test_one_bad_credential_spoils_the_verdict():
     good, bad = credential(), credential()
     html = page(panel(good, result(vc=good)), panel(bad, result("issuer", bad)))

@@ -127,7 +127,8 @@ def test_valid_battery(browser, site):
         "Restricted data: for recyclers, repairers and authorities",
     ):
         assert expected in headings  # fmt: skip
-    assert all(status == "passed" for status in checks_by_status(find).values())
+    # nothing failed; the anchor check may warn while the credential waits for its batch
+    assert "failed" not in checks_by_status(find).values()
     assert {"proof", "issuer", "validity"} <= set(checks_by_status(find))
     bars = find("#carbon-footprint svg rect")
     assert len(bars) == 4
