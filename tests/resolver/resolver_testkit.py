@@ -255,3 +255,43 @@ def serving_in_thread(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+# --- through the issuer's API (issue 3): registration, issuance, status ---
+
+
+def auth(operator: dict) -> dict[str, str]:
+    return {"Authorization": f"Bearer {operator['token']}"}
+
+
+def issued_battery(client: TestClient, operator: dict, serial: str, gtin: str = GTIN) -> dict:
+    """A battery registered with `POST /batteries` and issued with `POST .../passport`."""
+    r = client.post("/batteries", json={"gtin": gtin, "serial": serial}, headers=auth(operator))
+    assert r.status_code == 201, r.text
+    battery = r.json()
+    data = load_example("ev")
+    for name in ("batteryIdentifier", "passportId", "passportVersion"):
+        data.pop(name)
+    r = client.post(f"/batteries/{battery['id']}/passport", json=data, headers=auth(operator))
+    assert r.status_code == 201, r.text
+    public_url = client.app.state.runtime.settings.public_url
+    return {**battery, **r.json(), "path": battery["itemUri"].removeprefix(public_url)}
+
+
+def issued_public_credential(battery: dict) -> dict:
+    (public,) = [
+        c for c in battery["verifiableCredentials"] if PUBLIC_PASSPORT_CREDENTIAL in c["type"]
+    ]
+    return public
+
+
+def set_status(client: TestClient, operator: dict, credential_id: str, purpose: str, value: bool):
+    return client.post(
+        "/credentials/status",
+        json={
+            "credentialId": credential_id,
+            "credentialStatus": {"type": "BitstringStatusListEntry", "statusPurpose": purpose},
+            "status": value,
+        },
+        headers=auth(operator),
+    )
