@@ -6,6 +6,10 @@ and the QR library choice (segno, used, against qrcode, when installed).
   overhead), on a SQLite database holding one battery with a signed public credential. The JSON
   paths sign, verify and canonicalise nothing; the page verifies every credential it shows.
 - The same linkset request answered with 304 (If-None-Match).
+
+Goals (at most 4x the trivial route) leave room for a loaded 2-core machine (the ratio moves
+between about 1.2 and 3.6 there) and still catch signing or canonicalising on a resolution path,
+which costs several milliseconds per credential.
 - QR SVG/PNG with segno against qrcode for the same URI, uncached.
 """
 
@@ -98,25 +102,25 @@ def _resolution_rows(client: TestClient) -> list[Row]:
 
     health = ("GET /health, same client", lambda: client.get("/health"))
     return [
-        compare("GET item URI, Accept linkset+json", get(linkset), *health, goal=3.0),
+        compare("GET item URI, Accept linkset+json", get(linkset), *health, goal=4.0),
         compare(
             "GET item URI, linkset, If-None-Match -> 304",
             get({**linkset, "If-None-Match": tag}),
             *health,
-            goal=3.0,
+            goal=4.0,
         ),
         compare(
             "GET item URI, Accept application/ld+json",
             get({"Accept": "application/ld+json"}),
             *health,
-            goal=3.0,
+            goal=4.0,
         ),
         compare("GET item URI, consumer page (verifies)", get({"Accept": "text/html"}), *health),
         compare(
             "GET /1.0/identifiers/{battery DID}",
             lambda: client.get(f"/1.0/identifiers/{route.did}"),
             *health,
-            goal=3.0,
+            goal=4.0,
         ),
     ]
 
