@@ -1,8 +1,11 @@
-"""What a running service holds: settings, the engine, the master key, and the DID resolver."""
+"""What a running service holds: settings, the engine, the master key, the DID resolver, and the
+passport source the resolver reads batteries through."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import httpx
 from sqlalchemy import Engine
@@ -13,8 +16,10 @@ from anchor.verify import anchor_check
 from issuer import operators, statuslists
 from issuer.config import IssuerConfig
 from issuer.worker import BulkWorker
+from resolver import battery_dids, registry
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
+from resolver.sources import BatteryInfo, PassportSource
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
@@ -31,6 +36,11 @@ class Runtime:
     http: httpx.Client
     anchor: AnchorRuntime | None = field(default=None)
     bulk_worker: BulkWorker | None = None
+    # Where the resolver reads batteries and their public credentials; tests may swap it.
+    passports: PassportSource = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.passports = IssuerPassports(self)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -124,15 +134,52 @@ class Runtime:
     def resolver(self, session: Session) -> DidResolver:
         return DidResolver(
             own_did_web_base=self.settings.did_web_base,
-            local=lambda did: local_did_document(session, did),
+            local=lambda did: local_did_document(session, did, own_url=self.settings.public_url),
             policy=self.did_web_policy,
             client=self.http,
         )
 
 
-def local_did_document(session: Session, did: str) -> dict | None:
-    """DID documents this service itself publishes."""
+def local_did_document(session: Session, did: str, *, own_url: str) -> dict | None:
+    """DID documents this service itself publishes: operators' and batteries'."""
     operator = operators.by_did(session, did)
     if operator is not None:
         return operators.did_document(session, operator)
+    route = registry.by_did(session, did)
+    if route is not None:
+        return battery_dids.did_document(route, own_url=own_url)
     return None
+
+
+def _issuer_views() -> ModuleType | None:
+    # issuer/views.py comes with issue 3 (branch issuer). Until it is on main the resolver works
+    # from the registry alone; drop this fallback when it lands.
+    try:
+        return importlib.import_module("issuer.views")
+    except ModuleNotFoundError as exc:
+        if exc.name != "issuer.views":
+            raise
+        return None
+
+
+class IssuerPassports:
+    """The resolver's `PassportSource`: battery data from issuer.views, verification from the
+    runtime (every check other packages register)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def battery_by_id(self, session: Session, battery_id: str) -> BatteryInfo | None:
+        views = _issuer_views()
+        return views.battery_by_id(session, battery_id) if views else None
+
+    def public_credentials(self, session: Session, battery_id: str) -> list[dict]:
+        views = _issuer_views()
+        return views.public_credentials(session, battery_id) if views else []
+
+    def passport_history(self, session: Session, battery_id: str) -> list[dict]:
+        views = _issuer_views()
+        return views.passport_history(session, battery_id) if views else []
+
+    def verify_credential(self, session: Session, credential: object) -> Result:
+        return self._runtime.verify_credential(session, credential)
