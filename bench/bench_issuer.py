@@ -19,7 +19,8 @@ public-tier credential in ~9 ms):
     10,000 EV batteries, SIGKILL after ~3,335, restart, resume (server + 2 signing processes):
       PostgreSQL  733 s (13.6/s, with the anchor outbox and the claim index; load ~5),
                   663 s (15.1/s, before anchoring was merged)
-      SQLite     1759 s (5.7/s, before the claim index; a second 10k run shared the machine)
+      SQLite      436 s (23.0/s, final code; load ~3-4),
+                 1759 s (5.7/s, before the claim index; a second 10k run shared the machine)
 """
 
 from __future__ import annotations
