@@ -16,6 +16,7 @@ from service.bodies import BodyError, BodySizeLimit
 from service.documents import router as documents_router
 from service.runtime import Runtime
 from service.settings import Settings
+from verifier.api import access_router
 from verifier.api import router as verifier_router
 from verifier.errors import VerifierError
 from vocab.errors import VocabError
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app, DOMAIN_ERRORS)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (documents_router, issuer_router, verifier_router):
+    for router in (documents_router, issuer_router, verifier_router, access_router):
         app.include_router(router)
 
     @app.get("/health", tags=["service"], summary="Liveness check")

@@ -7,6 +7,8 @@ import json
 import typer
 from rich.console import Console
 
+from verifier.cli import audit_app, trust_app
+
 app = typer.Typer(
     name="dbp",
     help="Digital Battery Passport service: run it, manage operators, and act as a holder.",
@@ -18,6 +20,8 @@ operator_app = typer.Typer(
     help="Economic operators: create them and manage their keys.", no_args_is_help=True
 )
 app.add_typer(operator_app, name="operator")
+app.add_typer(audit_app, name="audit")
+app.add_typer(trust_app, name="trust")
 
 err = Console(stderr=True)
 

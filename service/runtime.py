@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from issuer import credentials as issuing
 from issuer import operators
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
+from verifier.authority import authority_check, routing_registry_tenures
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
+from verifier.passports import BatteryRecord, PassportSource
+from verifier.policy import AccessPolicy
+from verifier.presentations import VerifyPresentation
 from verifier.result import Result
+from verifier.schemas import check_schema
+from verifier.trust import RegistrySource
+from vocab.catalogue import Tier
+
+
+class IssuerPassports:
+    """`verifier.passports.PassportSource` over `issuer.views` (the verifier may not import the
+    issuer package itself)."""
+
+    def battery_by_key(self, session: Session, gtin: str, serial: str) -> BatteryRecord | None:
+        try:
+            from issuer import views
+        except ModuleNotFoundError:  # no passports are issued by this build
+            return None
+        return views.battery_by_key(session, gtin, serial)
+
+    def credentials_for_tiers(
+        self, session: Session, battery_id: str, tiers: Iterable[Tier]
+    ) -> list[dict]:
+        try:
+            from issuer import views
+        except ModuleNotFoundError:
+            return []
+        return views.credentials_for_tiers(session, battery_id, list(tiers))
 
 
 @dataclass
@@ -23,12 +53,19 @@ class Runtime:
     engine: Engine
     master_key: bytes
     http: httpx.Client
+    trust: RegistrySource = field(default=None)  # type: ignore[assignment]
+    policy: AccessPolicy = field(default_factory=AccessPolicy)
+    passports: PassportSource = field(default_factory=IssuerPassports)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
         runtime = cls(settings, engine, settings.load_master_key(), httpx.Client())
+        runtime.trust = RegistrySource(settings.trust_registry, settings.did_web_base)
+        runtime.policy = AccessPolicy(
+            authorities_see_individual_data=settings.authorities_see_individual_data
+        )
         with session_scope(engine) as session:
             operators.ensure_instance(
                 session, did_web_base=settings.did_web_base, master_key=runtime.master_key
@@ -48,7 +85,10 @@ class Runtime:
         """Checks run after the proof on every credential: status list, schema, trust, anchor.
 
         Each package that adds a check appends its factory call here."""
-        return []
+        return [
+            check_schema,
+            authority_check(self.trust.current(), routing_registry_tenures(session)),
+        ]
 
     def verify_credential(self, session: Session, credential: object) -> Result:
         """The full verification every endpoint and the consumer page use."""
@@ -69,6 +109,12 @@ class Runtime:
             credential_checks=self.credential_checks(session),
         )
 
+    def presentation_verifier(self) -> VerifyPresentation:
+        """`verify_presentation` in the shape the verifier's access flow takes."""
+        return lambda session, vp, challenge, domain: self.verify_presentation(
+            session, vp, challenge=challenge, domain=domain
+        )
+
     def resolver(self, session: Session) -> DidResolver:
         return DidResolver(
             own_did_web_base=self.settings.did_web_base,
@@ -76,6 +122,15 @@ class Runtime:
             policy=self.did_web_policy,
             client=self.http,
         )
+
+    def sign_as_instance(self, session: Session, credential: dict) -> dict:
+        """Sign `credential` with this instance's own key (`did:web:{host}`), e.g. a role
+        credential this instance accredits as a trust anchor."""
+        instance = operators.by_name(session, operators.INSTANCE_NAME)
+        options = issuing.IssueOptions()
+        prepared = issuing.prepare(credential, instance.did, options)
+        signing = operators.signing_key(session, instance, self.master_key)
+        return issuing.sign(prepared, signing.key, signing.verification_method, options)
 
 
 def local_did_document(session: Session, did: str) -> dict | None:
