@@ -386,3 +386,85 @@ def test_schema_not_bundled_is_a_warning_not_a_fetch(world):
     assert body["verified"] is True
     assert outcome(body, "schema") == ("warning", "schema-not-bundled")
     assert body["warnings"][0]["check"] == "schema"
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def cli_env(world: World) -> dict[str, str]:
+    s = world.rt.settings
+    return {
+        "DBP_DATABASE_URL": s.resolved_database_url,
+        "DBP_DATA_DIR": str(s.data_dir),
+        "DBP_PUBLIC_URL": s.public_url,
+    }
+
+
+def test_dbp_trust_accredit_signs_with_the_instance_key(world, tmp_path):
+    from typer.testing import CliRunner
+
+    from service.cli import app as cli
+
+    recycler = Holder.new()
+    out = tmp_path / "role.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "trust",
+            "accredit",
+            "--subject",
+            recycler.did,
+            "--role",
+            "recycling",
+            "--role",
+            "repair",
+            "--valid-days",
+            "30",
+            "--name",
+            "Recycling GmbH",
+            "--out",
+            str(out),
+        ],
+        env=cli_env(world),
+    )
+    assert result.exit_code == 0, result.output
+    role = json.loads(out.read_text())
+    assert role["issuer"] == "did:web:testserver"
+    assert role["credentialSubject"]["purpose"] == ["recycling", "repair"]
+    body = verify(world, role)
+    assert body["verified"] is True, body["errors"]
+    r = world.present_and_access(recycler, [role], world.b1)
+    assert r.status_code == 200, r.text
+
+
+def test_dbp_trust_accredit_refuses_nonsense(world):
+    from typer.testing import CliRunner
+
+    from service.cli import app as cli
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "trust",
+            "accredit",
+            "--subject",
+            "did:key:z6Mkx",
+            "--role",
+            "commission",
+            "--role",
+            "repair",
+        ],
+        env=cli_env(world),
+    )
+    assert result.exit_code == 1
+    assert "exactly one authority type" in result.output
+
+
+def test_dbp_trust_show(world):
+    from typer.testing import CliRunner
+
+    from service.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["trust", "show"], env=cli_env(world))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["trustAnchors"][0]["id"] == "did:web:testserver"
