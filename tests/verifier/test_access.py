@@ -489,3 +489,17 @@ def test_every_decision_is_in_one_valid_chain(world):
         report = verify_chain(session)
     assert report.ok and report.rows == 3
     assert format_datetime(rows[0].at) <= format_datetime(rows[-1].at)
+
+
+def test_refused_when_a_did_may_not_be_fetched(world):
+    """A role credential from a did:web host this service may not fetch is refused and logged."""
+    recycler, outsider = Holder.new(), Holder.new()
+    from proofs import dataintegrity
+    from verifier.accreditation import role_credential
+
+    unsigned = role_credential(
+        issuer="did:web:accreditor.example", subject=recycler.did, roles=["recycling"]
+    )
+    role = dataintegrity.create_proof(unsigned, outsider.key, "did:web:accreditor.example#key-1")
+    r = world.present_and_access(recycler, [role], world.b1)
+    refused(world, r, "invalid-presentation", 401)
