@@ -7,23 +7,43 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from issuer.errors import InvalidCredentialRequest, NotAuthorized
+from issuer.errors import InvalidCredentialRequest
 from proofs import canonical, dataintegrity, jose
 from proofs.keys import Ed25519Key
 from vocab.datetimes import InvalidDateTime, parse_datetime
-from vocab.vcdm import check_credential, is_url, issuer_id
+from vocab.vcdm import check_credential, issuer_id
 
 CRYPTOSUITES = ("eddsa-rdfc-2022", "eddsa-jcs-2022")
 FORMATS = ("ldp_vc", "vc+jwt")
-KNOWN_OPTIONS = frozenset({"cryptosuite", "format", "credentialId", "created", "type"})
+# VC-API IssueCredentialOptions (credentialId, mandatoryPointers; additionalProperties: false)
+# plus dbp's own: cryptosuite, format, created and type. Anything else is a 400: the schema
+# forbids other members, and silently ignoring an option the caller relies on is worse.
+VC_API_OPTIONS = frozenset({"credentialId", "mandatoryPointers"})
+KNOWN_OPTIONS = VC_API_OPTIONS | {"cryptosuite", "format", "created", "type"}
+
+
+class IssuerMismatch(InvalidCredentialRequest):
+    """credential.issuer is not the authenticated operator: VC-API answers 400, not 403."""
+
+    code = "issuer-mismatch"
 
 
 @dataclass(frozen=True)
 class IssueOptions:
     cryptosuite: str = "eddsa-rdfc-2022"
     format: str = "ldp_vc"
+    # VC-API: how the caller refers to the credential later (e.g. POST /credentials/status);
+    # it is never written into the credential, and may be any non-empty string.
     credential_id: str | None = None
     created: str | None = None
+    mandatory_pointers: tuple[str, ...] = ()
+
+    def reference(self, credential: dict) -> str | None:
+        """The identifier to file the issued credential under: credentialId, else credential.id."""
+        if self.credential_id is not None:
+            return self.credential_id
+        value = credential.get("id")
+        return value if isinstance(value, str) else None
 
 
 def parse_options(options: Any) -> IssueOptions:
@@ -51,15 +71,46 @@ def parse_options(options: Any) -> IssueOptions:
     if options.get("type", "DataIntegrityProof") != "DataIntegrityProof":
         raise InvalidCredentialRequest("options.type must be DataIntegrityProof")
     credential_id = options.get("credentialId")
-    if credential_id is not None and not is_url(credential_id):
-        raise InvalidCredentialRequest("options.credentialId must be a URL")
+    if credential_id is not None and not (isinstance(credential_id, str) and credential_id.strip()):
+        raise InvalidCredentialRequest("options.credentialId must be a non-empty string")
     created = options.get("created")
     if created is not None:
         try:
             parse_datetime(created)
         except InvalidDateTime as exc:
             raise InvalidCredentialRequest(f"options.created: {exc}") from None
-    return IssueOptions(cryptosuite, fmt, credential_id, created)
+    return IssueOptions(
+        cryptosuite, fmt, credential_id, created, _mandatory_pointers(options, cryptosuite)
+    )
+
+
+def _mandatory_pointers(options: dict, cryptosuite: str) -> tuple[str, ...]:
+    """VC-API mandatoryPointers: JSON Pointers (RFC 6901) a selective-disclosure suite must
+    always reveal. eddsa-rdfc-2022 and eddsa-jcs-2022 disclose everything, so every pointer is
+    trivially honoured; the value is still checked, and each pointer must resolve (`prepare`)."""
+    pointers = options.get("mandatoryPointers")
+    if pointers is None:
+        return ()
+    if not isinstance(pointers, list) or not all(
+        isinstance(p, str) and (p == "" or p.startswith("/")) for p in pointers
+    ):
+        raise InvalidCredentialRequest(
+            'options.mandatoryPointers must be a list of JSON Pointers (e.g. "/issuer")'
+        )
+    return tuple(pointers)
+
+
+def _resolve_pointer(document: Any, pointer: str) -> bool:
+    node = document
+    for raw in pointer.split("/")[1:] if pointer else []:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return True
 
 
 def prepare(credential: Any, issuer_did: str, options: IssueOptions) -> dict:
@@ -75,13 +126,18 @@ def prepare(credential: Any, issuer_did: str, options: IssueOptions) -> dict:
             "the first @context must be https://www.w3.org/ns/credentials/v2"
         )
     if issuer_id(credential) != issuer_did:
-        raise NotAuthorized(
+        # VC-API: 400 when "the provided value of 'issuer' does not match the expected
+        # configuration". Signing it anyway would vouch for someone else.
+        raise IssuerMismatch(
             f"credential.issuer {issuer_id(credential)!r} is not the DID of the authenticated "
-            f"operator ({issuer_did})"
+            f"operator ({issuer_did}); this service signs only as the operator"
+        )
+    missing = [p for p in options.mandatory_pointers if not _resolve_pointer(credential, p)]
+    if missing:
+        raise InvalidCredentialRequest(
+            f"options.mandatoryPointers {', '.join(missing)} select nothing in the credential"
         )
     prepared = copy.deepcopy(credential)
-    if options.credential_id and "id" not in prepared:
-        prepared["id"] = options.credential_id
     # Every format is checked as JSON-LD: an undefined term or a foreign context never gets signed.
     canonical.rdfc(prepared)
     return prepared

@@ -41,6 +41,9 @@ _SIGNER = {VC_JWT: ("issuer", "assertionMethod"), VP_JWT: ("holder", "authentica
 # EdDSA (RFC 8037) and its fully-specified successor Ed25519 (RFC 9864): both mean Ed25519 here.
 ALLOWED_ALGORITHMS = frozenset({"EdDSA", "Ed25519"})
 _UNDERSTOOD_CRITICAL: frozenset[str] = frozenset()
+# VC-JOSE-COSE 3.1.1: the JWT claim names vc and vp MUST NOT be present (they belong to the
+# VC-JWT 1.1 profile, whose payload wraps the credential instead of being it).
+FORBIDDEN_CLAIMS = ("vc", "vp")
 
 
 def sign_jws(payload: bytes, key: Ed25519Key, header: dict[str, Any]) -> str:
@@ -74,6 +77,7 @@ def sign_jwt(
     if not isinstance(document, dict):
         raise MalformedJws("the JWT payload must be a JSON object")
     payload = dict(document)
+    _refuse_wrapped_claims(payload)
     for name, value in (claims or {}).items():
         if name in payload and payload[name] != value:
             raise MalformedJws(f"claim {name!r} would replace the document's own {name!r}")
@@ -131,6 +135,7 @@ def verify_jwt(
         raise MalformedJws(f"the JWS payload is not JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise MalformedJws("the JWS payload is not a JSON object")
+    _refuse_wrapped_claims(payload)
 
     role, purpose = _SIGNER[expected_typ]
     signer = payload.get(role)
@@ -157,6 +162,15 @@ def verify_jwt(
     key = Ed25519Key(public_key_from_verification_method(method))
     verify_jws(token, key)
     return payload
+
+
+def _refuse_wrapped_claims(payload: dict[str, Any]) -> None:
+    present = [name for name in FORBIDDEN_CLAIMS if name in payload]
+    if present:
+        raise MalformedJws(
+            f"the JWT claims set has {' and '.join(present)}, which VC-JOSE-COSE forbids: the "
+            "payload must be the credential or presentation itself (VC-JWT 1.1 is not accepted)"
+        )
 
 
 def envelope(jws: str, typ: str = VC_JWT) -> dict[str, Any]:

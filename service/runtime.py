@@ -90,16 +90,24 @@ class Runtime:
             authority_check(self.trust.current(), routing_registry_tenures(session)),
         ]
 
-    def verify_credential(self, session: Session, credential: object) -> Result:
-        """The full verification every endpoint and the consumer page use."""
+    def verify_credential(self, session: Session, credential: object, **options) -> Result:
+        """The full verification every endpoint and the consumer page use; `options` are
+        verify_credential's (expected_purpose, challenge, domain)."""
         return verify_credential(
             credential,
             self.resolver(session).verification_method,
             extra_checks=self.credential_checks(session),
+            **options,
         )
 
     def verify_presentation(
-        self, session: Session, presentation: object, *, challenge: str | None, domain: str | None
+        self,
+        session: Session,
+        presentation: object,
+        *,
+        challenge: str | None,
+        domain: str | None,
+        **options,
     ) -> Result:
         return verify_presentation(
             presentation,
@@ -107,6 +115,7 @@ class Runtime:
             challenge=challenge,
             domain=domain,
             credential_checks=self.credential_checks(session),
+            **options,
         )
 
     def presentation_verifier(self) -> VerifyPresentation:

@@ -37,20 +37,36 @@ def _json(body: object, status: int = 200, headers: dict | None = None) -> Respo
     )
 
 
-def _options(body: dict) -> dict:
+# VC-API verify options this service acts on; `checks` lists the checks the caller wants, and
+# every check always runs here, so it is validated but changes nothing. Other members are
+# ignored (VerifyPresentationOptions has additionalProperties: true).
+def _options(body: dict, *, default_purpose: str) -> dict:
     options = body.get("options", {})
     if options is None:
-        return {}
+        return {"expected_purpose": default_purpose}
     if not isinstance(options, dict):
         raise InvalidVerificationRequest("options must be a JSON object")
-    for key in ("challenge", "domain"):
+    for key in ("challenge", "domain", "expectedProofPurpose"):
         if key in options and not isinstance(options[key], str):
             raise InvalidVerificationRequest(f"options.{key} must be a string")
-    return options
+    checks = options.get("checks", [])
+    if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
+        raise InvalidVerificationRequest("options.checks must be a list of strings")
+    for key in ("returnCredential", "returnPresentation"):
+        if key in options and not isinstance(options[key], bool):
+            raise InvalidVerificationRequest(f"options.{key} must be true or false")
+    return {
+        "challenge": options.get("challenge"),
+        "domain": options.get("domain"),
+        "expected_purpose": options.get("expectedProofPurpose", default_purpose),
+        "return": options.get("returnCredential") or options.get("returnPresentation") or False,
+    }
 
 
-def _answer(result: Result, what: str) -> Response:
+def _answer(result: Result, what: str, returned: str | None = None) -> Response:
     body = result.as_dict()
+    if returned and result.document is not None:
+        body[returned] = result.document
     if not result.verified:
         failed = ", ".join(result.failed_names())
         raise VerificationFailed(f"the {what} did not verify; failed check(s): {failed}", body)
@@ -65,9 +81,15 @@ def verify_credential_route(
 ) -> Response:
     if "verifiableCredential" not in body:
         raise InvalidVerificationRequest("the request body must hold verifiableCredential")
-    _options(body)
-    result = rt.verify_credential(session, body["verifiableCredential"])
-    return _answer(result, "credential")
+    options = _options(body, default_purpose="assertionMethod")
+    result = rt.verify_credential(
+        session,
+        body["verifiableCredential"],
+        expected_purpose=options["expected_purpose"],
+        challenge=options["challenge"],
+        domain=options["domain"],
+    )
+    return _answer(result, "credential", "verifiableCredential" if options["return"] else None)
 
 
 @router.post("/presentations/verify", summary="Verify a presentation and every credential in it")
@@ -78,14 +100,15 @@ def verify_presentation_route(
 ) -> Response:
     if "verifiablePresentation" not in body:
         raise InvalidVerificationRequest("the request body must hold verifiablePresentation")
-    options = _options(body)
+    options = _options(body, default_purpose="authentication")
     result = rt.verify_presentation(
         session,
         body["verifiablePresentation"],
-        challenge=options.get("challenge"),
-        domain=options.get("domain"),
+        challenge=options["challenge"],
+        domain=options["domain"],
+        expected_purpose=options["expected_purpose"],
     )
-    return _answer(result, "presentation")
+    return _answer(result, "presentation", "verifiablePresentation" if options["return"] else None)
 
 
 # --- challenges and the trust registry ----------------------------------------------------------

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from proofs import dataintegrity, jose
-from proofs.dataintegrity import VerificationMethodResolver
+from proofs import canonical, dataintegrity, jose
+from proofs.dataintegrity import EDDSA_RDFC_2022, VerificationMethodResolver
 from proofs.errors import ProofError
+from resolver.errors import ResolverError
 from verifier.result import Result
-from vocab.datetimes import InvalidDateTime, parse_datetime, utcnow
+from vocab.datetimes import InvalidDateTime, has_timezone, parse_datetime, utcnow
 from vocab.errors import VocabError
 from vocab.vcdm import as_list, check_credential, check_presentation, issuer_id
 
@@ -35,7 +36,7 @@ def _unwrap(
     try:
         token = jose.unwrap_envelope(document)
         payload = jose.verify_jwt(token, resolve, expected_typ=typ)
-    except (ProofError, VocabError) as exc:
+    except (ProofError, VocabError, ResolverError) as exc:
         result.failed("proof", exc)
         return None
     result.passed("proof", f"{typ} signature verified")
@@ -51,17 +52,20 @@ def _check_proofs(
     now: datetime,
     challenge: str | None = None,
     domain: str | None = None,
+    purpose: str | None = None,
 ) -> list[str]:
     """Run the `proof` check; return the DIDs whose keys made the verified proofs."""
     if "proof" not in document:
         result.failed("proof", f"the {what} has no proof", "missing-proof")
         return []
-    purpose = "authentication" if what == "presentation" else "assertionMethod"
+    purpose = purpose or ("authentication" if what == "presentation" else "assertionMethod")
     try:
         proofs = dataintegrity.verify_proof(
             document, resolve, expected_purpose=purpose, challenge=challenge, domain=domain, now=now
         )
-    except (ProofError, VocabError) as exc:
+    except (ProofError, VocabError, ResolverError) as exc:
+        # A key that cannot be had (did:web host not allowed, fetch failed) fails the proof
+        # check: the answer is a verification result, not a 403/502 about the resolver.
         result.failed("proof", exc)
         return []
     result.passed(
@@ -88,6 +92,13 @@ def _check_validity(credential: dict, version: str, now: datetime, result: Resul
     except InvalidDateTime as exc:
         result.failed("validity", exc, "malformed-credential")
         return
+    if version == "2.0":
+        for key in (start_key, end_key):
+            if key in credential and not has_timezone(credential[key]):
+                # VCDM 2.0: values serialized without an offset MUST be read as UTC.
+                result.warn(
+                    "validity", f"{key} has no time-zone offset; it was read as UTC", "no-offset"
+                )
     if start and now < start:
         result.failed(
             "validity",
@@ -100,13 +111,43 @@ def _check_validity(credential: dict, version: str, now: datetime, result: Resul
         result.passed("validity", "within its validity period")
 
 
+def _signed_with_rdfc_only(credential: dict) -> bool:
+    proofs = as_list(credential.get("proof", []))
+    return bool(proofs) and all(
+        isinstance(p, dict) and p.get("cryptosuite") == EDDSA_RDFC_2022 for p in proofs
+    )
+
+
+def _check_jsonld(credential: dict, result: Result) -> bool:
+    """The credential must be JSON-LD that drops nothing (undefined terms, unknown contexts).
+
+    An eddsa-rdfc-2022 proof check canonicalizes strictly anyway; eddsa-jcs-2022 and vc+jwt sign
+    the JSON as it is, so without this a term no context defines would verify here and then be
+    silently dropped by every JSON-LD consumer (VC-DI 2.1 "data loss", VC-JOSE-COSE 3.1.3)."""
+    if _signed_with_rdfc_only(credential):
+        return True
+    try:
+        canonical.expand_strict(credential)
+    except (ProofError, VocabError) as exc:
+        result.failed("dataModel", exc)
+        return False
+    return True
+
+
 def verify_credential(
     credential: object,
     resolve: VerificationMethodResolver,
     *,
     now: datetime | None = None,
     extra_checks: Sequence[CredentialCheck] = (),
+    expected_purpose: str = "assertionMethod",
+    challenge: str | None = None,
+    domain: str | None = None,
 ) -> Result:
+    """Verify one credential (Data Integrity or an EnvelopedVerifiableCredential).
+
+    `expected_purpose`, `challenge` and `domain` are the VC-API verify options of the same names
+    (`expectedProofPurpose`); every Data Integrity proof must match them."""
     now = now or utcnow()
     result = Result()
     signed_by_envelope = False
@@ -117,16 +158,27 @@ def verify_credential(
         credential, signed_by_envelope = payload, True
     result.document = credential if isinstance(credential, dict) else None
     try:
-        version = check_credential(credential)
+        version = check_credential(credential, lenient_time=True)
     except VocabError as exc:
         result.failed("dataModel", exc)
         return result
-    result.passed("dataModel", f"VC Data Model {version}")
     assert isinstance(credential, dict)
+    if not _check_jsonld(credential, result):
+        return result
+    result.passed("dataModel", f"VC Data Model {version}")
 
     signers: list[str] = []
     if not signed_by_envelope:
-        signers = _check_proofs(credential, "credential", resolve, result, now=now)
+        signers = _check_proofs(
+            credential,
+            "credential",
+            resolve,
+            result,
+            now=now,
+            challenge=challenge,
+            domain=domain,
+            purpose=expected_purpose,
+        )
     result.signers = list(signers)
     if signers:
         issuer = issuer_id(credential)
@@ -164,6 +216,7 @@ def verify_presentation(
     domain: str | None = None,
     now: datetime | None = None,
     credential_checks: Sequence[CredentialCheck] = (),
+    expected_purpose: str = "authentication",
 ) -> Result:
     """Verify a presentation's own proof (purpose authentication, challenge, domain, holder) and
     then every credential inside it in full."""
@@ -204,6 +257,7 @@ def verify_presentation(
             now=now,
             challenge=challenge,
             domain=domain,
+            purpose=expected_purpose,
         )
     holder = presentation.get("holder")
     holder = holder.get("id") if isinstance(holder, dict) else holder
@@ -224,4 +278,25 @@ def verify_presentation(
         sub = verify_credential(embedded, resolve, now=now, extra_checks=credential_checks)
         result.extend(sub, f"verifiableCredential[{i}]")
         result.embedded.append(sub)
+    _check_self_asserted(presentation, holder, signers, result)
     return result
+
+
+def _check_self_asserted(
+    presentation: dict, holder: str | None, signers: list[str], result: Result
+) -> None:
+    """VCDM 2.0 4.13.4: a presentation carrying a self-asserted credential (issued by whoever
+    signed the presentation, with the same kind of securing mechanism) MUST name its holder."""
+    if holder or not signers:
+        return
+    for i, embedded in enumerate(as_list(presentation.get("verifiableCredential", []))):
+        if not isinstance(embedded, dict) or _is_enveloped(embedded, ENVELOPED_VC):
+            continue
+        if "proof" in embedded and issuer_id(embedded) in signers:
+            result.failed(
+                "holder",
+                f"verifiableCredential[{i}] is self-asserted by {issuer_id(embedded)}, the "
+                "presentation's signer, so the presentation must name it as holder",
+                "holder-required",
+            )
+            return

@@ -20,7 +20,6 @@ from sqlmodel import Session
 
 from proofs import jose
 from proofs.errors import ProofError
-from resolver.errors import ResolverError
 from verifier import challenges
 from verifier.audit import Decision
 from verifier.entitlements import (
@@ -158,12 +157,7 @@ def authenticate(
     row = challenges.check(session, nonce, domains, now)
     spent.append(nonce)
 
-    try:
-        result = verify(session, presentation, nonce, row.domain)
-    except ResolverError as exc:
-        # A DID that may not be fetched (or whose host failed) escapes the checks as an error;
-        # here it is a refusal like any other, so that it is logged.
-        raise InvalidPresentation(f"a DID in the presentation cannot be resolved: {exc}") from None
+    result = verify(session, presentation, nonce, row.domain)
     documents = [sub.document for sub in result.embedded]
     parsed: list[Entitlement] = []
     ids = []

@@ -69,10 +69,13 @@ class Result:
                 "check": c.name,
             }
 
+        errors = [problem(c) for c in self.checks if c.status == "failed"]
         return {
             "verified": self.verified,
             "checks": [c.name for c in self.checks if c.status == "passed"],
             "warnings": [problem(c) for c in self.checks if c.status == "warning"],
-            "errors": [problem(c) for c in self.checks if c.status == "failed"],
+            "errors": errors,
+            # VC-API VerificationResult names the same RFC 9457 objects problemDetails.
+            "problemDetails": errors,
             "results": [c.as_dict() for c in self.checks],
         }

@@ -38,6 +38,12 @@ def parse_datetime(value: str, *, require_timezone: bool = True) -> datetime:
     return as_utc(parsed)
 
 
+def has_timezone(value: object) -> bool:
+    """Whether a (well-formed) date-time string carries `Z` or a `±hh:mm` offset."""
+    match = _DATETIME.match(value) if isinstance(value, str) else None
+    return bool(match and match["tz"])
+
+
 def as_utc(value: datetime) -> datetime:
     """Databases hand back naive date-times (SQLite); everything dbp stores is UTC."""
     if value.tzinfo is None:

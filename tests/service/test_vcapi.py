@@ -249,11 +249,12 @@ def test_issue_requires_token(app_client, acme):
     assert r.status_code == 401
 
 
-def test_issue_for_another_issuer_is_forbidden(app_client, acme, operator_token):
+def test_issue_for_another_issuer_is_refused(app_client, acme, operator_token):
+    # VC-API: an issuer that does not match the configuration is a 400, not a 403
     other = operator_token("other")
     r = issue(app_client, acme, credential(other["did"]))
-    assert r.status_code == 403
-    assert r.json()["type"].endswith("/not-authorized")
+    assert r.status_code == 400
+    assert r.json()["type"].endswith("/issuer-mismatch")
 
 
 @pytest.mark.parametrize(

@@ -502,4 +502,5 @@ def test_refused_when_a_did_may_not_be_fetched(world):
     )
     role = dataintegrity.create_proof(unsigned, outsider.key, "did:web:accreditor.example#key-1")
     r = world.present_and_access(recycler, [role], world.b1)
-    refused(world, r, "invalid-presentation", 401)
+    problem = refused(world, r, "invalid-credential", 403)
+    assert "accreditor.example" in problem["detail"]
