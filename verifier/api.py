@@ -120,9 +120,8 @@ async def _optional_json_object(request: Request) -> dict:
     return await json_object(request)
 
 
-@access_router.post(
-    "/challenges", status_code=201, summary="A single-use challenge for a presentation"
-)
+# VC-API "Create Challenge": 200 with {challenge}; the domain and expiry are dbp's additions.
+@access_router.post("/challenges", summary="A single-use challenge for a presentation")
 def create_challenge(
     body: dict = Depends(_optional_json_object),
     rt: Runtime = Depends(runtime),
@@ -144,7 +143,6 @@ def create_challenge(
             "domain": challenge.domain,
             "expires": format_datetime(challenge.expires_at),
         },
-        status=201,
         headers=NO_STORE,
     )
 

@@ -140,14 +140,14 @@ def test_concurrent_appends_never_fork(engine):
 
 def test_post_challenges(app_client):
     r = app_client.post("/challenges")
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     body = r.json()
     assert body["domain"] == "testserver"
     assert r.headers["cache-control"] == "no-store"
     expires = parse_datetime(body["expires"])
     assert timedelta(seconds=290) < expires - utcnow() <= timedelta(seconds=300)
     r = app_client.post("/challenges", json={"domain": "http://testserver"})
-    assert r.status_code == 201 and r.json()["domain"] == "http://testserver"
+    assert r.status_code == 200 and r.json()["domain"] == "http://testserver"
     r = app_client.post("/challenges", json={"domain": "evil.example"})
     assert r.status_code == 400
     assert r.json()["type"].endswith("/domain-not-allowed")
@@ -160,6 +160,6 @@ def test_configured_domains_and_lifetime(database_url, make_settings):
     )
     with TestClient(create_app(settings)) as client:
         r = client.post("/challenges", json={"domain": "app.example"})
-        assert r.status_code == 201
+        assert r.status_code == 200
         expires = as_utc(parse_datetime(r.json()["expires"]))
         assert expires - utcnow() <= timedelta(seconds=60)
