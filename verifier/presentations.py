@@ -103,7 +103,7 @@ def _requester(result: Result) -> str:
     failures = _top_level_failures(result)
     for check in failures:
         if check.code == "holder-mismatch":
-            raise HolderMismatch(f"the presentation's {check.detail}")
+            raise HolderMismatch(f"the presentation is {check.detail}")
     if failures:
         first = failures[0]
         raise InvalidPresentation(f"the presentation did not verify ({first.name}: {first.detail})")
