@@ -20,6 +20,7 @@ from verifier.credentials import CredentialCheck, verify_credential, verify_pres
 from verifier.passports import BatteryRecord, PassportSource
 from verifier.policy import AccessPolicy
 from verifier.presentations import VerifyPresentation
+from verifier.related import check_related_resources
 from verifier.result import Result
 from verifier.schemas import check_schema
 from verifier.trust import RegistrySource
@@ -86,6 +87,7 @@ class Runtime:
 
         Each package that adds a check appends its factory call here."""
         return [
+            check_related_resources,
             check_schema,
             authority_check(self.trust.current(), routing_registry_tenures(session)),
         ]
