@@ -149,14 +149,11 @@ def create_challenge(
 
 @access_router.get("/trust-registry", summary="Trust anchors and who may issue which credential")
 def trust_registry(request: Request, rt: Runtime = Depends(runtime)) -> Response:
-    registry = rt.trust.current()
-    body, etag = registry.document()
+    body, etag = rt.trust.current().document(accessPolicy=rt.policy.table())
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    document = orjson.loads(body)
-    document["accessPolicy"] = rt.policy.table()
-    return Response(orjson.dumps(document), media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 # --- restricted data ------------------------------------------------------------------------

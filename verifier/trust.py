@@ -151,9 +151,9 @@ class TrustRegistry:
             "issuers": {t: list(p) for t, p in sorted(self.issuers.items())},
         }
 
-    def document(self) -> tuple[bytes, str]:
-        """The registry as served (canonical JSON) and its strong ETag."""
-        body = jcs(self.as_json())
+    def document(self, **extra: Any) -> tuple[bytes, str]:
+        """The registry as served (canonical JSON, with `extra` members) and its strong ETag."""
+        body = jcs({**self.as_json(), **extra})
         return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
