@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from anchor import outbox as anchor_outbox
 from issuer import credentials, operators
 from issuer.errors import UnknownOperator
 from issuer.tables import Operator
@@ -41,6 +42,10 @@ def issue_credential(
     prepared = credentials.prepare(body["credential"], operator.did, options)
     signing = operators.signing_key(session, operator, rt.master_key)
     signed = credentials.sign(prepared, signing.key, signing.verification_method, options)
+    # its integrity anchor is queued in this same transaction (anchor/outbox.py), filed under the
+    # credential's own id (what holders and verifiers know), else the caller's credentialId
+    anchor_outbox.enqueue(session, prepared.get("id") or options.reference(prepared), signed)
+    session.commit()
     return _json({"verifiableCredential": signed}, status=201)
 
 

@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
+from anchor.api import router as anchor_router
+from anchor.errors import AnchorError
 from issuer.api import router as issuer_router
 from issuer.errors import IssuerError
 from proofs.errors import ProofError
@@ -28,6 +30,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     IssuerError,
     VerifierError,
     BodyError,
+    AnchorError,
 )
 
 
@@ -51,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app, DOMAIN_ERRORS)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (documents_router, issuer_router, verifier_router, access_router):
+    for router in (documents_router, issuer_router, verifier_router, access_router, anchor_router):
         app.include_router(router)
 
     @app.get("/health", tags=["service"], summary="Liveness check")

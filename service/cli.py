@@ -7,6 +7,7 @@ import json
 import typer
 from rich.console import Console
 
+from anchor.cli import app as anchor_app
 from verifier.cli import audit_app, trust_app
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ operator_app = typer.Typer(
 app.add_typer(operator_app, name="operator")
 app.add_typer(audit_app, name="audit")
 app.add_typer(trust_app, name="trust")
+app.add_typer(anchor_app, name="anchor")
 
 err = Console(stderr=True)
 

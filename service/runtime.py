@@ -9,6 +9,8 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from anchor.runtime import AnchorRuntime
+from anchor.verify import anchor_check
 from issuer import credentials as issuing
 from issuer import operators
 from resolver.dids import DidResolver
@@ -57,6 +59,7 @@ class Runtime:
     trust: RegistrySource = field(default=None)  # type: ignore[assignment]
     policy: AccessPolicy = field(default_factory=AccessPolicy)
     passports: PassportSource = field(default_factory=IssuerPassports)
+    anchor: AnchorRuntime | None = field(default=None)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -71,9 +74,13 @@ class Runtime:
             operators.ensure_instance(
                 session, did_web_base=settings.did_web_base, master_key=runtime.master_key
             )
+        runtime.anchor = AnchorRuntime(settings, engine, runtime.master_key)
+        runtime.anchor.start()  # the worker thread, when DBP_ANCHOR_WORKER asks for it
         return runtime
 
     def close(self) -> None:
+        if self.anchor is not None:
+            self.anchor.close()
         self.http.close()
         self.engine.dispose()
 
@@ -90,6 +97,7 @@ class Runtime:
             check_related_resources,
             check_schema,
             authority_check(self.trust.current(), routing_registry_tenures(session)),
+            anchor_check(session, self.anchor),
         ]
 
     def verify_credential(self, session: Session, credential: object, **options) -> Result:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from proofs.sealing import MASTER_KEY_BYTES, new_master_key
@@ -77,6 +79,83 @@ class Settings(BaseSettings):
             "host and public URL (e.g. a front-end's origin)."
         ),
     )
+    # --- anchoring on Ethereum (package anchor/) ------------------------------------------------
+    chain_backend: Literal["embedded", "rpc"] = Field(
+        "embedded",
+        description=(
+            "Where Merkle roots are anchored: `embedded` (an in-process EVM rebuilt from the "
+            "database at start; for development and demos, it adds no integrity beyond the "
+            "database) or `rpc` (a real Ethereum node at DBP_CHAIN_RPC_URL)."
+        ),
+    )
+    chain_rpc_url: str | None = Field(
+        None, description="JSON-RPC endpoint of the Ethereum node (DBP_CHAIN_BACKEND=rpc)."
+    )
+    chain_id: int | None = Field(
+        None,
+        description=(
+            "Chain id the node must serve (rpc; required there). The worker refuses to sign for "
+            "a node that answers with another id. The embedded chain always has id 131277322940537."
+        ),
+    )
+    anchor_contract: str | None = Field(
+        None,
+        description=(
+            "Address of the deployed PassportAnchor contract (rpc; `dbp anchor deploy` prints "
+            "one). "
+            "The embedded chain deploys its own and ignores this."
+        ),
+    )
+    anchor_private_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Hex private key of the funded anchoring account, imported (sealed under the master "
+            "key) at start and active from then on; remove it from the environment afterwards. "
+            "`dbp anchor import-key` does the same from stdin. The embedded chain creates its own."
+        ),
+    )
+    anchor_batch_size: int = Field(
+        5000, ge=1, le=100_000, description="A batch is closed when this many leaves wait."
+    )
+    anchor_batch_age_s: float = Field(
+        60.0, gt=0, description="...or when its oldest leaf has waited this long (seconds)."
+    )
+    anchor_confirmations: int = Field(
+        1,
+        ge=1,
+        description=(
+            "Blocks (including the one holding it) before an anchor counts as final; use 12 or "
+            "more on a public chain. The listener only reads blocks at least this deep."
+        ),
+    )
+    anchor_webhook_url: str | None = Field(
+        None, description="The listener POSTs each Anchored event it sees at a safe depth here."
+    )
+    anchor_webhook_secret: SecretStr | None = Field(
+        None,
+        description=(
+            "When set, webhook bodies are signed: header X-Dbp-Signature: sha256=<HMAC hex>."
+        ),
+    )
+    anchor_worker: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description=(
+            "Run the anchoring worker as a thread of the web service: `auto` (with the embedded "
+            "backend only; with rpc run `dbp anchor worker`), `on`, or `off`."
+        ),
+    )
+    anchor_poll_s: float = Field(
+        2.0, gt=0, description="How often the worker and the listener look for work (seconds)."
+    )
+    anchor_rpc_timeout_s: float = Field(10.0, gt=0, description="Time limit of one JSON-RPC call.")
+    anchor_max_fee_gwei: float | None = Field(
+        None, gt=0, description="Upper limit on maxFeePerGas for anchoring transactions (gwei)."
+    )
+    anchor_resend_after_s: float = Field(
+        300.0,
+        gt=0,
+        description="A transaction still unmined after this long is replaced with higher fees.",
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -87,6 +166,20 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("DBP_PUBLIC_URL must not have a query or fragment")
         return value.rstrip("/")
+
+    @field_validator("anchor_contract")
+    @classmethod
+    def _anchor_contract(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", value.strip()):
+            raise ValueError("DBP_ANCHOR_CONTRACT must be a 0x-prefixed 20-byte hex address")
+        return value.strip() if value else None
+
+    @field_validator("chain_rpc_url", "anchor_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http(s) URL")
+        return value or None
 
     @cached_property
     def resolved_database_url(self) -> str:

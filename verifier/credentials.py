@@ -149,7 +149,7 @@ def verify_credential(
     `expected_purpose`, `challenge` and `domain` are the VC-API verify options of the same names
     (`expectedProofPurpose`); every Data Integrity proof must match them."""
     now = now or utcnow()
-    result = Result()
+    result = Result(presented=credential)
     signed_by_envelope = False
     if _is_enveloped(credential, ENVELOPED_VC):
         payload = _unwrap(credential, "vc+jwt", resolve, result)

@@ -32,6 +32,7 @@ class Result:
     signers: list[str] = field(default_factory=list)
     # A presentation's embedded credentials, each with its own full result, in order.
     embedded: list[Result] = field(default_factory=list)
+    presented: object = None  # the document as presented, before an envelope was unwrapped
 
     def passed(self, name: str, detail: str = "") -> None:
         self.checks.append(Check(name, "passed", detail))

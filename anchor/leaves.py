@@ -1,0 +1,126 @@
+"""What gets hashed into a Merkle leaf: the canonical bytes of a *signed* credential.
+
+Two forms, chosen by how the credential is secured:
+
+* **Data Integrity** (a JSON object with an embedded `proof`): the JSON Canonicalization Scheme,
+  JCS / RFC 8785, of the whole signed document, proof included.
+  - It commits to every byte of the JSON the holder has, not to an interpretation of it. RDF
+    canonicalisation (RDFC-1.0, what `eddsa-rdfc-2022` signs) would be the other candidate, but it
+    hashes the RDF graph, not the document: a term the JSON-LD context does not define is silently
+    dropped by expansion (see DEPENDENCIES.md 3.2), so two different documents could share an
+    RDFC digest. The anchor has to say "this exact document existed", including such unsigned
+    extras, so that tampering anywhere is visible.
+  - It needs no JSON-LD processing, no context documents and no network, and it is stable across
+    context versions: a verifier years later recomputes it from the JSON alone (≈40 µs for a
+    typical credential against 1–3 ms for RDFC).
+  - Transport details do not matter: member order, whitespace and number spelling (`1.0` vs `1`)
+    are normalised, so re-serialising a credential (a database round trip, a pretty-printer)
+    keeps its leaf; any change of a name or value changes it.
+  - It covers the proof too (`proofValue`, `created`, `verificationMethod`), so the anchor pins
+    the signed credential, not merely its claims.
+* **VC-JOSE** (`vc+jwt`, carried as an `EnvelopedVerifiableCredential` whose `id` is a `data:`
+  URL): the ASCII bytes of the compact JWS itself. Those are the bytes the signature covers and
+  what every holder stores and passes on, and a compact JWS is already canonical (one token, one
+  string). Re-serialising the decoded payload would hash something nobody holds and would drop the
+  protected header and the signature. A bare compact JWS string is accepted too.
+
+A leaf is `merkle.leaf_hash(bytes)`: SHA-256 with the 0x00 leaf prefix.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from urllib.parse import unquote_to_bytes
+
+import rfc8785
+
+from anchor import merkle
+from anchor.errors import UnanchorableDocument
+
+JCS = "jcs"
+JWS = "jws"
+ENVELOPED_TYPES = frozenset({"EnvelopedVerifiableCredential", "EnvelopedVerifiablePresentation"})
+
+
+def _types(document: dict) -> set[str]:
+    value = document.get("type", [])
+    return {t for t in (value if isinstance(value, list) else [value]) if isinstance(t, str)}
+
+
+def is_enveloped(document: object) -> bool:
+    return isinstance(document, dict) and bool(_types(document) & ENVELOPED_TYPES)
+
+
+def _data_url_payload(url: object) -> bytes:
+    """The payload of a `data:` URL (RFC 2397): percent-decoded, or base64 with `;base64`."""
+    if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
+        raise UnanchorableDocument("an enveloped credential's id must be a data: URL")
+    header, _, payload = url[5:].partition(",")
+    if header.lower().endswith(";base64"):
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise UnanchorableDocument("the envelope's data: URL is not valid base64") from None
+    return unquote_to_bytes(payload)
+
+
+def _compact_jws(token: bytes) -> bytes:
+    text = token.strip()
+    if text.count(b".") != 2 or not all(text.split(b".")[0:3:2]):
+        raise UnanchorableDocument(
+            "the envelope does not hold a compact JWS (header.payload.signature)"
+        )
+    try:
+        text.decode("ascii")
+    except UnicodeDecodeError:
+        raise UnanchorableDocument("a compact JWS is ASCII") from None
+    return text
+
+
+def canonical_bytes(document: object) -> tuple[str, bytes]:
+    """(`"jcs"` or `"jws"`, the bytes a leaf is the hash of) for a signed credential."""
+    if isinstance(document, str | bytes):
+        raw = document.encode("utf-8") if isinstance(document, str) else document
+        return JWS, _compact_jws(raw)
+    if is_enveloped(document):
+        assert isinstance(document, dict)
+        return JWS, _compact_jws(_data_url_payload(document.get("id")))
+    if not isinstance(document, dict):
+        raise UnanchorableDocument("a credential to anchor is a JSON object or a compact JWS")
+    try:
+        return JCS, rfc8785.dumps(document)
+    except rfc8785.CanonicalizationError as exc:
+        raise UnanchorableDocument(f"the credential has no JCS (RFC 8785) form: {exc}") from None
+
+
+def leaf_of(document: object) -> bytes:
+    """The 32-byte Merkle leaf of a signed credential."""
+    return merkle.leaf_hash(canonical_bytes(document)[1])
+
+
+def _jws_payload(token: bytes) -> dict | None:
+    try:
+        segment = token.split(b".")[1]
+        payload = json.loads(base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4)))
+    except (ValueError, IndexError, binascii.Error):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def document_id(document: object) -> str | None:
+    """The credential's `id` (from the JWT payload for a JOSE credential), if it has one.
+
+    Nothing is verified here: the id only files the leaf so `GET /anchors/{id}` can find it."""
+    payload: object = document
+    if isinstance(document, str | bytes) or is_enveloped(document):
+        try:
+            _, token = canonical_bytes(document)
+        except UnanchorableDocument:
+            return None
+        payload = _jws_payload(token)
+    if not isinstance(payload, dict):
+        return None
+    value = payload.get("id", payload.get("jti"))
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,81 @@
+"""What a leaf is the hash of: JCS of a Data Integrity credential, the JWS of a vc+jwt one."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import rfc8785
+
+from anchor import leaves, merkle
+from anchor.errors import UnanchorableDocument
+
+CREDENTIAL = {
+    "@context": ["https://www.w3.org/ns/credentials/v2"],
+    "id": "urn:uuid:3978344f-8596-4c3a-a978-8fcaba3903c5",
+    "type": ["VerifiableCredential"],
+    "issuer": "did:example:issuer",
+    "credentialSubject": {"id": "did:example:battery", "capacity": 75.0, "name": "Zellé €"},
+    "proof": {"type": "DataIntegrityProof", "proofValue": "z3abc"},
+}
+
+
+def b64url(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+HEADER = b64url({"alg": "EdDSA", "typ": "vc+jwt"})
+TOKEN = f"{HEADER}.{b64url({**CREDENTIAL, 'proof': None})}.c2lnbmF0dXJl"
+
+
+def test_data_integrity_leaf_is_jcs_of_the_signed_document():
+    encoding, data = leaves.canonical_bytes(CREDENTIAL)
+    assert encoding == "jcs"
+    assert data == rfc8785.dumps(CREDENTIAL)
+    assert data.startswith(b'{"@context":') and b'"capacity":75,' in data  # JCS numbers
+    assert leaves.leaf_of(CREDENTIAL) == merkle.leaf_hash(data)
+
+
+def test_transport_does_not_matter_content_does():
+    reordered = json.loads(json.dumps(dict(reversed(list(CREDENTIAL.items())))))
+    pretty = json.loads(json.dumps(CREDENTIAL, indent=4, ensure_ascii=True))
+    assert leaves.leaf_of(reordered) == leaves.leaf_of(pretty) == leaves.leaf_of(CREDENTIAL)
+    changed = json.loads(json.dumps(CREDENTIAL))
+    changed["proof"]["proofValue"] = "z3abd"  # the proof is covered too
+    assert leaves.leaf_of(changed) != leaves.leaf_of(CREDENTIAL)
+    extra = {**CREDENTIAL, "undefinedTerm": 1}  # an RDF hash would drop this; JCS does not
+    assert leaves.leaf_of(extra) != leaves.leaf_of(CREDENTIAL)
+
+
+def test_enveloped_vc_jwt_leaf_is_the_compact_jws():
+    envelope = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": f"data:application/vc+jwt,{TOKEN}",
+        "type": "EnvelopedVerifiableCredential",
+    }
+    assert leaves.canonical_bytes(envelope) == ("jws", TOKEN.encode())
+    assert leaves.canonical_bytes(TOKEN) == ("jws", TOKEN.encode())  # a bare token too
+    base64_url = "data:application/vc+jwt;base64," + base64.b64encode(TOKEN.encode()).decode()
+    assert leaves.canonical_bytes({**envelope, "id": base64_url})[1] == TOKEN.encode()
+    assert leaves.document_id(envelope) == CREDENTIAL["id"]  # from the JWT payload
+    assert leaves.document_id(CREDENTIAL) == CREDENTIAL["id"]
+    # the envelope's other members are not signed and do not matter
+    assert leaves.leaf_of({**envelope, "@context": []}) == leaves.leaf_of(envelope)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"type": "EnvelopedVerifiableCredential", "id": "https://not-a-data-url"},
+        {"type": "EnvelopedVerifiableCredential", "id": "data:application/vc+jwt,not-a-jws"},
+        {"type": "EnvelopedVerifiableCredential", "id": "data:application/vc+jwt;base64,%%%"},
+        {"big": 2**60},
+        {"nan": float("nan")},
+        ["a", "list"],
+        42,
+    ],
+)
+def test_documents_without_a_canonical_form(document):
+    with pytest.raises(UnanchorableDocument):
+        leaves.canonical_bytes(document)
