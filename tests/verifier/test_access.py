@@ -504,3 +504,14 @@ def test_refused_when_a_did_may_not_be_fetched(world):
     r = world.present_and_access(recycler, [role], world.b1)
     problem = refused(world, r, "invalid-credential", 403)
     assert "accreditor.example" in problem["detail"]
+
+
+def test_serial_with_an_encoded_slash(world):
+    """AI 21 allows "/"; it travels percent-encoded and must not split the path."""
+    battery = world.register("A/B-7", world.acme["did"])
+    world.issue_passport(battery, world.acme)
+    recycler = Holder.new()
+    role = world.accredit(recycler.did, "recycling")
+    r = world.present_and_access(recycler, [role], battery)
+    assert r.status_code == 200, r.text
+    assert r.json()["battery"] == "http://testserver/01/09520123456788/21/A%2FB-7"
