@@ -1,6 +1,16 @@
-"""The routing registry: which DID and which passport endpoint each battery has now."""
+"""The routing registry: which DID and which passport endpoint each battery has now.
+
+A battery's passport is served here unless its route names another instance: the `endpoint` of the
+dbp instance that holds it now (second life), or the `successor` named when its operator left the
+market. An operator that leaves without a successor leaves its batteries `archived` here: this
+instance keeps serving the copy it holds (Art 78(e): the passport stays available when the
+economic operator ceases to exist).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlmodel import Session, select
 
@@ -20,14 +30,37 @@ class BatteryAlreadyRegistered(ResolverError):
     status = 409
 
 
+class InvalidEndpoint(ResolverError):
+    code = "invalid-endpoint"
+    status = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.problem_extensions = {"field": field}
+
+
+ACTIVE = "active"  # served here
+MOVED = "moved"  # another instance holds it now (endpoint)
+ARCHIVED = "archived"  # its operator left: successor, or the copy kept here
+
+
 def battery_did(did_web_base: str, battery_id: str) -> str:
     return f"{did_web_base}:batteries:{battery_id}"
 
 
 def register(
-    session: Session, *, battery_id: str, key: ItemKey, did_web_base: str, holder_did: str
+    session: Session,
+    *,
+    battery_id: str,
+    key: ItemKey,
+    did_web_base: str,
+    holder_did: str,
+    did: str | None = None,
 ) -> BatteryRoute:
-    """Add a battery to the registry in the caller's transaction."""
+    """Add a battery to the registry in the caller's transaction.
+
+    `did` is for a battery that arrives from another instance and keeps the DID it has; by
+    default the battery gets a DID under this service."""
     if session.exec(
         select(BatteryRoute).where(BatteryRoute.gtin == key.gtin, BatteryRoute.serial == key.serial)
     ).first():
@@ -36,7 +69,7 @@ def register(
         id=battery_id,
         gtin=key.gtin,
         serial=key.serial,
-        did=battery_did(did_web_base, battery_id),
+        did=did or battery_did(did_web_base, battery_id),
         holder_did=holder_did,
     )
     session.add(route)
@@ -53,18 +86,90 @@ def lookup(session: Session, gtin: str, serial: str) -> BatteryRoute:
     return route
 
 
+def by_id(session: Session, battery_id: str) -> BatteryRoute:
+    route = session.get(BatteryRoute, battery_id)
+    if route is None:
+        raise UnknownBattery(f"no battery {battery_id!r} is registered here")
+    return route
+
+
 def by_did(session: Session, did: str) -> BatteryRoute | None:
     return session.exec(select(BatteryRoute).where(BatteryRoute.did == did)).first()
+
+
+def normalise_endpoint(value: object, *, field: str, own_url: str) -> str | None:
+    """An instance base URL (`http(s)://host[:port][/path]`, no query or fragment), without a
+    trailing slash; None when it is this instance."""
+    if value is None:
+        return None
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+        or parts.query
+        or parts.fragment
+    ):
+        raise InvalidEndpoint(
+            field, f"{value!r} must be the base URL of a dbp instance, like https://dpp.example.com"
+        )
+    url = value.rstrip("/")
+    return None if url == own_url.rstrip("/") else url
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a battery's passport is read now."""
+
+    here: bool
+    base_url: str  # the instance serving it: this one, the holder's, or the successor
+    archived: bool = False  # served from the copy kept here after the operator left
+
+
+def placement(route: BatteryRoute, own_url: str) -> Placement:
+    if route.endpoint:
+        return Placement(False, route.endpoint)
+    if route.successor:
+        return Placement(False, route.successor, archived=True)
+    return Placement(True, own_url.rstrip("/"), archived=route.state == ARCHIVED)
 
 
 def repoint(
     session: Session, route: BatteryRoute, *, holder_did: str, endpoint: str | None
 ) -> BatteryRoute:
-    """A new holder: the DID's controller changes, and the passport may now live elsewhere."""
+    """A new holder: the DID's controller changes, and the passport may now live elsewhere.
+    A successor named when the previous holder left no longer applies: the new holder decides."""
     route.holder_did = holder_did
+    route.successor = None
     route.endpoint = endpoint.rstrip("/") if endpoint else None
-    route.state = "moved" if endpoint else "active"
+    route.state = MOVED if endpoint else ACTIVE
     route.updated_at = utcnow()
     session.add(route)
     session.flush()
     return route
+
+
+def hand_over(
+    session: Session, holder_did: str, *, successor: str | None, backup_url: str | None
+) -> list[BatteryRoute]:
+    """The operator `holder_did` leaves the market: every battery it holds here is archived and
+    from now on resolves at `successor` (when named) or from the copy at `backup_url`.
+    Batteries it already handed to another instance are not its to route any more."""
+    if successor is None and backup_url is None:
+        raise ValueError("a successor or a backup copy is required")
+    routes = session.exec(
+        select(BatteryRoute).where(
+            BatteryRoute.holder_did == holder_did, BatteryRoute.endpoint.is_(None)
+        )
+    ).all()
+    now = utcnow()
+    for route in routes:
+        route.state = ARCHIVED
+        route.successor = successor.rstrip("/") if successor else None
+        route.backup_url = backup_url.rstrip("/") if backup_url else None
+        route.updated_at = now
+        session.add(route)
+    session.flush()
+    return list(routes)

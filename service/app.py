@@ -12,6 +12,7 @@ from anchor.errors import AnchorError
 from issuer.api import router as issuer_router
 from issuer.errors import IssuerError
 from proofs.errors import ProofError
+from resolver.api import router as resolver_router
 from resolver.errors import ResolverError
 from service import problems
 from service.bodies import BodyError, BodySizeLimit
@@ -54,7 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app, DOMAIN_ERRORS)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (documents_router, issuer_router, verifier_router, access_router, anchor_router):
+    for router in (
+        documents_router,
+        issuer_router,
+        verifier_router,
+        access_router,
+        anchor_router,
+        resolver_router,
+    ):
         app.include_router(router)
 
     @app.get("/health", tags=["service"], summary="Liveness check")

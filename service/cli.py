@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -126,6 +127,109 @@ def operator_list(
         return
     for item in items:
         typer.echo(f"{item['name']:<24} {item['did']}")
+
+
+@operator_app.command("remove")
+def operator_remove(
+    name: str = typer.Option(..., help="The operator that leaves the market."),
+    successor: str = typer.Option(
+        None, help="Base URL of the dbp instance that takes its batteries over; readers go there."
+    ),
+    backup: bool = typer.Option(
+        False, help="Keep serving its passports from the copy this instance holds."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Remove an operator (it leaves the market): its token stops working, its DID document stays
+    so its credentials still verify, and its batteries keep resolving (Art 78(e))."""
+    from sqlmodel import select
+
+    from issuer import operators
+    from issuer.errors import IssuerError
+    from resolver import registry
+    from resolver.errors import ResolverError
+    from resolver.tables import BatteryRoute
+    from service.db import make_engine, migrate, session_scope
+    from service.settings import Settings
+    from vocab.datetimes import utcnow
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    try:
+        with session_scope(engine) as session:
+            operator = operators.by_name(session, name)
+            if operator.kind != "operator":
+                fail(f"{name!r} is this service's own identity, not an operator")
+            if operator.removed_at is not None:
+                fail(f"operator {name!r} was already removed on {operator.removed_at:%Y-%m-%d}")
+            successor_url = registry.normalise_endpoint(
+                successor, field="--successor", own_url=settings.public_url
+            )
+            if successor and successor_url is None:
+                fail("--successor names this instance; use --backup to keep serving here")
+            held = session.exec(
+                select(BatteryRoute).where(
+                    BatteryRoute.holder_did == operator.did, BatteryRoute.endpoint.is_(None)
+                )
+            ).all()
+            routes = []
+            if held:
+                if successor_url is None and not backup:
+                    fail(
+                        f"operator {name!r} holds {len(held)} batteries here; say where their "
+                        "readers go: --successor URL or --backup"
+                    )
+                routes = registry.hand_over(
+                    session,
+                    operator.did,
+                    successor=successor_url,
+                    backup_url=settings.public_url if backup else None,
+                )
+            operator.removed_at = utcnow()
+            session.add(operator)
+    except (IssuerError, ResolverError) as exc:
+        fail(str(exc))
+    out = {
+        "name": name,
+        "did": operator.did,
+        "removedAt": operator.removed_at.isoformat(),
+        "batteries": len(routes),
+        "successor": successor_url,
+        "backup": bool(backup and routes),
+    }
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    where = f"redirected to {successor_url}" if successor_url else "served from the copy kept here"
+    typer.echo(f"operator {name} removed; {len(routes)} batteries now {where}")
+
+
+@app.command("qr")
+def qr(
+    uri: str = typer.Argument(
+        ..., help="A GS1 Digital Link item URI (https://HOST/01/GTIN/21/SERIAL)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output file; .svg or .png decides the format."),
+    scale: int = typer.Option(8, help="Pixels (PNG) or units (SVG) per module, 1-40."),
+) -> None:
+    """Write the QR code (ISO/IEC 18004, error correction M or better, 4-module quiet zone) that
+    carries a battery's identifier."""
+    from resolver.qr import MAX_SCALE, MEDIA_TYPES, qr_image
+    from vocab.errors import VocabError
+    from vocab.gs1 import parse_item_uri
+
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in MEDIA_TYPES:
+        fail(f"--out must end in .svg or .png, not {out.name!r}")
+    if not 1 <= scale <= MAX_SCALE:
+        fail(f"--scale must be 1 to {MAX_SCALE}")
+    try:
+        parse_item_uri(uri)
+    except VocabError as exc:
+        fail(str(exc))
+    out.write_bytes(qr_image(uri, kind, scale))
+    typer.echo(f"wrote {out} ({kind.upper()}, {out.stat().st_size} bytes) for {uri}")
 
 
 def main() -> None:

@@ -39,3 +39,8 @@ def bearer_token(request: Request) -> str | None:
 
 def current_operator(request: Request, session: Session = Depends(db_session)) -> Operator:
     return operators.authenticate(session, bearer_token(request))
+
+
+def current_operator_did(operator: Operator = Depends(current_operator)) -> str:
+    """The DID of the operator the bearer token belongs to (for routes outside the issuer)."""
+    return operator.did

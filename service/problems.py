@@ -45,7 +45,11 @@ def _from_domain_error(_request: Request, exc: Exception) -> Response:
     extensions = dict(getattr(exc, "problem_extensions", {}) or {})
     if status >= 500 and status != 502:
         log.exception("internal error", exc_info=exc)
-    return problem_response(status, code, str(exc), **extensions)
+    response = problem_response(status, code, str(exc), **extensions)
+    # an error may carry headers the answer still needs (Link, Vary, Allow)
+    for name, value in (getattr(exc, "headers", None) or {}).items():
+        response.headers[name] = value
+    return response
 
 
 def _from_validation_error(_request: Request, exc: RequestValidationError) -> Response:

@@ -1,9 +1,12 @@
-"""What a running service holds: settings, the engine, the master key, and the DID resolver."""
+"""What a running service holds: settings, the engine, the master key, the DID resolver, and the
+passport source the resolver reads batteries through."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import httpx
 from sqlalchemy import Engine
@@ -13,13 +16,15 @@ from anchor.runtime import AnchorRuntime
 from anchor.verify import anchor_check
 from issuer import credentials as issuing
 from issuer import operators
+from resolver import battery_dids, registry
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
+from resolver.sources import BatteryInfo, PassportSource
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
 from verifier.authority import authority_check, routing_registry_tenures
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
-from verifier.passports import BatteryRecord, PassportSource
+from verifier.passports import BatteryRecord
 from verifier.policy import AccessPolicy
 from verifier.presentations import VerifyPresentation
 from verifier.related import check_related_resources
@@ -27,27 +32,6 @@ from verifier.result import Result
 from verifier.schemas import check_schema
 from verifier.trust import RegistrySource
 from vocab.catalogue import Tier
-
-
-class IssuerPassports:
-    """`verifier.passports.PassportSource` over `issuer.views` (the verifier may not import the
-    issuer package itself)."""
-
-    def battery_by_key(self, session: Session, gtin: str, serial: str) -> BatteryRecord | None:
-        try:
-            from issuer import views
-        except ModuleNotFoundError:  # no passports are issued by this build
-            return None
-        return views.battery_by_key(session, gtin, serial)
-
-    def credentials_for_tiers(
-        self, session: Session, battery_id: str, tiers: Iterable[Tier]
-    ) -> list[dict]:
-        try:
-            from issuer import views
-        except ModuleNotFoundError:
-            return []
-        return views.credentials_for_tiers(session, battery_id, list(tiers))
 
 
 @dataclass
@@ -58,8 +42,13 @@ class Runtime:
     http: httpx.Client
     trust: RegistrySource = field(default=None)  # type: ignore[assignment]
     policy: AccessPolicy = field(default_factory=AccessPolicy)
-    passports: PassportSource = field(default_factory=IssuerPassports)
     anchor: AnchorRuntime | None = field(default=None)
+    # Where the resolver and the verifier read batteries and their passport credentials
+    # (resolver.sources.PassportSource and verifier.passports.PassportStore); tests may swap it.
+    passports: PassportSource = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.passports = IssuerPassports(self)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -137,7 +126,7 @@ class Runtime:
     def resolver(self, session: Session) -> DidResolver:
         return DidResolver(
             own_did_web_base=self.settings.did_web_base,
-            local=lambda did: local_did_document(session, did),
+            local=lambda did: local_did_document(session, did, own_url=self.settings.public_url),
             policy=self.did_web_policy,
             client=self.http,
         )
@@ -152,9 +141,57 @@ class Runtime:
         return issuing.sign(prepared, signing.key, signing.verification_method, options)
 
 
-def local_did_document(session: Session, did: str) -> dict | None:
-    """DID documents this service itself publishes."""
+def local_did_document(session: Session, did: str, *, own_url: str) -> dict | None:
+    """DID documents this service itself publishes: operators' and batteries'."""
     operator = operators.by_did(session, did)
     if operator is not None:
         return operators.did_document(session, operator)
+    route = registry.by_did(session, did)
+    if route is not None:
+        return battery_dids.did_document(route, own_url=own_url)
     return None
+
+
+def _issuer_views() -> ModuleType | None:
+    # issuer/views.py comes with issue 3 (branch issuer). Until it is on main the resolver works
+    # from the registry alone; drop this fallback when it lands.
+    try:
+        return importlib.import_module("issuer.views")
+    except ModuleNotFoundError as exc:
+        if exc.name != "issuer.views":
+            raise
+        return None
+
+
+class IssuerPassports:
+    """Passports as the resolver (`resolver.sources.PassportSource`) and the verifier
+    (`verifier.passports.PassportStore`) read them: battery data and credentials from
+    issuer.views, verification from the runtime (every check other packages register)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def battery_by_id(self, session: Session, battery_id: str) -> BatteryInfo | None:
+        views = _issuer_views()
+        return views.battery_by_id(session, battery_id) if views else None
+
+    def public_credentials(self, session: Session, battery_id: str) -> list[dict]:
+        views = _issuer_views()
+        return views.public_credentials(session, battery_id) if views else []
+
+    def passport_history(self, session: Session, battery_id: str) -> list[dict]:
+        views = _issuer_views()
+        return views.passport_history(session, battery_id) if views else []
+
+    def verify_credential(self, session: Session, credential: object) -> Result:
+        return self._runtime.verify_credential(session, credential)
+
+    def battery_by_key(self, session: Session, gtin: str, serial: str) -> BatteryRecord | None:
+        views = _issuer_views()
+        return views.battery_by_key(session, gtin, serial) if views else None
+
+    def credentials_for_tiers(
+        self, session: Session, battery_id: str, tiers: Iterable[Tier]
+    ) -> list[dict]:
+        views = _issuer_views()
+        return views.credentials_for_tiers(session, battery_id, list(tiers)) if views else []

@@ -40,7 +40,7 @@ from verifier.errors import (
     TierNotAllowed,
     UnknownBattery,
 )
-from verifier.passports import PassportSource
+from verifier.passports import PassportStore
 from verifier.policy import AccessPolicy
 from verifier.presentations import VerifyPresentation, authenticate
 from verifier.result import Result
@@ -128,7 +128,7 @@ def _decide(
     *,
     key: ItemKey | None,
     body: dict,
-    passports: PassportSource,
+    passports: PassportStore,
     policy: AccessPolicy,
     verify: VerifyPresentation,
     operator_of: OperatorOf,
@@ -209,7 +209,7 @@ def request_restricted_data(
     key: ItemKey | None,
     battery_ref: str,
     body: dict,
-    passports: PassportSource,
+    passports: PassportStore,
     policy: AccessPolicy,
     verify: VerifyPresentation,
     operator_of: OperatorOf,

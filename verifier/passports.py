@@ -27,7 +27,7 @@ class BatteryRecord(Protocol):
     operator_did: str  # the operator responsible now
 
 
-class PassportSource(Protocol):
+class PassportStore(Protocol):
     def battery_by_key(self, session: Session, gtin: str, serial: str) -> BatteryRecord | None:
         """The battery, or None when no passport for it is kept here."""
         ...

@@ -106,7 +106,7 @@ class FakeBattery:
 
 @dataclass
 class FakePassports:
-    """`verifier.passports.PassportSource` with in-memory passports."""
+    """`verifier.passports.PassportStore` with in-memory passports."""
 
     batteries: dict[tuple[str, str], FakeBattery] = field(default_factory=dict)
     credentials: dict[str, dict[Tier, list[dict]]] = field(default_factory=dict)

@@ -1,0 +1,58 @@
+"""Battery DID documents: `did:web:{host}:batteries:{id}`, served at `/batteries/{id}/did.json`.
+
+A battery holds no keys: its `controller` is the operator responsible for it now, whose keys act
+for it. Its `service` entries say where the passport is read now (the item URI on the instance
+holding it, following second-life moves and operators leaving the market), mirroring the linkset
+the way the UNTP Identity Resolver spec pairs DID services with link types.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from resolver.registry import placement
+from resolver.tables import BatteryRoute
+from vocab.gs1 import ItemKey
+
+DID_CONTEXT: Final = "https://www.w3.org/ns/did/v1"
+PASSPORT_SERVICE: Final = "BatteryPassport"
+LINKSET_SERVICE: Final = "LinkSet"
+BACKUP_SERVICE: Final = "BatteryPassportBackup"
+
+
+def item_path(route: BatteryRoute) -> str:
+    """The battery's GS1 Digital Link path, `/01/{gtin}/21/{serial}` (the registry key)."""
+    return ItemKey(route.gtin, route.serial).path()
+
+
+def passport_endpoint(route: BatteryRoute, own_url: str) -> str:
+    """The item URI on the instance that serves the passport now."""
+    return placement(route, own_url).base_url + item_path(route)
+
+
+def did_document(route: BatteryRoute, *, own_url: str) -> dict:
+    endpoint = passport_endpoint(route, own_url)
+    services: list[dict] = [
+        {"id": f"{route.did}#passport", "type": PASSPORT_SERVICE, "serviceEndpoint": endpoint},
+        {
+            "id": f"{route.did}#linkset",
+            "type": LINKSET_SERVICE,
+            "serviceEndpoint": endpoint + "?linkType=linkset",
+        },
+    ]
+    if route.backup_url:
+        services.append(
+            {
+                "id": f"{route.did}#backup",
+                "type": BACKUP_SERVICE,
+                "serviceEndpoint": route.backup_url + item_path(route),
+            }
+        )
+    return {
+        "@context": [DID_CONTEXT],
+        "id": route.did,
+        "controller": route.holder_did,
+        # The identifier on the battery's QR code names the same battery (DID Core alsoKnownAs).
+        "alsoKnownAs": [own_url.rstrip("/") + item_path(route)],
+        "service": services,
+    }

@@ -1,0 +1,95 @@
+"""The linkset of a battery's item URI: what a reader can follow from the QR code.
+
+Built from the registry row and the public credentials as stored: nothing is signed, verified or
+canonicalised here, so resolution stays a couple of database reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from resolver import linktypes as lt
+from resolver.digital_link import ACCESS_RESOURCE, PASSPORT_RESOURCE
+from resolver.linkset import Linkset, Target
+from resolver.qr import MEDIA_TYPES as QR_MEDIA_TYPES
+from resolver.sources import BatteryInfo
+from resolver.tables import BatteryRoute
+from vocab.catalogue import COMMISSION, LEGITIMATE_INTEREST, MARKET_SURVEILLANCE, NOTIFIED_BODY
+
+HTML: Final = "text/html"
+JSON_LD: Final = "application/ld+json"
+DID_JSON: Final = "application/did+json"
+# Roles that may read more than the public tier (Art 77(2)), named the way the catalogue does.
+ACCESS_ROLES: Final = (LEGITIMATE_INTEREST, NOTIFIED_BODY, MARKET_SURVEILLANCE, COMMISSION)
+
+
+def subjects(credentials: list[dict]) -> list[dict[str, Any]]:
+    """The credential subjects of plain (not enveloped) credentials, as stored."""
+    out: list[dict[str, Any]] = []
+    for credential in credentials:
+        subject = credential.get("credentialSubject") if isinstance(credential, dict) else None
+        for item in subject if isinstance(subject, list) else [subject]:
+            if isinstance(item, dict):
+                out.append(item)
+    return out
+
+
+def _has_sustainability_data(subject: dict[str, Any]) -> bool:
+    circularity = subject.get("circularity")
+    return bool(subject.get("carbonFootprint")) or (
+        isinstance(circularity, dict) and bool(circularity.get("recycledContent"))
+    )
+
+
+def _declaration_of_conformity(subject: dict[str, Any]) -> str | None:
+    labels = subject.get("labels")
+    doc = labels.get("declarationOfConformity") if isinstance(labels, dict) else None
+    url = doc.get("url") if isinstance(doc, dict) else None
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+
+
+def item_description(route: BatteryRoute, battery: BatteryInfo | None) -> str:
+    category = (battery.category or "").upper() if battery else ""
+    kind = f"{category} battery" if category else "Battery"
+    return f"{kind}, GTIN {route.gtin}, serial {route.serial}"
+
+
+def build_linkset(
+    *,
+    anchor: str,
+    route: BatteryRoute,
+    battery: BatteryInfo | None,
+    credentials: list[dict],
+    did_document_url: str,
+) -> Linkset:
+    """The links of the item URI `anchor` (the battery served here)."""
+    links = Linkset(anchor, item_description(route, battery))
+    page = Target(anchor, HTML, "Battery passport", ("en",))
+    links.add(lt.DEFAULT_LINK, page)
+    links.add(lt.PIP, page)
+    if credentials:
+        passport = Target(f"{anchor}/{PASSPORT_RESOURCE}", JSON_LD, "Public passport credentials")
+        for link_type in (lt.GS1_DPP, lt.DPP, lt.UNTP_DPP):
+            links.add(link_type, passport)
+    found = subjects(credentials)
+    if any(_has_sustainability_data(s) for s in found):
+        links.add(
+            lt.SUSTAINABILITY_INFO,
+            Target(f"{anchor}#carbon-footprint", HTML, "Carbon footprint and recycled content"),
+        )
+    for url in dict.fromkeys(u for u in map(_declaration_of_conformity, found) if u):
+        links.add(lt.CERTIFICATION_INFO, Target(url, title="EU declaration of conformity"))
+    links.add(lt.DESCRIBED_BY, Target(did_document_url, DID_JSON, f"DID document {route.did}"))
+    links.add(
+        lt.RESTRICTED_DATA,
+        Target(
+            f"{anchor}/{ACCESS_RESOURCE}",
+            "application/json",
+            "Request restricted passport data with a verifiable presentation",
+            # UNTP Identity Resolver "secure targets": how to call it and who may
+            extensions=(("method", ["POST"]), ("accessRole", list(ACCESS_ROLES))),
+        ),
+    )
+    for kind, media_type in QR_MEDIA_TYPES.items():
+        links.add(lt.RELATED_IMAGE, Target(f"{anchor}/qr.{kind}", media_type, "QR code"))
+    return links
