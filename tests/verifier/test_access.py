@@ -515,3 +515,18 @@ def test_serial_with_an_encoded_slash(world):
     r = world.present_and_access(recycler, [role], battery)
     assert r.status_code == 200, r.text
     assert r.json()["battery"] == "http://testserver/01/09520123456788/21/A%2FB-7"
+
+
+def test_the_resolvers_advertised_access_point_works(world):
+    """The battery's linkset (resolver) names this endpoint as dbp:restrictedDataAccess."""
+    r = world.client.get(world.b1.item_uri.removeprefix("http://testserver") + "?linkType=linkset")
+    assert r.status_code == 200, r.text
+    (links,) = r.json()["linkset"]
+    (target,) = links["https://w3id.org/dbp/vocab#restrictedDataAccess"]
+    assert target["href"] == world.b1.item_uri + "/access"
+    recycler = Holder.new()
+    role = world.accredit(recycler.did, "recycling")
+    nonce, domain = world.challenge()
+    vp = recycler.present([role], nonce, domain)
+    href = target["href"].removeprefix("http://testserver")
+    assert world.client.post(href, json={"verifiablePresentation": vp}).status_code == 200

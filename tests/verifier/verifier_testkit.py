@@ -112,6 +112,13 @@ class FakePassports:
     credentials: dict[str, dict[Tier, list[dict]]] = field(default_factory=dict)
     # A store that misbehaves: hand back every tier whatever was asked (defence-in-depth test).
     leak_everything: bool = False
+    # What the resolver asks of the runtime's passports (pages, linksets) goes to the real one.
+    fallback: object = None
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or self.fallback is None:
+            raise AttributeError(name)
+        return getattr(self.fallback, name)
 
     def battery_by_key(self, session: Session, gtin: str, serial: str) -> FakeBattery | None:
         return self.batteries.get((gtin, serial))
@@ -132,7 +139,7 @@ class World:
         self.client = client
         self.rt = client.app.state.runtime
         self.acme = operator
-        self.passports = FakePassports()
+        self.passports = FakePassports(fallback=self.rt.passports)
         self.rt.passports = self.passports
         self.public_url = self.rt.settings.public_url
         self.domain = self.rt.settings.public_host
