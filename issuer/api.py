@@ -1,16 +1,28 @@
-"""Issuer HTTP routes: VC-API credential issuance and the operators' DID documents."""
+"""Issuer HTTP routes: VC-API issuance and status, batteries, passports, events, status lists,
+bulk jobs, key rotation, and the operators' DID documents."""
 
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from anchor import outbox as anchor_outbox
-from issuer import credentials, operators
-from issuer.errors import UnknownOperator
+from issuer import (
+    batteries,
+    bulk,
+    credentials,
+    events,
+    operators,
+    passports,
+    statuslists,
+    store,
+    views,
+)
+from issuer.config import IssuerConfig
+from issuer.errors import InvalidBulkRequest, UnknownBattery, UnknownOperator
 from issuer.tables import Operator
+from issuer.transactions import commit_with_retry
 from service.bodies import json_object
 from service.deps import current_operator, db_session, runtime
 from service.runtime import Runtime
@@ -18,10 +30,20 @@ from service.runtime import Runtime
 router = APIRouter()
 
 DID_JSON = "application/did+json"
+VC_JSON = "application/vc+ld+json"
 
 
-def _json(body: object, status: int = 200, media_type: str = "application/json") -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=media_type)
+def _json(
+    body: object,
+    status: int = 200,
+    media_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)
+
+
+def issuer_config(rt: Runtime = Depends(runtime)) -> IssuerConfig:
+    return rt.issuer_config
 
 
 @router.post(
@@ -40,13 +62,225 @@ def issue_credential(
         raise credentials.InvalidCredentialRequest("the request body must hold a credential")
     options = credentials.parse_options(body.get("options"))
     prepared = credentials.prepare(body["credential"], operator.did, options)
-    signing = operators.signing_key(session, operator, rt.master_key)
-    signed = credentials.sign(prepared, signing.key, signing.verification_method, options)
-    # its integrity anchor is queued in this same transaction (anchor/outbox.py), filed under the
-    # credential's own id (what holders and verifiers know), else the caller's credentialId
-    anchor_outbox.enqueue(session, prepared.get("id") or options.reference(prepared), signed)
-    session.commit()
+    # VC-API: the caller refers to the credential later by options.credentialId, else its id.
+    credential_id = options.reference(prepared)
+
+    def work() -> dict:
+        store.check_new_id(session, credential_id)
+        signing = operators.signing_key(session, operator, rt.master_key)
+        signed = credentials.sign(prepared, signing.key, signing.verification_method, options)
+        store.store(
+            session,
+            operator_id=operator.id,
+            document=signed,
+            kind=store.VC_API,
+            credential_id=credential_id,
+        )
+        return signed
+
+    signed = commit_with_retry(session, work)
     return _json({"verifiableCredential": signed}, status=201)
+
+
+@router.post(
+    "/credentials/status",
+    tags=["VC-API"],
+    summary="Revoke, suspend or reinstate a credential this operator issued",
+)
+def update_status(
+    body: dict = Depends(json_object),
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+    config: IssuerConfig = Depends(issuer_config),
+) -> Response:
+    credential_id, change = statuslists.parse_update_request(body)
+    row = commit_with_retry(
+        session, lambda: statuslists.change_status(session, config, operator, credential_id, change)
+    )
+    return _json(
+        {
+            "credentialId": credential_id,
+            "credentialStatus": statuslists.current_status(session, row),
+        }
+    )
+
+
+@router.get(
+    "/status-lists/{list_id}",
+    tags=["status lists"],
+    summary="A signed BitstringStatusListCredential",
+)
+def status_list(list_id: str, request: Request, session: Session = Depends(db_session)) -> Response:
+    served = statuslists.served(session, list_id)
+    # no-cache: caches may store the list but must revalidate on every use, so a revocation is
+    # visible at the next fetch; If-None-Match makes the revalidation cheap.
+    headers = {"ETag": served.etag, "Cache-Control": "public, no-cache"}
+    tags = _etags(request.headers.get("if-none-match", ""))
+    if served.etag in tags or "*" in tags:
+        return Response(status_code=304, headers=headers)
+    return Response(served.body, media_type=VC_JSON, headers=headers)
+
+
+def _etags(header: str) -> set[str]:
+    tags = {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+    return tags
+
+
+@router.post(
+    "/batteries",
+    status_code=201,
+    tags=["batteries"],
+    summary="Register a battery by GTIN and serial number",
+)
+def register_battery(
+    body: dict = Depends(json_object),
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+    config: IssuerConfig = Depends(issuer_config),
+) -> Response:
+    key, passport_id = batteries.parse_registration(body)
+    battery = commit_with_retry(
+        session,
+        lambda: batteries.register(session, config, operator, key, passport_id=passport_id),
+    )
+    return _json(
+        {
+            "id": battery.id,
+            "gtin": battery.gtin,
+            "serial": battery.serial,
+            "itemUri": battery.item_uri,
+            "did": battery.did,
+            "passportId": battery.passport_id,
+            "operator": operator.did,
+        },
+        status=201,
+        headers={"Location": f"{config.public_url}/batteries/{battery.id}"},
+    )
+
+
+@router.post(
+    "/batteries:bulk",
+    status_code=202,
+    tags=["batteries"],
+    summary="Register and issue many batteries in a background job (Idempotency-Key required)",
+)
+def bulk_submit(
+    body: dict = Depends(json_object),
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+    config: IssuerConfig = Depends(issuer_config),
+    rt: Runtime = Depends(runtime),
+    idempotency_key: str | None = Header(default=None),
+) -> Response:
+    if not idempotency_key:
+        raise InvalidBulkRequest(
+            "Idempotency-Key",
+            "the header is required so that a retried request does not start a second job",
+            rule="required",
+        )
+    job, created = commit_with_retry(
+        session, lambda: bulk.submit(session, operator, idempotency_key, body)
+    )
+    if created and rt.bulk_worker is not None:
+        rt.bulk_worker.wake()
+    return _json(
+        {"jobId": job.id, "state": job.state, "total": job.total},
+        status=202 if created else 200,
+        headers={"Location": f"{config.public_url}/jobs/{job.id}"},
+    )
+
+
+@router.get("/jobs/{job_id}", tags=["batteries"], summary="Progress and per-item errors of a job")
+def job_report(
+    job_id: str,
+    offset: int = Query(0, ge=0, description="First item listed in `items`."),
+    limit: int = Query(1000, ge=1, le=10_000, description="Items listed in `items`."),
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+    config: IssuerConfig = Depends(issuer_config),
+) -> Response:
+    return _json(bulk.report(session, operator, job_id, config, offset=offset, limit=limit))
+
+
+@router.post(
+    "/batteries/{battery_id}/passport",
+    status_code=201,
+    tags=["batteries"],
+    summary="Issue the next passport version: one credential per access tier",
+)
+def issue_passport(
+    battery_id: str,
+    body: dict = Depends(json_object),
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+    config: IssuerConfig = Depends(issuer_config),
+) -> Response:
+    issued = commit_with_retry(
+        session, lambda: passports.issue(session, config, operator, battery_id, body)
+    )
+    return _json(
+        {
+            "batteryId": issued.battery_id,
+            "passportId": issued.passport_id,
+            "version": issued.version,
+            "verifiableCredentials": issued.credentials,
+        },
+        status=201,
+    )
+
+
+@router.get(
+    "/batteries/{battery_id}/passport",
+    tags=["batteries"],
+    summary="The passport view (responsible operator): data, latest dynamic values, history",
+)
+def passport_view(
+    battery_id: str,
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+) -> Response:
+    battery = batteries.get(session, battery_id)
+    batteries.require_responsible(session, battery, operator)
+    view = views.passport_view(session, battery_id)
+    if view is None:  # pragma: no cover - batteries.get found it
+        raise UnknownBattery(f"no battery {battery_id!r} is registered here")
+    return _json(view)
+
+
+@router.post(
+    "/batteries/{battery_id}/events",
+    status_code=201,
+    tags=["batteries"],
+    summary="Post dynamic data or a status change (Annex XIII point 4) as an event credential",
+)
+def post_event(
+    battery_id: str,
+    body: dict = Depends(json_object),
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+    config: IssuerConfig = Depends(issuer_config),
+) -> Response:
+    signed = commit_with_retry(
+        session, lambda: events.post(session, config, operator, battery_id, body)
+    )
+    return _json({"verifiableCredential": signed}, status=201)
+
+
+@router.post(
+    "/operators/me/keys",
+    status_code=201,
+    tags=["DIDs"],
+    summary="Rotate the operator's assertion key (old keys stay in the DID document)",
+)
+def rotate_key(
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+    rt: Runtime = Depends(runtime),
+) -> Response:
+    row = commit_with_retry(session, lambda: operators.rotate_key(session, operator, rt.master_key))
+    return _json(
+        {"verificationMethod": row.id, "publicKeyMultibase": row.public_multibase}, status=201
+    )
 
 
 @router.get("/.well-known/did.json", tags=["DIDs"], summary="This service's own DID document")

@@ -35,3 +35,99 @@ class NotAuthorized(IssuerError):
 class InvalidCredentialRequest(IssuerError):
     code = "invalid-credential"
     status = 400
+
+
+class FieldError(IssuerError):
+    """Bad input in one named field. The problem carries `field` and an `errors` list in the
+    `{"path", "rule", "message"}` shape of `PassportInvalid`, so clients handle both alike."""
+
+    code = "invalid-field"
+    status = 422
+    rule = "invalid"
+
+    def __init__(self, field: str, message: str, *, rule: str | None = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.problem_extensions = {
+            "field": field,
+            "errors": [{"path": field, "rule": rule or self.rule, "message": message}],
+        }
+
+
+class BatteryExists(FieldError):
+    code = "battery-exists"
+    status = 409
+    rule = "unique"
+
+
+class UnknownBattery(IssuerError):
+    code = "unknown-battery"
+    status = 404
+
+
+class NotResponsible(FieldError):
+    """The authenticated operator is not the one responsible for the battery (Art 77(4))."""
+
+    code = "not-responsible-operator"
+    status = 403
+    rule = "responsible-operator"
+
+
+class PassportMismatch(FieldError):
+    """The passport names another battery or passport than the one it is issued for."""
+
+    code = "passport-mismatch"
+    status = 422
+    rule = "must-match"
+
+
+class PassportVersionConflict(FieldError):
+    code = "passport-version-conflict"
+    status = 409
+    rule = "next-version"
+
+
+class UnknownCredential(IssuerError):
+    code = "unknown-credential"
+    status = 404
+
+
+class InvalidStatusRequest(FieldError):
+    code = "invalid-status-request"
+    status = 400
+
+
+class StatusChangeRefused(FieldError):
+    code = "status-change-refused"
+    status = 409
+    rule = "irreversible"
+
+
+class InvalidBulkRequest(FieldError):
+    code = "invalid-bulk-request"
+    status = 400
+
+
+class IdempotencyKeyReused(FieldError):
+    """The same Idempotency-Key with a different request body."""
+
+    code = "idempotency-key-reused"
+    status = 422
+    rule = "same-request"
+
+
+class UnknownJob(IssuerError):
+    code = "unknown-job"
+    status = 404
+
+
+class UnknownStatusList(IssuerError):
+    code = "unknown-status-list"
+    status = 404
+
+
+class ConcurrentChange(IssuerError):
+    """Another request changed the same rows first; retrying the request is safe."""
+
+    code = "concurrent-change"
+    status = 409

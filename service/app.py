@@ -54,7 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app, DOMAIN_ERRORS)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        path_limits={"/batteries:bulk": settings.max_bulk_body_bytes},
+    )
     for router in (
         documents_router,
         issuer_router,

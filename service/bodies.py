@@ -27,14 +27,16 @@ class BodyTooLarge(Exception):
 class BodySizeLimit:
     """ASGI middleware: refuse bodies over `max_bytes` with 413, by header or by counting."""
 
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Larger limits for the few routes made for large bodies (bulk ingestion).
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.max_bytes
+        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -42,7 +44,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = -1
                 if declared > limit or declared < 0:
-                    return await self._refuse(scope, receive, send)
+                    return await self._refuse(scope, receive, send, limit)
         seen = 0
         started = False
 
@@ -65,11 +67,11 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope, receive, send):
+    async def _refuse(self, scope, receive, send, limit: int):
         response = problem_response(
-            413, "body-too-large", f"request bodies are limited to {self.max_bytes} bytes"
+            413, "body-too-large", f"request bodies are limited to {limit} bytes"
         )
         await response(scope, receive, send)
 

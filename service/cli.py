@@ -103,6 +103,35 @@ def operator_create(
     console.print("[dim]The token is shown once; store it now.[/dim]")
 
 
+@operator_app.command("rotate-key")
+def operator_rotate_key(
+    name: str = typer.Option(..., help="The operator whose assertion key is replaced."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Add a new assertion key; new credentials use it, old ones still verify (the old key stays
+    in the DID document, retired)."""
+    from issuer import operators
+    from issuer.errors import IssuerError
+    from service.db import make_engine, migrate, session_scope
+    from service.settings import Settings
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    try:
+        with session_scope(engine) as session:
+            row = operators.rotate_key(
+                session, operators.by_name(session, name), settings.load_master_key()
+            )
+            out = {"name": name, "verificationMethod": row.id}
+    except IssuerError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    Console().print(f"operator [bold]{name}[/bold] signs with {out['verificationMethod']} now")
+
+
 @operator_app.command("list")
 def operator_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),

@@ -1,16 +1,41 @@
-"""Demo data for `make run`: an operator whose token is kept in DBP_DATA_DIR/demo.json."""
+"""Demo data for `make run`: an operator whose token is kept in DBP_DATA_DIR/demo.json, and a few
+batteries (the bundled EV, LMT and stationary examples) with issued passports."""
 
 from __future__ import annotations
 
 import json
 
 from rich.console import Console
+from sqlmodel import select
 
-from issuer import operators
+from issuer import batteries, operators, passports
+from issuer.config import IssuerConfig
+from issuer.tables import Battery
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
+from vocab.examples import load_example
+from vocab.gs1 import parse_item_uri
 
 DEMO_OPERATOR = "demo-manufacturer"
+DEMO_EXAMPLES = ("ev", "lmt", "stationary")
+
+
+def seed_batteries(session, config: IssuerConfig, operator) -> list[Battery]:
+    """Register each example battery once and issue its passport; returns the batteries."""
+    out = []
+    for name in DEMO_EXAMPLES:
+        data = load_example(name)
+        key = parse_item_uri(data.pop("batteryIdentifier"))
+        data.pop("passportId")
+        data.pop("passportVersion")
+        battery = session.exec(
+            select(Battery).where(Battery.gtin == key.gtin, Battery.serial == key.serial)
+        ).first()
+        if battery is None:
+            battery = batteries.register(session, config, operator, key)
+            passports.issue(session, config, operator, battery.id, data)
+        out.append(battery)
+    return out
 
 
 def seed_demo(settings: Settings) -> dict:
@@ -40,12 +65,23 @@ def seed_demo(settings: Settings) -> dict:
             demo = {"operator": operator.name, "did": operator.did, "token": token}
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(demo, indent=2))
+        operator = operators.by_name(session, DEMO_OPERATOR)
+        config = IssuerConfig(settings.public_url, settings.did_web_base, master_key)
+        demo_batteries = [
+            (b.id, b.item_uri, b.category) for b in seed_batteries(session, config, operator)
+        ]
     engine.dispose()
     demo = json.loads(path.read_text())
     console = Console()
     console.rule("dbp demo")
     console.print(f"operator  {demo['operator']}  {demo['did']}")
     console.print(f"token     {demo['token']}  (also in {path})")
+    for battery_id, item_uri, category in demo_batteries:
+        console.print(f"battery   {category:<10} {item_uri}")
+        console.print(
+            f"          passport view: GET {settings.public_url}/batteries/{battery_id}/passport"
+        )
     console.print(f"API docs  {settings.public_url}/docs")
     console.rule()
+    demo["batteries"] = [{"id": i, "itemUri": u} for i, u, _ in demo_batteries]
     return demo

@@ -15,7 +15,10 @@ from sqlmodel import Session
 from anchor.runtime import AnchorRuntime
 from anchor.verify import anchor_check
 from issuer import credentials as issuing
-from issuer import operators
+from issuer import operators, statuslists, store
+from issuer.config import IssuerConfig
+from issuer.errors import IssuerError
+from issuer.worker import BulkWorker
 from resolver import battery_dids, registry
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
@@ -30,6 +33,7 @@ from verifier.presentations import VerifyPresentation
 from verifier.related import check_related_resources
 from verifier.result import Result
 from verifier.schemas import check_schema
+from verifier.status import StatusListFetcher, status_check
 from verifier.trust import RegistrySource
 from vocab.catalogue import Tier
 
@@ -46,6 +50,8 @@ class Runtime:
     # Where the resolver and the verifier read batteries and their passport credentials
     # (resolver.sources.PassportSource and verifier.passports.PassportStore); tests may swap it.
     passports: PassportSource = field(init=False)
+
+    bulk_worker: BulkWorker | None = None
 
     def __post_init__(self) -> None:
         self.passports = IssuerPassports(self)
@@ -65,13 +71,29 @@ class Runtime:
             )
         runtime.anchor = AnchorRuntime(settings, engine, runtime.master_key)
         runtime.anchor.start()  # the worker thread, when DBP_ANCHOR_WORKER asks for it
+        if settings.bulk_worker:
+            # Resumes whatever jobs were left unfinished by a previous run.
+            runtime.bulk_worker = BulkWorker(
+                engine, runtime.issuer_config, processes=settings.bulk_processes
+            )
+            runtime.bulk_worker.start()
         return runtime
 
     def close(self) -> None:
+        if self.bulk_worker is not None:
+            self.bulk_worker.stop()
         if self.anchor is not None:
             self.anchor.close()
         self.http.close()
         self.engine.dispose()
+
+    @property
+    def issuer_config(self) -> IssuerConfig:
+        return IssuerConfig(
+            public_url=self.settings.public_url,
+            did_web_base=self.settings.did_web_base,
+            master_key=self.master_key,
+        )
 
     @property
     def did_web_policy(self) -> DidWebPolicy:
@@ -86,8 +108,20 @@ class Runtime:
             check_related_resources,
             check_schema,
             authority_check(self.trust.current(), routing_registry_tenures(session)),
+            status_check(self.status_lists(session), self.resolver(session).verification_method),
             anchor_check(session, self.anchor),
         ]
+
+    def status_lists(self, session: Session) -> StatusListFetcher:
+        """Status lists for the verifier: ours from the database, others over HTTP from allowed
+        hosts only."""
+        config = self.issuer_config
+        return StatusListFetcher(
+            own_prefix=config.status_list_prefix,
+            local=lambda url: statuslists.list_credential_by_url(session, config, url),
+            policy=self.did_web_policy,
+            client=self.http,
+        )
 
     def verify_credential(self, session: Session, credential: object, **options) -> Result:
         """The full verification every endpoint and the consumer page use; `options` are

@@ -54,6 +54,17 @@ class Settings(BaseSettings):
         262_144, description="Size limit for a fetched did:web document."
     )
     max_body_bytes: int = Field(1_048_576, description="Largest request body accepted (bytes).")
+    max_bulk_body_bytes: int = Field(
+        268_435_456, description="Largest POST /batteries:bulk body accepted (bytes)."
+    )
+    bulk_worker: bool = Field(
+        True, description="Run the bulk worker (background issuance) in this process."
+    )
+    bulk_processes: int | None = Field(
+        None,
+        description="Signing processes of the bulk worker; default: one per CPU core; 1 signs "
+        "in the worker thread.",
+    )
 
     # --- verifier: trust, restricted data, challenges -------------------------------------------
     trust_registry: Path | None = Field(

@@ -1,0 +1,20 @@
+"""What issuing needs to know about the running service, handed in by `service` (the issuer does
+not read settings itself)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IssuerConfig:
+    public_url: str  # DBP_PUBLIC_URL without a trailing slash
+    did_web_base: str  # did:web:{host}[:path]
+    master_key: bytes  # seals the operators' private keys
+
+    def status_list_url(self, list_id: str) -> str:
+        return f"{self.public_url}/status-lists/{list_id}"
+
+    @property
+    def status_list_prefix(self) -> str:
+        return f"{self.public_url}/status-lists/"

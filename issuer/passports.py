@@ -1,0 +1,268 @@
+"""Issuing a passport: validate the Annex XIII data, split it by access tier, and sign one
+credential per tier; store them with a new passport version that supersedes the last.
+
+Issuance runs in three steps so that bulk ingestion can sign on several cores:
+`plan` (database: ids, version, status entries, key), `prepare` (pure CPU: validation, tier split,
+signing; picklable in and out, so it runs in a worker process) and `commit` (database again).
+
+Superseding: a new version marks the previous one `superseded` in the database and leaves its
+credentials' status bits alone. Art 77 keeps the passport's history readable, and a superseded
+version is not a false or withdrawn statement: it was true when issued. Revocation and suspension
+stay what the Bitstring Status List spec says they are, decisions about one credential's validity,
+taken explicitly through POST /credentials/status. Who wants the current version asks
+`views.battery_by_id` (passport_version, passport_state).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from issuer import batteries, operators, statuslists, store
+from issuer.config import IssuerConfig
+from issuer.errors import PassportMismatch, PassportVersionConflict
+from issuer.statuslists import AllocatedEntry
+from issuer.tables import Battery, Operator, Passport
+from proofs import dataintegrity
+from proofs.keys import Ed25519Key
+from vocab.catalogue import Tier
+from vocab.context import BATTERY_PASSPORT_CREDENTIAL, CREDENTIAL_CONTEXTS
+from vocab.datetimes import format_datetime, utcnow
+from vocab.errors import PassportInvalid
+from vocab.schemas import credential_schema
+from vocab.tiers import credential_type, split_by_tier
+from vocab.validation import validate_passport
+
+ACTIVE = "active"
+SUPERSEDED = "superseded"
+INACTIVE = "inactive"
+ARCHIVED = "archived"
+TIER_SLOTS = len(Tier)  # at most one credential per tier
+
+
+@dataclass(frozen=True)
+class IssuancePlan:
+    """Everything `prepare` needs; plain data so that it can cross into a worker process."""
+
+    passport: dict[str, Any]  # with passportId, passportVersion and batteryIdentifier set
+    battery_did: str
+    issuer_did: str
+    valid_from: str
+    credential_ids: tuple[str, ...]  # one per tier slot
+    statuses: tuple[tuple[dict, dict], ...]  # (revocation, suspension) entries per tier slot
+    seed: bytes
+    verification_method: str
+
+
+@dataclass(frozen=True)
+class PreparedCredential:
+    tier: str
+    slot: int
+    document: dict
+
+
+@dataclass(frozen=True)
+class PreparedPassport:
+    category: str
+    battery_status: str | None
+    predecessors: list[str] | None
+    credentials: list[PreparedCredential] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IssuedPassport:
+    passport_id: str
+    version: int
+    battery_id: str
+    credentials: list[dict]
+
+
+def tier_credential(
+    tier: Tier,
+    subject: dict[str, Any],
+    *,
+    credential_id: str,
+    issuer_did: str,
+    battery_did: str,
+    valid_from: str,
+    status: tuple[dict, dict],
+) -> dict[str, Any]:
+    """The unsigned credential carrying one tier's document about the battery."""
+    return {
+        "@context": list(CREDENTIAL_CONTEXTS),
+        "id": credential_id,
+        "type": ["VerifiableCredential", BATTERY_PASSPORT_CREDENTIAL, credential_type(tier)],
+        "issuer": issuer_did,
+        "validFrom": valid_from,
+        "credentialSubject": {"id": battery_did, **subject},
+        "credentialSchema": credential_schema(tier),
+        "credentialStatus": [dict(status[0]), dict(status[1])],
+    }
+
+
+def prepare(plan: IssuancePlan) -> PreparedPassport:
+    """Validate, split by tier and sign (no database). Raises `PassportInvalid`."""
+    passport = validate_passport(plan.passport)
+    key = Ed25519Key.from_private(plan.seed)
+    credentials = []
+    for slot, (tier, document) in enumerate(split_by_tier(passport).items()):
+        unsigned = tier_credential(
+            tier,
+            document,
+            credential_id=plan.credential_ids[slot],
+            issuer_did=plan.issuer_did,
+            battery_did=plan.battery_did,
+            valid_from=plan.valid_from,
+            status=plan.statuses[slot],
+        )
+        signed = dataintegrity.create_proof(
+            unsigned,
+            key,
+            plan.verification_method,
+            proof_purpose="assertionMethod",
+            created=plan.valid_from,
+        )
+        credentials.append(PreparedCredential(tier.value, slot, signed))
+    status = passport.lifecycle.battery_status.value if passport.lifecycle else None
+    return PreparedPassport(
+        category=passport.general.battery_category.value,
+        battery_status=status,
+        predecessors=list(passport.predecessor) if passport.predecessor else None,
+        credentials=credentials,
+    )
+
+
+def next_version(session: Session, passport_id: str) -> int:
+    latest = session.exec(
+        select(func.max(Passport.version)).where(Passport.id == passport_id)
+    ).one()
+    return (latest or 0) + 1
+
+
+def bind_identity(data: Any, battery: Battery, version: int) -> dict[str, Any]:
+    """A copy of the passport data with the identifiers the service assigns filled in; values the
+    client sent must equal them."""
+    if not isinstance(data, dict):
+        raise PassportInvalid(
+            [{"path": "", "rule": "type", "message": "a passport is a JSON object"}]
+        )
+    out = dict(data)
+    expected = {"batteryIdentifier": battery.item_uri, "passportId": battery.passport_id}
+    for name, value in expected.items():
+        if name in out and out[name] != value:
+            what = "item URI" if name == "batteryIdentifier" else "passport id"
+            raise PassportMismatch(
+                name, f"must be {value!r}, the {what} of battery {battery.id}, not {out[name]!r}"
+            )
+        out[name] = value
+    if "passportVersion" in out and out["passportVersion"] != version:
+        raise PassportVersionConflict(
+            "passportVersion",
+            f"the service assigns versions; the next version of passport {battery.passport_id} "
+            f"is {version}, not {out['passportVersion']!r} (omit passportVersion to take it)",
+        )
+    out["passportVersion"] = version
+    return out
+
+
+def plan(
+    session: Session,
+    config: IssuerConfig,
+    operator: Operator,
+    battery: Battery,
+    data: Any,
+    *,
+    signing: operators.SigningKey | None = None,
+    version: int | None = None,
+) -> tuple[IssuancePlan, list[tuple[AllocatedEntry, AllocatedEntry]]]:
+    version = version or next_version(session, battery.passport_id)
+    bound = bind_identity(data, battery, version)
+    signing = signing or operators.signing_key(session, operator, config.master_key)
+    allocated = statuslists.allocate(session, config, operator, TIER_SLOTS)
+    assert signing.key.private is not None
+    issuance = IssuancePlan(
+        passport=bound,
+        battery_did=battery.did,
+        issuer_did=operator.did,
+        valid_from=format_datetime(utcnow()),
+        credential_ids=tuple(f"urn:uuid:{uuid.uuid4()}" for _ in range(TIER_SLOTS)),
+        statuses=tuple((rev.entry, sus.entry) for rev, sus in allocated),
+        seed=signing.key.private,
+        verification_method=signing.verification_method,
+    )
+    return issuance, allocated
+
+
+def commit(
+    session: Session,
+    operator: Operator,
+    battery: Battery,
+    issuance: IssuancePlan,
+    allocated: list[tuple[AllocatedEntry, AllocatedEntry]],
+    prepared: PreparedPassport,
+) -> IssuedPassport:
+    """Write the new version, supersede the previous one, store the credentials."""
+    now = utcnow()
+    version = issuance.passport["passportVersion"]
+    earlier = (
+        session.exec(
+            select(Passport).where(Passport.id == battery.passport_id, Passport.state == ACTIVE)
+        ).all()
+        if version > 1
+        else []
+    )
+    for previous in earlier:
+        previous.state = SUPERSEDED
+        previous.superseded_at = now
+        previous.state_changed_by = operator.did
+        session.add(previous)
+    session.add(
+        Passport(
+            id=battery.passport_id,
+            version=version,
+            battery_id=battery.id,
+            operator_id=operator.id,
+            state=ACTIVE,
+            predecessor_ids=prepared.predecessors,
+            created_at=now,
+            state_changed_by=operator.did,
+        )
+    )
+    for credential in prepared.credentials:
+        store.store(
+            session,
+            operator_id=operator.id,
+            document=credential.document,
+            kind=store.PASSPORT_TIER,
+            battery_id=battery.id,
+            passport_id=battery.passport_id,
+            passport_version=version,
+            tier=credential.tier,
+            status_entries=allocated[credential.slot],
+            anchor=False,
+        )
+    store.anchor_all(session, [c.document for c in prepared.credentials], store.PASSPORT_TIER)
+    battery.category = prepared.category
+    if prepared.battery_status is not None:
+        battery.status = prepared.battery_status
+    battery.updated_at = now
+    session.add(battery)
+    session.flush()
+    return IssuedPassport(
+        battery.passport_id, version, battery.id, [c.document for c in prepared.credentials]
+    )
+
+
+def issue(
+    session: Session, config: IssuerConfig, operator: Operator, battery_id: str, data: Any
+) -> IssuedPassport:
+    """Issue the next version of a battery's passport, in the caller's transaction."""
+    battery = batteries.get(session, battery_id)
+    batteries.require_responsible(session, battery, operator)
+    issuance, allocated = plan(session, config, operator, battery, data)
+    prepared = prepare(issuance)
+    return commit(session, operator, battery, issuance, allocated, prepared)

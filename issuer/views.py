@@ -1,0 +1,232 @@
+"""Read-only views of batteries and passports for the other packages (the resolver's pages and
+DID documents, the verifier's restricted-data release) and for the operator's passport view.
+
+These names are an interface: the resolver and verifier code against them. Each takes a
+`Session` and never writes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from issuer import events, store
+from issuer.passports import ACTIVE
+from issuer.tables import Battery, IssuedCredential, Operator, Passport
+from vocab.catalogue import Tier
+from vocab.datetimes import InvalidDateTime, as_utc, format_datetime, parse_datetime
+from vocab.gs1 import InvalidGs1Key, normalise_gtin
+from vocab.tiers import merge_tiers
+
+
+@dataclass(frozen=True)
+class BatteryView:
+    id: str
+    gtin: str
+    serial: str
+    item_uri: str
+    did: str
+    operator_did: str  # the operator responsible now
+    category: str | None  # known once a passport is issued
+    # The Annex XIII 4(c) battery status. Legitimate-interest data (catalogue row 11): do not
+    # show it to the public.
+    status: str | None
+    passport_id: str
+    passport_version: int | None  # None until the first issuance
+    passport_state: str | None  # "active", "superseded", "inactive", "archived"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _latest_version(session: Session, passport_id: str) -> Passport | None:
+    return session.exec(
+        select(Passport).where(Passport.id == passport_id).order_by(col(Passport.version).desc())
+    ).first()
+
+
+def _view(session: Session, battery: Battery) -> BatteryView:
+    operator = session.get(Operator, battery.operator_id)
+    latest = _latest_version(session, battery.passport_id)
+    return BatteryView(
+        id=battery.id,
+        gtin=battery.gtin,
+        serial=battery.serial,
+        item_uri=battery.item_uri,
+        did=battery.did,
+        operator_did=operator.did if operator else "",
+        category=battery.category,
+        status=battery.status,
+        passport_id=battery.passport_id,
+        passport_version=latest.version if latest else None,
+        passport_state=latest.state if latest else None,
+    )
+
+
+def battery_by_key(session: Session, gtin: str, serial: str) -> BatteryView | None:
+    """The battery with this GTIN (8, 12, 13 or 14 digits) and serial (decoded, not
+    percent-encoded); None for an unknown battery or an invalid GTIN."""
+    try:
+        gtin = normalise_gtin(gtin)
+    except InvalidGs1Key:
+        return None
+    battery = session.exec(
+        select(Battery).where(Battery.gtin == gtin, Battery.serial == serial)
+    ).first()
+    return _view(session, battery) if battery else None
+
+
+def battery_by_id(session: Session, battery_id: str) -> BatteryView | None:
+    battery = session.get(Battery, battery_id)
+    return _view(session, battery) if battery else None
+
+
+def credentials_for_tiers(
+    session: Session, battery_id: str, tiers: Iterable[Tier | str]
+) -> list[dict]:
+    """The signed tier credentials of the battery's latest passport version, for `tiers` only.
+
+    The latest version is returned also when the passport is archived or inactive: its data stays
+    readable (Art 77(7)-(8)); the state is in `battery_by_id`."""
+    battery = session.get(Battery, battery_id)
+    if battery is None:
+        return []
+    latest = _latest_version(session, battery.passport_id)
+    if latest is None:
+        return []
+    wanted = {Tier(t).value for t in tiers}
+    rows = session.exec(
+        select(IssuedCredential).where(
+            IssuedCredential.passport_id == battery.passport_id,
+            IssuedCredential.passport_version == latest.version,
+            IssuedCredential.kind == store.PASSPORT_TIER,
+        )
+    ).all()
+    order = [t.value for t in Tier]
+    return [
+        row.document
+        for row in sorted(rows, key=lambda r: order.index(r.tier or ""))
+        if row.tier in wanted
+    ]
+
+
+def public_credentials(session: Session, battery_id: str) -> list[dict]:
+    """The signed public-tier credential(s) of the battery's current passport."""
+    return credentials_for_tiers(session, battery_id, [Tier.PUBLIC])
+
+
+def passport_history(session: Session, battery_id: str) -> list[dict]:
+    """Passport-level lifecycle, oldest first: each version's creation and its end (superseded,
+    inactive, archived), with time and actor DID. Public-safe: no attribute data."""
+    battery = session.get(Battery, battery_id)
+    if battery is None:
+        return []
+    versions = session.exec(
+        select(Passport, Operator)
+        .where(Passport.battery_id == battery_id, Passport.operator_id == Operator.id)
+        .order_by(col(Passport.created_at), col(Passport.version))
+    ).all()
+    out: list[dict] = []
+    for passport, operator in versions:
+        base = {"passportId": passport.id, "version": passport.version}
+        out.append(
+            {
+                **base,
+                "event": "created",
+                "at": format_datetime(passport.created_at),
+                "actor": operator.did,
+            }
+        )
+        if passport.state != ACTIVE and passport.superseded_at is not None:
+            out.append(
+                {
+                    **base,
+                    "event": passport.state,
+                    "at": format_datetime(passport.superseded_at),
+                    "actor": passport.state_changed_by or operator.did,
+                }
+            )
+    return sorted(out, key=lambda e: (e["at"], e["version"], e["event"] != "created"))
+
+
+# --- the responsible operator's passport view ---------------------------------------------------
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return as_utc(parse_datetime(value, require_timezone=False))
+    except InvalidDateTime:
+        return None
+
+
+def _newer(candidate: Any, current: Any) -> bool:
+    """A reading replaces another unless both carry lastUpdate and the other is newer."""
+    new = _when(candidate.get("lastUpdate")) if isinstance(candidate, dict) else None
+    old = _when(current.get("lastUpdate")) if isinstance(current, dict) else None
+    return new is None or old is None or new >= old
+
+
+def apply_events(passport: dict[str, Any], event_credentials: list[dict]) -> dict[str, Any]:
+    """The passport data with the latest dynamic values of its events applied (oldest first)."""
+    out = copy.deepcopy(passport)
+    for credential in event_credentials:
+        subject = credential.get("credentialSubject", {})
+        status = subject.get("batteryStatus")
+        if status is not None:
+            lifecycle = out.setdefault("lifecycle", {})
+            candidate = {
+                "batteryStatus": status,
+                "lastUpdate": subject.get("occurredAt"),
+                "updatedBy": credential.get("issuer"),
+            }
+            if _newer(candidate, lifecycle):
+                out["lifecycle"] = {k: v for k, v in candidate.items() if v is not None}
+        condition = subject.get("condition")
+        if isinstance(condition, dict):
+            target = out.setdefault("performance", {}).setdefault("condition", {})
+            for name, value in condition.items():
+                if name == "negativeEvents":
+                    known = target.setdefault("negativeEvents", [])
+                    known.extend(e for e in value if e not in known)
+                elif name not in target or _newer(value, target[name]):
+                    target[name] = value
+    return out
+
+
+def passport_view(session: Session, battery_id: str) -> dict[str, Any] | None:
+    """Everything the responsible operator sees: the current version's data merged with the
+    latest dynamic values, the event history and the version history."""
+    battery = session.get(Battery, battery_id)
+    if battery is None:
+        return None
+    view = _view(session, battery)
+    tiers = credentials_for_tiers(session, battery_id, list(Tier))
+    subjects = [{k: v for k, v in c["credentialSubject"].items() if k != "id"} for c in tiers]
+    history = events.history(session, battery_id)
+    passport = apply_events(merge_tiers(subjects), history) if subjects else None
+    versions = session.exec(
+        select(Passport).where(Passport.id == battery.passport_id).order_by(col(Passport.version))
+    ).all()
+    return {
+        "battery": view.as_dict(),
+        "passport": passport,
+        "events": history,
+        "versions": [
+            {
+                "passportId": v.id,
+                "version": v.version,
+                "state": v.state,
+                "createdAt": format_datetime(v.created_at),
+                "supersededAt": format_datetime(v.superseded_at) if v.superseded_at else None,
+            }
+            for v in versions
+        ],
+        "history": passport_history(session, battery_id),
+    }

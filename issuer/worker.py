@@ -1,0 +1,266 @@
+"""The bulk worker: a thread that claims pending bulk items, signs them in a process pool (all
+cores: validation, tier split and eddsa-rdfc-2022 signing are CPU-bound and hold the GIL), and
+commits each item in its own transaction as soon as its signatures are back.
+
+It resumes unfinished jobs on start simply by looking for pending items. See `issuer.bulk` for
+why an item is never issued twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from issuer import bulk, operators, passports, statuslists
+from issuer.config import IssuerConfig
+from issuer.tables import Operator
+
+log = logging.getLogger("dbp.bulk")
+DEAD_CHECK_S = 10.0  # how often to look for claims of dead worker processes on this host
+
+
+def _warm_up() -> None:
+    """Load the catalogue, schemas and JSON-LD contexts once per worker process."""
+    from vocab.catalogue import load_catalogue
+
+    load_catalogue()
+
+
+def _prepare(plan: passports.IssuancePlan) -> passports.PreparedPassport | dict:
+    """`passports.prepare` in a signing process. A failure comes back as the item's error report:
+    our exceptions keep their fields in attributes that pickling would lose."""
+    try:
+        return passports.prepare(plan)
+    except Exception as exc:  # noqa: BLE001 - reported on the item
+        if not getattr(exc, "code", None):
+            log.exception("bulk: preparing an item failed")
+        return bulk.error_of(exc, "passport.")
+
+
+class _InlineExecutor(Executor):
+    """Runs tasks in the calling thread (no process pool: one core, or tests)."""
+
+    def submit(self, fn: Callable, /, *args, **kwargs) -> Future:  # type: ignore[override]
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(exc)
+        return future
+
+
+class BulkWorker:
+    def __init__(
+        self,
+        engine: Engine,
+        config: IssuerConfig,
+        *,
+        processes: int | None = None,
+        window: int = 48,
+        idle_poll_s: float = 2.0,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.processes = (os.cpu_count() or 1) if processes is None else processes
+        self.window = window
+        self.idle_poll_s = idle_poll_s
+        self.me = bulk.worker_id()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool: Executor | None = None
+        self._dead: list[str] = []
+        self._dead_checked_at = -DEAD_CHECK_S
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dbp-bulk", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _executor(self) -> Executor:
+        if self._pool is None:
+            if self.processes > 1:
+                # spawn, not fork: the server process has threads (a forked child would inherit
+                # their locks in whatever state they were).
+                self._pool = ProcessPoolExecutor(
+                    self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_warm_up,
+                )
+            else:
+                self._pool = _InlineExecutor()
+        return self._pool
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # noqa: BLE001 - the worker must outlive a bad batch
+                log.exception("bulk worker: unexpected error; retrying shortly")
+                worked = False
+                self._stop.wait(self.idle_poll_s)
+            if not worked:
+                self._wake.wait(self.idle_poll_s)
+                self._wake.clear()
+
+    def run_once(self) -> bool:
+        """Process claimable items until there are none; False if there was nothing to do."""
+        outstanding: deque[tuple[bulk.ItemWork, Future]] = deque()
+        signing_keys: dict[str, tuple[Operator, operators.SigningKey]] = {}
+        worked = False
+        exhausted = False
+        while not self._stop.is_set():
+            # Refill in half windows: a claim costs a few queries, not worth it per item.
+            if not exhausted and len(outstanding) <= self.window // 2:
+                fresh = self._claim_and_submit(self.window - len(outstanding), signing_keys)
+                if fresh is None:
+                    exhausted = True
+                else:
+                    outstanding.extend(fresh)
+                    worked = True
+            if not outstanding:
+                break
+            work, future = outstanding.popleft()
+            self._finish(work, future, signing_keys)
+        with Session(self.engine) as session:
+            bulk.finish_jobs(session)
+        return worked
+
+    def _claim_and_submit(
+        self, limit: int, signing_keys: dict[str, tuple[Operator, operators.SigningKey]]
+    ) -> list[tuple[bulk.ItemWork, Future]] | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            now = time.monotonic()
+            if now >= self._dead_checked_at + DEAD_CHECK_S:
+                # Items claimed by a worker process of this host that has died are free now.
+                self._dead = bulk.dead_local_workers(session, self.me)
+                self._dead_checked_at = now
+            claimed = bulk.claim(session, self.me, limit, self._dead)
+            if not claimed:
+                return None
+            planned: list[bulk.ItemWork] = []
+            failed: list[tuple[bulk.Claimed, Exception]] = []
+            for item in claimed:
+                operator, signing = self._signing(session, item.operator_id, signing_keys)
+                try:
+                    planned.append(bulk.plan_item(session, self.config, operator, signing, item))
+                except Exception as exc:  # noqa: BLE001 - reported on the item
+                    failed.append((item, exc))
+            # New status lists made while planning must exist before items reference them.
+            session.commit()
+        # Recorded after that commit: with SQLite a second writer would wait for this one.
+        for item, exc in failed:
+            self._fail(item, exc, "")
+        executor = self._executor()
+        out = []
+        for work in planned:
+            try:
+                out.append((work, executor.submit(_prepare, work.plan)))
+            except BrokenProcessPool:
+                self._pool = None
+                out.append((work, self._executor().submit(_prepare, work.plan)))
+        return out
+
+    def _signing(
+        self,
+        session: Session,
+        operator_id: str,
+        cache: dict[str, tuple[Operator, operators.SigningKey]],
+    ) -> tuple[Operator, operators.SigningKey]:
+        if operator_id not in cache:
+            operator = session.get(Operator, operator_id)
+            assert operator is not None
+            cache[operator_id] = (
+                operator,
+                operators.signing_key(session, operator, self.config.master_key),
+            )
+        return cache[operator_id]
+
+    def _finish(
+        self,
+        work: bulk.ItemWork,
+        future: Future,
+        signing_keys: dict[str, tuple[Operator, operators.SigningKey]],
+    ) -> None:
+        try:
+            prepared = future.result()
+        except BrokenProcessPool:
+            # A signing process died (out of memory, killed): sign here, make a new pool.
+            log.warning("bulk worker: the signing pool broke; signing in the worker thread")
+            self._pool = None
+            prepared = _prepare(work.plan)
+        if isinstance(prepared, dict):  # PassportInvalid and friends: the item failed
+            self._record_failure(work.claimed, prepared)
+            return
+        for attempt in range(3):
+            with Session(self.engine, expire_on_commit=False) as session:
+                # The operator loaded when the item was planned (only its id and DID are read).
+                operator = signing_keys[work.claimed.operator_id][0]
+                try:
+                    bulk.commit_item(session, self.config, operator, work, prepared)
+                    session.commit()
+                    return
+                except bulk.AlreadyProcessed:
+                    session.rollback()
+                    return
+                except IntegrityError:
+                    # A status index another process took: draw new ones and sign again.
+                    session.rollback()
+                    statuslists.allocator.forget()
+                    if attempt == 2:
+                        break
+                    op, signing = self._signing(session, operator.id, signing_keys)
+                    try:
+                        work = bulk.plan_item(session, self.config, op, signing, work.claimed)
+                        session.commit()
+                    except Exception as exc:  # noqa: BLE001
+                        self._fail(work.claimed, exc, "")
+                        return
+                    prepared = _prepare(work.plan)
+                    if isinstance(prepared, dict):
+                        self._record_failure(work.claimed, prepared)
+                        return
+                except Exception as exc:  # noqa: BLE001 - a domain error: the item failed
+                    session.rollback()
+                    self._fail(work.claimed, exc, "")
+                    return
+        self._fail(work.claimed, RuntimeError("could not store the item"), "")
+
+    def _fail(self, claimed: bulk.Claimed, exc: Exception, prefix: str) -> None:
+        prefix = getattr(exc, "path_prefix", prefix)
+        if not getattr(exc, "code", None):
+            log.error("bulk item %s/%s failed", claimed.job_id, claimed.position, exc_info=exc)
+        self._record_failure(claimed, bulk.error_of(exc, prefix))
+
+    def _record_failure(self, claimed: bulk.Claimed, error: dict) -> None:
+        with Session(self.engine) as session:
+            try:
+                bulk.fail_item(session, claimed, error)
+                session.commit()
+            except bulk.AlreadyProcessed:
+                session.rollback()

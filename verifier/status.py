@@ -1,0 +1,304 @@
+"""The `status` check: W3C Bitstring Status List v1.0 validation (spec §3.2) for every
+`BitstringStatusListEntry` of a credential.
+
+For each entry: load the status list credential (from this service's own database when the URL is
+under DBP_PUBLIC_URL, otherwise over HTTP from an allowed host only, with size and time limits and
+caching by Cache-Control / `ttl`), verify its proof, require that its issuer is the credential's
+issuer, that it is a BitstringStatusListCredential within its validity period whose purpose
+matches the entry, then read the bit. A set bit fails the check with code `revoked` or
+`suspended`.
+
+Requiring the same issuer is this service's policy: the spec allows a different status issuer,
+but nothing here could tell which other party is entitled to revoke an operator's credentials.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+from proofs import dataintegrity
+from proofs.dataintegrity import VerificationMethodResolver
+from proofs.errors import ProofError
+from resolver.didweb import DidWebPolicy, _is_public
+from resolver.errors import ResolverError
+from verifier.credentials import CredentialCheck
+from verifier.result import Result
+from vocab import bitstring
+from vocab.datetimes import InvalidDateTime, parse_datetime, utcnow
+from vocab.errors import VocabError
+from vocab.vcdm import as_list, issuer_id
+
+CHECK = "status"
+_INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*([0-9]+)")
+
+
+class StatusListUnavailable(Exception):
+    code = "status-list-unavailable"
+
+
+LocalLists = Callable[[str], "dict | None"]
+
+
+@dataclass
+class _Cached:
+    document: dict
+    etag: str | None
+    fresh_until: float
+
+
+class StatusListFetcher:
+    """Loads status list credentials: local ones directly, foreign ones over HTTP under the same
+    host allow-list as did:web, cached as long as Cache-Control max-age / `ttl` allow."""
+
+    def __init__(
+        self,
+        *,
+        own_prefix: str,
+        local: LocalLists,
+        policy: DidWebPolicy,
+        client: httpx.Client | None = None,
+        max_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
+        self.own_prefix = own_prefix
+        self.local = local
+        self.policy = policy
+        self.client = client
+        self.max_bytes = max_bytes
+
+    def __call__(self, url: str) -> dict:
+        if url.startswith(self.own_prefix):
+            document = self.local(url)
+            if document is None:
+                raise StatusListUnavailable(f"no status list {url} is published here")
+            return document
+        return self._fetch(url)
+
+    def _fetch(self, url: str) -> dict:
+        parts = urlsplit(url)
+        host = (parts.netloc or "").lower()
+        insecure = parts.scheme == "http" and f"http://{host}" in self.policy.allowed_hosts
+        if not insecure and (parts.scheme != "https" or host not in self.policy.allowed_hosts):
+            raise StatusListUnavailable(
+                f"status list host {host!r} is not in DBP_DID_WEB_ALLOWED_HOSTS (https only); "
+                "this service does not fetch from other hosts"
+            )
+        try:
+            if not insecure and not _is_public(host):
+                raise StatusListUnavailable(f"status list host {host!r} is a private address")
+        except ResolverError as exc:
+            raise StatusListUnavailable(str(exc)) from None
+        cached = _cache.get(url)
+        if cached is not None and cached.fresh_until > time.monotonic():
+            return cached.document
+        headers = {"Accept": "application/vc+ld+json, application/json"}
+        if cached is not None and cached.etag:
+            headers["If-None-Match"] = cached.etag
+        client = self.client or httpx.Client()
+        try:
+            with client.stream(
+                "GET", url, timeout=self.policy.timeout_s, follow_redirects=False, headers=headers
+            ) as response:
+                if response.status_code == 304 and cached is not None:
+                    cached.fresh_until = _fresh_until(response.headers, cached.document)
+                    return cached.document
+                if response.status_code != 200:
+                    raise StatusListUnavailable(f"{url} answered HTTP {response.status_code}")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > self.max_bytes:
+                        raise StatusListUnavailable(f"{url} sent more than {self.max_bytes} bytes")
+                response_headers = response.headers
+        except httpx.HTTPError as exc:
+            raise StatusListUnavailable(
+                f"fetching {url} failed: {exc.__class__.__name__}"
+            ) from None
+        finally:
+            if self.client is None:
+                client.close()
+        try:
+            document = orjson.loads(bytes(body))
+        except orjson.JSONDecodeError:
+            raise StatusListUnavailable(f"{url} did not return JSON") from None
+        if not isinstance(document, dict):
+            raise StatusListUnavailable(f"{url} did not return a JSON object")
+        _cache.put(
+            url,
+            _Cached(
+                document, response_headers.get("etag"), _fresh_until(response_headers, document)
+            ),
+        )
+        return document
+
+
+def _fresh_until(headers: httpx.Headers, document: dict) -> float:
+    """How long a fetched list may be used without asking again: the smaller of the HTTP
+    max-age and the list's `ttl` (milliseconds); no-cache/no-store, or neither given: not at all."""
+    control = headers.get("cache-control", "").lower()
+    limits: list[float] = []
+    if "no-cache" in control or "no-store" in control:
+        limits.append(0)
+    match = _MAX_AGE.search(control)
+    if match:
+        limits.append(float(match.group(1)))
+    subject = document.get("credentialSubject")
+    ttl = subject.get("ttl") if isinstance(subject, dict) else None
+    if isinstance(ttl, int) and ttl > 0:
+        limits.append(ttl / 1000)
+    return time.monotonic() + (min(limits) if limits else 0)
+
+
+class _Cache:
+    def __init__(self, size: int = 256) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, _Cached] = {}
+        self._size = size
+
+    def get(self, url: str) -> _Cached | None:
+        with self._lock:
+            return self._items.get(url)
+
+    def put(self, url: str, value: _Cached) -> None:
+        with self._lock:
+            if len(self._items) >= self._size:
+                self._items.pop(next(iter(self._items)))
+            self._items[url] = value
+
+
+_cache = _Cache()
+
+
+def _entries(credential: dict) -> list[dict]:
+    return [
+        e
+        for e in as_list(credential.get("credentialStatus", []))
+        if isinstance(e, dict) and e.get("type") == bitstring.ENTRY_TYPE
+    ]
+
+
+def _within_validity(document: dict, now: datetime) -> str | None:
+    try:
+        start = document.get("validFrom")
+        end = document.get("validUntil")
+        if start and now < parse_datetime(start, require_timezone=False):
+            return f"the status list is not valid before {start}"
+        if end and now > parse_datetime(end, require_timezone=False):
+            return f"the status list expired at {end}"
+    except InvalidDateTime as exc:
+        return f"the status list has a malformed validity period: {exc}"
+    return None
+
+
+def check_entry(
+    credential: dict,
+    entry: dict,
+    fetch: Callable[[str], dict],
+    resolve: VerificationMethodResolver,
+    now: datetime,
+    result: Result,
+) -> None:
+    purpose = entry.get("statusPurpose")
+    index_text = entry.get("statusListIndex")
+    url = entry.get("statusListCredential")
+    if not isinstance(purpose, str) or not isinstance(url, str):
+        result.failed(
+            CHECK,
+            "a status entry lacks statusPurpose or statusListCredential",
+            "malformed-status-entry",
+        )
+        return
+    if not isinstance(index_text, str) or not _INDEX.match(index_text):
+        result.failed(
+            CHECK, "statusListIndex must be a base-10 integer string", "malformed-status-entry"
+        )
+        return
+    if entry.get("statusSize", 1) != 1:
+        result.failed(CHECK, "statusSize other than 1 is not supported", "unsupported-status-size")
+        return
+    index = int(index_text)
+    try:
+        status_list = fetch(url)
+    except StatusListUnavailable as exc:
+        result.failed(CHECK, exc, StatusListUnavailable.code)
+        return
+    types = as_list(status_list.get("type", []))
+    subject = status_list.get("credentialSubject")
+    if bitstring.LIST_CREDENTIAL_TYPE not in types or not isinstance(subject, dict):
+        result.failed(
+            CHECK, f"{url} is not a {bitstring.LIST_CREDENTIAL_TYPE}", "status-list-malformed"
+        )
+        return
+    try:
+        proofs = dataintegrity.verify_proof(
+            status_list, resolve, expected_purpose="assertionMethod"
+        )
+    except (ProofError, VocabError) as exc:
+        result.failed(
+            CHECK, f"the status list {url} does not verify: {exc}", "status-list-invalid-proof"
+        )
+        return
+    issuer = issuer_id(credential)
+    if issuer_id(status_list) != issuer or any(p.controller != issuer for p in proofs):
+        result.failed(
+            CHECK,
+            f"the status list {url} is issued by {issuer_id(status_list)}, not by the credential's "
+            f"issuer {issuer}",
+            "status-list-issuer-mismatch",
+        )
+        return
+    problem = _within_validity(status_list, now)
+    if problem:
+        result.failed(CHECK, problem, "status-list-expired")
+        return
+    if purpose not in as_list(subject.get("statusPurpose", [])):
+        result.failed(
+            CHECK,
+            f"the status list {url} is for {subject.get('statusPurpose')!r}, the entry for "
+            f"{purpose!r} (STATUS_VERIFICATION_ERROR)",
+            "status-purpose-mismatch",
+        )
+        return
+    try:
+        bits = bitstring.decode(subject.get("encodedList"))
+        value = bitstring.get_bit(bits, index)
+    except bitstring.StatusListError as exc:
+        result.failed(CHECK, exc, "status-list-malformed")
+        return
+    if not value:
+        result.passed(CHECK, f"{purpose}: not set (index {index} of {url})")
+    elif purpose == bitstring.REVOCATION:
+        result.failed(CHECK, f"the credential is revoked (index {index} of {url})", "revoked")
+    elif purpose == bitstring.SUSPENSION:
+        result.failed(CHECK, f"the credential is suspended (index {index} of {url})", "suspended")
+    else:
+        result.warn(CHECK, f"status {purpose!r} is set (index {index} of {url})", purpose)
+
+
+def status_check(
+    fetch: Callable[[str], dict],
+    resolve: VerificationMethodResolver,
+    *,
+    now: datetime | None = None,
+) -> CredentialCheck:
+    """A `CredentialCheck` running the status list validation for every entry."""
+
+    def check(credential: dict, result: Result) -> None:
+        entries = _entries(credential)
+        if not entries:
+            result.skipped(CHECK, "the credential has no BitstringStatusListEntry")
+            return
+        moment = now or utcnow()
+        for entry in entries:
+            check_entry(credential, entry, fetch, resolve, moment, result)
+
+    return check
