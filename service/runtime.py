@@ -27,6 +27,7 @@ from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
 from verifier.authority import authority_check, routing_registry_tenures
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
+from verifier.errors import StatusChangeFailed
 from verifier.passports import BatteryRecord
 from verifier.policy import AccessPolicy
 from verifier.presentations import VerifyPresentation
@@ -167,12 +168,43 @@ class Runtime:
 
     def sign_as_instance(self, session: Session, credential: dict) -> dict:
         """Sign `credential` with this instance's own key (`did:web:{host}`), e.g. a role
-        credential this instance accredits as a trust anchor."""
+        credential this instance accredits as a trust anchor. It gets a revocation and a
+        suspension entry on the instance's status lists and is stored like every credential
+        this service signs, so `change_instance_credential_status` can revoke or suspend it."""
         instance = operators.by_name(session, operators.INSTANCE_NAME)
         options = issuing.IssueOptions()
+        ((revocation, suspension),) = statuslists.allocate(session, self.issuer_config, instance, 1)
+        credential = {**credential, "credentialStatus": [revocation.entry, suspension.entry]}
         prepared = issuing.prepare(credential, instance.did, options)
+        credential_id = prepared.get("id") if isinstance(prepared.get("id"), str) else None
+        store.check_new_id(session, credential_id)
         signing = operators.signing_key(session, instance, self.master_key)
-        return issuing.sign(prepared, signing.key, signing.verification_method, options)
+        signed = issuing.sign(prepared, signing.key, signing.verification_method, options)
+        store.store(
+            session,
+            operator_id=instance.id,
+            document=signed,
+            kind=store.VC_API,
+            credential_id=credential_id,
+            status_entries=[revocation, suspension],
+        )
+        return signed
+
+    def change_instance_credential_status(
+        self, session: Session, credential_id: str, purpose: str, value: bool
+    ) -> None:
+        """Revoke (final), suspend or reinstate a credential this instance signed."""
+        instance = operators.by_name(session, operators.INSTANCE_NAME)
+        try:
+            statuslists.change_status(
+                session,
+                self.issuer_config,
+                instance,
+                credential_id,
+                statuslists.StatusChange(purpose, value),
+            )
+        except IssuerError as exc:
+            raise StatusChangeFailed(str(exc)) from None
 
 
 def local_did_document(session: Session, did: str, *, own_url: str) -> dict | None:

@@ -127,3 +127,38 @@ def trust_accredit(
         err.print(f"role credential {signed['id']} written to {out}", highlight=False)
     else:
         typer.echo(text)
+
+
+@trust_app.command("status")
+def trust_status(
+    credential: str = typer.Option(..., help="The id of a role credential this instance signed."),
+    revoke: bool = typer.Option(False, "--revoke", help="Revoke it (final)."),
+    suspend: bool = typer.Option(False, "--suspend", help="Suspend it."),
+    reinstate: bool = typer.Option(False, "--reinstate", help="Lift a suspension."),
+) -> None:
+    """Revoke, suspend or reinstate a role credential this instance accredited."""
+    from service.db import session_scope
+    from service.runtime import Runtime
+    from service.settings import Settings
+    from verifier.errors import VerifierError
+
+    changes = {
+        "revoked": (revoke, "revocation", True),
+        "suspended": (suspend, "suspension", True),
+        "reinstated": (reinstate, "suspension", False),
+    }
+    chosen = [outcome for outcome, (on, _, _) in changes.items() if on]
+    if len(chosen) != 1:
+        err.print("[red]error:[/red] give exactly one of --revoke, --suspend, --reinstate")
+        raise typer.Exit(2)
+    _, purpose, value = changes[chosen[0]]
+    rt = Runtime.start(Settings())
+    try:
+        with session_scope(rt.engine) as session:
+            rt.change_instance_credential_status(session, credential, purpose, value)
+    except VerifierError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        rt.close()
+    typer.echo(f"{credential}: {chosen[0]}")

@@ -135,3 +135,10 @@ class TierNotAllowed(Refusal):
 class AccessLogBroken(VerifierError):
     code = "access-log-broken"
     status = 500
+
+
+class StatusChangeFailed(VerifierError):
+    """A role credential's status could not be changed (unknown id, revocation is final, ...)."""
+
+    code = "status-change-failed"
+    status = 409

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from verifier_testkit import Holder, World
 
 from service.app import create_app
+from service.db import session_scope
 from verifier.tables import Challenge
 from vocab.catalogue import Tier
 from vocab.datetimes import format_datetime, utcnow
@@ -340,14 +341,38 @@ def test_refused_role_credential_from_operator_that_is_no_anchor(world):
     refused(world, world.present_and_access(recycler, [role], world.b1), "untrusted-issuer", 403)
 
 
-@pytest.mark.skip(reason="pending: needs the issuer branch's status lists (verifier/status.py)")
+def change_status(world: World, credential: dict, purpose: str, value: bool) -> None:
+    with session_scope(world.rt.engine) as session:
+        world.rt.change_instance_credential_status(session, credential["id"], purpose, value)
+
+
+def test_role_credentials_carry_status_entries(world):
+    role = world.accredit(Holder.new().did, "recycling")
+    purposes = [entry["statusPurpose"] for entry in role["credentialStatus"]]
+    assert purposes == ["revocation", "suspension"]
+    assert role["credentialStatus"][0]["statusListCredential"].startswith(
+        "http://testserver/status-lists/"
+    )
+
+
 def test_refused_revoked_role_credential(world):
-    raise NotImplementedError
+    recycler = Holder.new()
+    role = world.accredit(recycler.did, "recycling")
+    assert world.present_and_access(recycler, [role], world.b1).status_code == 200
+    change_status(world, role, "revocation", True)
+    r = world.present_and_access(recycler, [role], world.b1)
+    refused(world, r, "credential-revoked", 403)
+    assert world.last_log().requester == recycler.did
 
 
-@pytest.mark.skip(reason="pending: needs the issuer branch's status lists (verifier/status.py)")
-def test_refused_suspended_role_credential(world):
-    raise NotImplementedError
+def test_refused_suspended_role_credential_until_reinstated(world):
+    officer = Holder.new()
+    role = world.accredit(officer.did, "market-surveillance")
+    change_status(world, role, "suspension", True)
+    r = world.present_and_access(officer, [role], world.b1)
+    refused(world, r, "credential-suspended", 403)
+    change_status(world, role, "suspension", False)
+    assert world.present_and_access(officer, [role], world.b1).status_code == 200
 
 
 def test_refused_expired_role_credential(world):

@@ -468,3 +468,35 @@ def test_dbp_trust_show(world):
     result = CliRunner().invoke(cli, ["trust", "show"], env=cli_env(world))
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["trustAnchors"][0]["id"] == "did:web:testserver"
+
+
+def failed_status(body: dict) -> list[str]:
+    return [
+        c["code"] for c in body["results"] if c["check"] == "status" and c["status"] == "failed"
+    ]
+
+
+def test_dbp_trust_status_revokes_and_suspends(world):
+    from typer.testing import CliRunner
+
+    from service.cli import app as cli
+
+    officer = Holder.new()
+    role = world.accredit(officer.did, "commission")
+    runner = CliRunner()
+    args = ["trust", "status", "--credential", role["id"]]
+    result = runner.invoke(cli, [*args, "--suspend"], env=cli_env(world))
+    assert result.exit_code == 0, result.output
+    assert failed_status(verify(world, role)) == ["suspended"]
+    assert runner.invoke(cli, [*args, "--reinstate"], env=cli_env(world)).exit_code == 0
+    assert verify(world, role)["verified"] is True
+    assert runner.invoke(cli, [*args, "--revoke"], env=cli_env(world)).exit_code == 0
+    assert failed_status(verify(world, role)) == ["revoked"]
+    result = runner.invoke(cli, [*args, "--reinstate"], env=cli_env(world))
+    assert result.exit_code == 0  # reinstating touches the suspension bit only
+    result = runner.invoke(cli, [*args], env=cli_env(world))
+    assert result.exit_code == 2
+    unknown = runner.invoke(
+        cli, ["trust", "status", "--credential", "urn:x", "--revoke"], env=cli_env(world)
+    )
+    assert unknown.exit_code == 1
