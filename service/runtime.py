@@ -48,11 +48,10 @@ class Runtime:
     trust: RegistrySource = field(default=None)  # type: ignore[assignment]
     policy: AccessPolicy = field(default_factory=AccessPolicy)
     anchor: AnchorRuntime | None = field(default=None)
+    bulk_worker: BulkWorker | None = None
     # Where the resolver and the verifier read batteries and their passport credentials
     # (resolver.sources.PassportSource and verifier.passports.PassportStore); tests may swap it.
     passports: PassportSource = field(init=False)
-
-    bulk_worker: BulkWorker | None = None
 
     def __post_init__(self) -> None:
         self.passports = IssuerPassports(self)
