@@ -19,6 +19,7 @@ from service.bodies import BodyError, BodySizeLimit
 from service.documents import router as documents_router
 from service.runtime import Runtime
 from service.settings import Settings
+from verifier.api import access_router
 from verifier.api import router as verifier_router
 from verifier.errors import VerifierError
 from vocab.errors import VocabError
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         documents_router,
         issuer_router,
         verifier_router,
+        access_router,
         anchor_router,
         resolver_router,
     ):

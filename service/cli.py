@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from anchor.cli import app as anchor_app
+from verifier.cli import audit_app, trust_app
 
 app = typer.Typer(
     name="dbp",
@@ -21,6 +22,8 @@ operator_app = typer.Typer(
     help="Economic operators: create them and manage their keys.", no_args_is_help=True
 )
 app.add_typer(operator_app, name="operator")
+app.add_typer(audit_app, name="audit")
+app.add_typer(trust_app, name="trust")
 app.add_typer(anchor_app, name="anchor")
 
 err = Console(stderr=True)

@@ -4,6 +4,7 @@ passport source the resolver reads batteries through."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -13,8 +14,10 @@ from sqlmodel import Session
 
 from anchor.runtime import AnchorRuntime
 from anchor.verify import anchor_check
-from issuer import operators, statuslists
+from issuer import credentials as issuing
+from issuer import operators, statuslists, store
 from issuer.config import IssuerConfig
+from issuer.errors import IssuerError
 from issuer.worker import BulkWorker
 from resolver import battery_dids, registry
 from resolver.dids import DidResolver
@@ -22,10 +25,18 @@ from resolver.didweb import DidWebPolicy
 from resolver.sources import BatteryInfo, PassportSource
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
+from verifier.authority import authority_check, routing_registry_tenures
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
+from verifier.errors import StatusChangeFailed
+from verifier.passports import BatteryRecord
+from verifier.policy import AccessPolicy
+from verifier.presentations import VerifyPresentation
 from verifier.related import check_related_resources
 from verifier.result import Result
+from verifier.schemas import check_schema
 from verifier.status import StatusListFetcher, status_check
+from verifier.trust import RegistrySource
+from vocab.catalogue import Tier
 
 
 @dataclass
@@ -34,9 +45,12 @@ class Runtime:
     engine: Engine
     master_key: bytes
     http: httpx.Client
+    trust: RegistrySource = field(default=None)  # type: ignore[assignment]
+    policy: AccessPolicy = field(default_factory=AccessPolicy)
     anchor: AnchorRuntime | None = field(default=None)
     bulk_worker: BulkWorker | None = None
-    # Where the resolver reads batteries and their public credentials; tests may swap it.
+    # Where the resolver and the verifier read batteries and their passport credentials
+    # (resolver.sources.PassportSource and verifier.passports.PassportStore); tests may swap it.
     passports: PassportSource = field(init=False)
 
     def __post_init__(self) -> None:
@@ -47,6 +61,10 @@ class Runtime:
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)
         runtime = cls(settings, engine, settings.load_master_key(), httpx.Client())
+        runtime.trust = RegistrySource(settings.trust_registry, settings.did_web_base)
+        runtime.policy = AccessPolicy(
+            authorities_see_individual_data=settings.authorities_see_individual_data
+        )
         with session_scope(engine) as session:
             operators.ensure_instance(
                 session, did_web_base=settings.did_web_base, master_key=runtime.master_key
@@ -88,6 +106,8 @@ class Runtime:
         Each package that adds a check appends its factory call here."""
         return [
             check_related_resources,
+            check_schema,
+            authority_check(self.trust.current(), routing_registry_tenures(session)),
             status_check(self.status_lists(session), self.resolver(session).verification_method),
             anchor_check(session, self.anchor),
         ]
@@ -131,6 +151,12 @@ class Runtime:
             **options,
         )
 
+    def presentation_verifier(self) -> VerifyPresentation:
+        """`verify_presentation` in the shape the verifier's access flow takes."""
+        return lambda session, vp, challenge, domain: self.verify_presentation(
+            session, vp, challenge=challenge, domain=domain
+        )
+
     def resolver(self, session: Session) -> DidResolver:
         return DidResolver(
             own_did_web_base=self.settings.did_web_base,
@@ -138,6 +164,46 @@ class Runtime:
             policy=self.did_web_policy,
             client=self.http,
         )
+
+    def sign_as_instance(self, session: Session, credential: dict) -> dict:
+        """Sign `credential` with this instance's own key (`did:web:{host}`), e.g. a role
+        credential this instance accredits as a trust anchor. It gets a revocation and a
+        suspension entry on the instance's status lists and is stored like every credential
+        this service signs, so `change_instance_credential_status` can revoke or suspend it."""
+        instance = operators.by_name(session, operators.INSTANCE_NAME)
+        options = issuing.IssueOptions()
+        ((revocation, suspension),) = statuslists.allocate(session, self.issuer_config, instance, 1)
+        credential = {**credential, "credentialStatus": [revocation.entry, suspension.entry]}
+        prepared = issuing.prepare(credential, instance.did, options)
+        credential_id = prepared.get("id") if isinstance(prepared.get("id"), str) else None
+        store.check_new_id(session, credential_id)
+        signing = operators.signing_key(session, instance, self.master_key)
+        signed = issuing.sign(prepared, signing.key, signing.verification_method, options)
+        store.store(
+            session,
+            operator_id=instance.id,
+            document=signed,
+            kind=store.VC_API,
+            credential_id=credential_id,
+            status_entries=[revocation, suspension],
+        )
+        return signed
+
+    def change_instance_credential_status(
+        self, session: Session, credential_id: str, purpose: str, value: bool
+    ) -> None:
+        """Revoke (final), suspend or reinstate a credential this instance signed."""
+        instance = operators.by_name(session, operators.INSTANCE_NAME)
+        try:
+            statuslists.change_status(
+                session,
+                self.issuer_config,
+                instance,
+                credential_id,
+                statuslists.StatusChange(purpose, value),
+            )
+        except IssuerError as exc:
+            raise StatusChangeFailed(str(exc)) from None
 
 
 def local_did_document(session: Session, did: str, *, own_url: str) -> dict | None:
@@ -163,8 +229,9 @@ def _issuer_views() -> ModuleType | None:
 
 
 class IssuerPassports:
-    """The resolver's `PassportSource`: battery data from issuer.views, verification from the
-    runtime (every check other packages register)."""
+    """Passports as the resolver (`resolver.sources.PassportSource`) and the verifier
+    (`verifier.passports.PassportStore`) read them: battery data and credentials from
+    issuer.views, verification from the runtime (every check other packages register)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
@@ -183,3 +250,13 @@ class IssuerPassports:
 
     def verify_credential(self, session: Session, credential: object) -> Result:
         return self._runtime.verify_credential(session, credential)
+
+    def battery_by_key(self, session: Session, gtin: str, serial: str) -> BatteryRecord | None:
+        views = _issuer_views()
+        return views.battery_by_key(session, gtin, serial) if views else None
+
+    def credentials_for_tiers(
+        self, session: Session, battery_id: str, tiers: Iterable[Tier]
+    ) -> list[dict]:
+        views = _issuer_views()
+        return views.credentials_for_tiers(session, battery_id, list(tiers)) if views else []

@@ -66,7 +66,31 @@ class Settings(BaseSettings):
         "in the worker thread.",
     )
 
-    # --- anchoring on Ethereum (package anchor/) -------------------------------------------------
+    # --- verifier: trust, restricted data, challenges -------------------------------------------
+    trust_registry: Path | None = Field(
+        None,
+        description=(
+            "JSON file of trust anchors, notified bodies and issuer rules (verifier/trust.py); "
+            "default: this instance's DID is the one trust anchor, for every role."
+        ),
+    )
+    authorities_see_individual_data: bool = Field(
+        False,
+        description=(
+            "Let notified bodies, market surveillance authorities and the Commission read the "
+            "legitimate-interest tier (Annex XIII point 4), which Art 77(2)(b) does not list "
+            "for them."
+        ),
+    )
+    challenge_ttl_s: int = Field(300, ge=10, le=86_400, description="Lifetime of a challenge.")
+    challenge_domains: str = Field(
+        "",
+        description=(
+            "Comma-separated extra domains challenges may be bound to, besides this service's "
+            "host and public URL (e.g. a front-end's origin)."
+        ),
+    )
+    # --- anchoring on Ethereum (package anchor/) ------------------------------------------------
     chain_backend: Literal["embedded", "rpc"] = Field(
         "embedded",
         description=(
@@ -195,6 +219,11 @@ class Settings(BaseSettings):
         return frozenset(
             h.strip().lower() for h in self.did_web_allowed_hosts.split(",") if h.strip()
         )
+
+    @cached_property
+    def allowed_challenge_domains(self) -> frozenset[str]:
+        extra = {d.strip() for d in self.challenge_domains.split(",") if d.strip()}
+        return frozenset({self.public_host, self.public_url, *extra})
 
     def load_master_key(self) -> bytes:
         """The key that seals private keys; made (mode 0600) on first use when none is set."""

@@ -1,19 +1,40 @@
-"""Verifier HTTP routes: VC-API credential and presentation verification."""
+"""Verifier HTTP routes: VC-API verification, challenges, the trust registry, restricted data and
+the access log."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from urllib.parse import unquote
+
 import orjson
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from service.bodies import json_object
-from service.deps import db_session, runtime
+from resolver.tables import BatteryRoute
+from service.bodies import BodyError, json_object
+from service.deps import current_operator, db_session, runtime
 from service.runtime import Runtime
+from verifier import audit, challenges
+from verifier.access import request_restricted_data
+from verifier.authority import responsible_operator
 from verifier.errors import InvalidVerificationRequest, VerificationFailed
+from verifier.oversight import authenticate_authority
 from verifier.result import Result
+from vocab.datetimes import format_datetime
+from vocab.gs1 import InvalidGs1Key, ItemKey, parse_item_uri
 
 router = APIRouter(tags=["VC-API"])
+access_router = APIRouter(tags=["restricted data"])
+
+NO_STORE = {"Cache-Control": "no-store"}
+MAX_LOG_PAGE = 1000
+
+
+def _json(body: object, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 # VC-API verify options this service acts on; `checks` lists the checks the caller wants, and
@@ -88,3 +109,167 @@ def verify_presentation_route(
         expected_purpose=options["expected_purpose"],
     )
     return _answer(result, "presentation", "verifiablePresentation" if options["return"] else None)
+
+
+# --- challenges and the trust registry ----------------------------------------------------------
+
+
+async def _optional_json_object(request: Request) -> dict:
+    if not (await request.body()).strip():
+        return {}
+    return await json_object(request)
+
+
+# VC-API "Create Challenge": 200 with {challenge}; the domain and expiry are dbp's additions.
+@access_router.post("/challenges", summary="A single-use challenge for a presentation")
+def create_challenge(
+    body: dict = Depends(_optional_json_object),
+    rt: Runtime = Depends(runtime),
+    session: Session = Depends(db_session),
+) -> Response:
+    domain = body.get("domain", rt.settings.public_host)
+    if not isinstance(domain, str):
+        raise BodyError("domain must be a string")
+    challenge = challenges.issue(
+        session,
+        domain=domain,
+        allowed_domains=rt.settings.allowed_challenge_domains,
+        ttl=timedelta(seconds=rt.settings.challenge_ttl_s),
+    )
+    session.commit()
+    return _json(
+        {
+            "challenge": challenge.id,
+            "domain": challenge.domain,
+            "expires": format_datetime(challenge.expires_at),
+        },
+        headers=NO_STORE,
+    )
+
+
+@access_router.get("/trust-registry", summary="Trust anchors and who may issue which credential")
+def trust_registry(request: Request, rt: Runtime = Depends(runtime)) -> Response:
+    body, etag = rt.trust.current().document(accessPolicy=rt.policy.table())
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+# --- restricted data ------------------------------------------------------------------------
+
+
+def _release(
+    rt: Runtime, session: Session, key: ItemKey | None, battery_ref: str, body: dict
+) -> Response:
+    release = request_restricted_data(
+        session,
+        key=key,
+        battery_ref=battery_ref,
+        body=body,
+        passports=rt.passports,
+        policy=rt.policy,
+        verify=rt.presentation_verifier(),
+        operator_of=responsible_operator,
+    )
+    return _json(release.as_json(), headers=NO_STORE)
+
+
+@access_router.post(
+    "/01/{item_path:path}/access",
+    summary="Restricted passport data for a presentation (GS1 Digital Link item URI)",
+)
+def access_by_item(
+    request: Request,
+    item_path: str,
+    body: dict = Depends(_optional_json_object),
+    rt: Runtime = Depends(runtime),
+    session: Session = Depends(db_session),
+) -> Response:
+    # Parse the raw path: a serial may hold a percent-encoded "/", which the decoded path loses.
+    raw = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
+    raw = raw.removesuffix("/access")
+    root = request.scope.get("root_path", "")
+    raw = raw[len(root) :] if root and raw.startswith(root) else raw
+    try:
+        key = parse_item_uri(rt.settings.public_url + raw[raw.index("/01/") :])
+    except (InvalidGs1Key, ValueError):
+        raise InvalidGs1Key(
+            "uri", f"{unquote(raw)!r} is not a GS1 Digital Link item path /01/GTIN/21/SERIAL"
+        ) from None
+    plain = ItemKey(key.gtin, key.serial)  # variant and batch qualify, they do not identify
+    return _release(rt, session, plain, plain.uri(rt.settings.public_url), body)
+
+
+@access_router.post(
+    "/batteries/{battery_id}/access",
+    summary="Restricted passport data for a presentation (the battery DID's service endpoint)",
+)
+def access_by_battery(
+    battery_id: str,
+    body: dict = Depends(_optional_json_object),
+    rt: Runtime = Depends(runtime),
+    session: Session = Depends(db_session),
+) -> Response:
+    route = session.get(BatteryRoute, battery_id) if len(battery_id) <= 36 else None
+    if route is None:
+        # Logged under the DID the caller asked for; refused once the caller is authenticated.
+        ref = f"{rt.settings.did_web_base}:batteries:{battery_id[:36]}"
+        return _release(rt, session, None, ref, body)
+    key = ItemKey(route.gtin, route.serial)
+    return _release(rt, session, key, key.uri(rt.settings.public_url), body)
+
+
+# --- the access log ---------------------------------------------------------------------------
+
+
+def _battery_filter(rt: Runtime, battery: str | None) -> str | None:
+    if battery is None:
+        return None
+    key = parse_item_uri(battery if "://" in battery else rt.settings.public_url + battery)
+    return ItemKey(key.gtin, key.serial).uri(rt.settings.public_url)
+
+
+def _page(rows: list, limit: int) -> dict:
+    return {
+        "entries": [audit.as_json(r) for r in rows],
+        "next": rows[-1].seq if len(rows) == limit else None,
+    }
+
+
+@access_router.get("/access-log", summary="Access decisions about the operator's batteries")
+def access_log_for_operator(
+    after: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=MAX_LOG_PAGE),
+    battery: str | None = Query(None, description="Item URI or /01/.../21/... path"),
+    rt: Runtime = Depends(runtime),
+    session: Session = Depends(db_session),
+    operator=Depends(current_operator),
+) -> Response:
+    rows = audit.entries(
+        session,
+        operator=operator.did,
+        battery=_battery_filter(rt, battery),
+        after=after,
+        limit=limit,
+    )
+    return _json(_page(rows, limit), headers=NO_STORE)
+
+
+@access_router.post("/access-log/query", summary="The whole access log, for authorities")
+def access_log_for_authorities(
+    body: dict = Depends(json_object),
+    rt: Runtime = Depends(runtime),
+    session: Session = Depends(db_session),
+) -> Response:
+    after, limit, battery = body.get("after", 0), body.get("limit", 100), body.get("battery")
+    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        raise BodyError("after must be a non-negative integer")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LOG_PAGE:
+        raise BodyError(f"limit must be an integer from 1 to {MAX_LOG_PAGE}")
+    if battery is not None and not isinstance(battery, str):
+        raise BodyError("battery must be an item URI")
+    battery_uri = _battery_filter(rt, battery)
+    authenticate_authority(session, body, rt.presentation_verifier())
+    rows = audit.entries(session, battery=battery_uri, after=after, limit=limit)
+    return _json(_page(rows, limit), headers=NO_STORE)

@@ -179,6 +179,7 @@ def verify_credential(
             domain=domain,
             purpose=expected_purpose,
         )
+    result.signers = list(signers)
     if signers:
         issuer = issuer_id(credential)
         wrong = sorted({s for s in signers if s != issuer})
@@ -192,6 +193,7 @@ def verify_credential(
             result.passed("issuer", f"signed by the issuer {issuer}")
     elif signed_by_envelope:
         # jose.verify_jwt already refused a kid that is not one of the issuer's keys
+        result.signers = [issuer_id(credential)]
         result.passed("issuer", "the JWT key belongs to the issuer")
     else:
         result.skipped("issuer", "no verified proof to compare with the issuer")
@@ -259,6 +261,8 @@ def verify_presentation(
         )
     holder = presentation.get("holder")
     holder = holder.get("id") if isinstance(holder, dict) else holder
+    # jose.verify_jwt only accepts a vp+jwt whose kid is one of the holder's keys
+    result.signers = [holder] if signed_by_envelope else list(signers)
     if holder and signers:
         wrong = sorted({s for s in signers if s != holder})
         if wrong:
@@ -273,6 +277,7 @@ def verify_presentation(
     for i, embedded in enumerate(as_list(presentation.get("verifiableCredential", []))):
         sub = verify_credential(embedded, resolve, now=now, extra_checks=credential_checks)
         result.extend(sub, f"verifiableCredential[{i}]")
+        result.embedded.append(sub)
     _check_self_asserted(presentation, holder, signers, result)
     return result
 

@@ -28,6 +28,10 @@ class Check:
 class Result:
     checks: list[Check] = field(default_factory=list)
     document: dict | None = None  # the credential/presentation that was checked (unwrapped)
+    # DIDs whose keys made the verified proofs (or signed the JWT): who actually speaks for it.
+    signers: list[str] = field(default_factory=list)
+    # A presentation's embedded credentials, each with its own full result, in order.
+    embedded: list[Result] = field(default_factory=list)
     presented: object = None  # the document as presented, before an envelope was unwrapped
 
     def passed(self, name: str, detail: str = "") -> None:

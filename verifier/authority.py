@@ -1,0 +1,227 @@
+"""The `trust` check: may this issuer issue this type of credential? (Rules: `verifier.trust`.)
+
+Passport tier credentials, battery events and access grants speak for a battery, so their issuer
+must be the operator responsible for that battery. Responsibility comes from the routing registry
+(`holder_did`: the operator responsible now) and, for history, from tenures with known dates:
+
+- issued by the operator responsible now: passes, whatever the date;
+- issued by an earlier operator: passes only when a tenure shows that operator was responsible at
+  the credential's issuance time (`validFrom`, else `issuanceDate`, else the proof's `created`).
+  Without such a record the check fails: an unprovable claim of past responsibility is treated
+  like no responsibility, because anyone can back-date `validFrom`. (The routing registry keeps no
+  history today, so today only the current operator passes; a history source plugs in through
+  `ResponsibilityLookup`.)
+
+Role credentials must come from a trust anchor that accredits every role the credential states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from resolver.tables import BatteryRoute
+from verifier.credentials import CredentialCheck
+from verifier.entitlements import MalformedEntitlement, Role, parse_entitlement
+from verifier.result import Result
+from verifier.trust import NOTIFIED_BODY, RESPONSIBLE_OPERATOR, TRUST_ANCHOR, TrustRegistry
+from vocab.context import (
+    ACCESS_GRANT_CREDENTIAL,
+    AUTHORITY_CREDENTIAL,
+    LEGITIMATE_INTEREST_CREDENTIAL,
+)
+from vocab.datetimes import InvalidDateTime, parse_datetime
+from vocab.gs1 import InvalidGs1Key, ItemKey, parse_item_uri
+from vocab.vcdm import as_list, issuer_id
+
+CHECK = "trust"
+
+
+@dataclass(frozen=True)
+class Tenure:
+    """An operator's responsibility for a battery; open ends are unknown (since) or now (until)."""
+
+    operator: str
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+# The tenures of a battery, newest last; None when the battery is not registered here.
+ResponsibilityLookup = Callable[[ItemKey], Sequence[Tenure] | None]
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    ok: bool
+    detail: str
+    code: str = ""
+
+
+def issued_at(credential: dict) -> datetime | None:
+    for key in ("validFrom", "issuanceDate"):
+        if key in credential:
+            try:
+                return parse_datetime(credential[key], require_timezone=False)
+            except InvalidDateTime:
+                return None
+    proofs = [p for p in as_list(credential.get("proof", [])) if isinstance(p, dict)]
+    if proofs and isinstance(proofs[0].get("created"), str):
+        try:
+            return parse_datetime(proofs[0]["created"], require_timezone=False)
+        except InvalidDateTime:
+            return None
+    return None
+
+
+def batteries_of(credential: dict) -> list[str]:
+    """The battery identifiers (GS1 Digital Link URIs) a credential speaks about."""
+    out: list[str] = []
+    for subject in as_list(credential.get("credentialSubject", [])):
+        if not isinstance(subject, dict):
+            continue
+        for key in ("batteryIdentifier", "battery"):
+            if isinstance(subject.get(key), str):
+                out.append(subject[key])
+        out += [b for b in as_list(subject.get("batteries", [])) if isinstance(b, str)]
+        if not out and isinstance(subject.get("id"), str) and "/01/" in subject["id"]:
+            out.append(subject["id"])
+    return list(dict.fromkeys(out))
+
+
+def _failure_code(type_name: str) -> str:
+    if type_name in (LEGITIMATE_INTEREST_CREDENTIAL, AUTHORITY_CREDENTIAL):
+        return "untrusted-issuer"
+    if type_name == ACCESS_GRANT_CREDENTIAL:
+        return "grant-issuer-not-responsible"
+    return "issuer-not-responsible"
+
+
+class _Judge:
+    def __init__(
+        self, registry: TrustRegistry, responsibility: ResponsibilityLookup, credential: dict
+    ) -> None:
+        self.registry = registry
+        self.responsibility = responsibility
+        self.credential = credential
+        self.issuer = issuer_id(credential)
+
+    def principal(self, principal: str, type_name: str) -> _Verdict:
+        if principal == RESPONSIBLE_OPERATOR:
+            return self._responsible(type_name)
+        if principal == TRUST_ANCHOR:
+            return self._anchor()
+        if principal == NOTIFIED_BODY:
+            if self.registry.is_notified_body(self.issuer):
+                return _Verdict(True, f"{self.issuer} is an accredited notified body")
+            return _Verdict(False, f"{self.issuer} is not an accredited notified body")
+        if self.issuer == principal:
+            return _Verdict(True, f"{self.issuer} is named in the trust registry")
+        return _Verdict(False, f"{self.issuer} is not {principal}")
+
+    def _anchor(self) -> _Verdict:
+        try:
+            entitlement = parse_entitlement(self.credential)
+        except MalformedEntitlement as exc:
+            return _Verdict(False, str(exc), "malformed-credential")
+        if isinstance(entitlement, Role):
+            roles = entitlement.roles
+            if self.registry.accredits(self.issuer, roles):
+                return _Verdict(True, f"{self.issuer} is a trust anchor for {', '.join(roles)}")
+            return _Verdict(
+                False, f"{self.issuer} is not a trust anchor accrediting {', '.join(roles)}"
+            )
+        if self.registry.anchor(self.issuer) is not None:
+            return _Verdict(True, f"{self.issuer} is a trust anchor")
+        return _Verdict(False, f"{self.issuer} is not a trust anchor")
+
+    def _responsible(self, type_name: str) -> _Verdict:
+        uris = batteries_of(self.credential)
+        if not uris:
+            return _Verdict(False, "the credential names no battery", "malformed-credential")
+        when = issued_at(self.credential)
+        details = []
+        for uri in uris:
+            try:
+                key = parse_item_uri(uri)
+            except InvalidGs1Key as exc:
+                return _Verdict(False, str(exc), "malformed-credential")
+            tenures = self.responsibility(key)
+            if tenures is None:
+                return _Verdict(
+                    False,
+                    f"battery {uri} is not registered here, so its responsible operator is unknown",
+                    "unknown-battery",
+                )
+            current = [t for t in tenures if t.until is None]
+            if any(t.operator == self.issuer for t in current):
+                details.append(f"the responsible operator of {uri}")
+                continue
+            past = [
+                t
+                for t in tenures
+                if t.operator == self.issuer
+                and t.until is not None
+                and t.since is not None
+                and when is not None
+                and t.since <= when < t.until
+            ]
+            if past:
+                details.append(f"responsible for {uri} when the credential was issued")
+                continue
+            return _Verdict(
+                False,
+                f"{self.issuer} is not the operator responsible for {uri}",
+                _failure_code(type_name),
+            )
+        return _Verdict(True, f"{self.issuer} is " + "; ".join(details))
+
+
+def authority_check(
+    registry: TrustRegistry, responsibility: ResponsibilityLookup
+) -> CredentialCheck:
+    """The `trust` check, bound to a registry and a way to find who is responsible for a battery."""
+
+    def check(credential: dict, result: Result) -> None:
+        types = [t for t in as_list(credential.get("type", [])) if isinstance(t, str)]
+        rules = registry.rules_for(types)
+        if not rules:
+            result.skipped(CHECK, "the trust registry has no issuer rule for this credential type")
+            return
+        judge = _Judge(registry, responsibility, credential)
+        passed = []
+        for type_name, principals in rules.items():
+            verdicts = [judge.principal(p, type_name) for p in principals]
+            good = next((v for v in verdicts if v.ok), None)
+            if good is None:
+                reasons = "; ".join(v.detail for v in verdicts)
+                code = verdicts[0].code or _failure_code(type_name)
+                result.failed(CHECK, f"may not issue {type_name}: {reasons}", code)
+                return
+            passed.append(f"{type_name}: {good.detail}")
+        result.passed(CHECK, "; ".join(passed))
+
+    return check
+
+
+def routing_registry_tenures(session: Session) -> ResponsibilityLookup:
+    """Responsibility from the routing registry: the operator responsible now, no history."""
+
+    def lookup(key: ItemKey) -> Sequence[Tenure] | None:
+        route = session.exec(
+            select(BatteryRoute).where(
+                BatteryRoute.gtin == key.gtin, BatteryRoute.serial == key.serial
+            )
+        ).first()
+        return None if route is None else [Tenure(route.holder_did)]
+
+    return lookup
+
+
+def responsible_operator(session: Session, key: ItemKey) -> str | None:
+    """The operator responsible for the battery now, per the routing registry."""
+    tenures = routing_registry_tenures(session)(key)
+    current = [t.operator for t in tenures or () if t.until is None]
+    return current[-1] if current else None

@@ -1,0 +1,164 @@
+"""`dbp audit …` and `dbp trust …`: checking the access log's chain, the trust registry, and
+role credentials signed by this instance as a trust anchor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+audit_app = typer.Typer(help="The access log: check its hash chain.", no_args_is_help=True)
+trust_app = typer.Typer(
+    help="The trust registry and role credentials this instance accredits.", no_args_is_help=True
+)
+
+err = Console(stderr=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Recompute the access log's hash chain; exit 1 and name the first broken row if any."""
+    from sqlmodel import Session
+
+    from service.db import make_engine, migrate
+    from service.settings import Settings
+    from verifier.audit import verify_chain
+
+    engine = make_engine(Settings().resolved_database_url)
+    migrate(engine)
+    with Session(engine) as session:
+        report = verify_chain(session)
+    engine.dispose()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "rows": report.rows,
+                    "brokenAt": report.broken_at,
+                    "problem": report.problem,
+                }
+            )
+        )
+    elif report.ok:
+        typer.echo(f"OK: {report.rows} rows, the hash chain is intact")
+    else:
+        err.print(
+            f"[red]BROKEN[/red] at row {report.broken_at}: {report.problem} "
+            f"(rows 1 to {report.rows} verified)",
+            highlight=False,
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@trust_app.command("show")
+def trust_show() -> None:
+    """Print the trust registry in force (the file, or the defaults)."""
+    from service.settings import Settings
+    from verifier.trust import RegistrySource, TrustRegistryInvalid
+
+    settings = Settings()
+    try:
+        registry = RegistrySource(settings.trust_registry, settings.did_web_base).current()
+    except TrustRegistryInvalid as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(registry.as_json(), indent=2))
+
+
+@trust_app.command("accredit")
+def trust_accredit(
+    subject: str = typer.Option(..., help="The DID the role is accredited to."),
+    role: list[str] = typer.Option(
+        ...,
+        help=(
+            "recycling, repair, repurposing, remanufacturing, second-life, aggregation (repeat "
+            "for several purposes), or one of notified-body, market-surveillance, commission."
+        ),
+    ),
+    valid_days: int = typer.Option(365, help="Days until the credential expires."),
+    name: str | None = typer.Option(None, help="The subject's name, stated in the credential."),
+    jurisdiction: str | None = typer.Option(
+        None, help="Authorities: ISO 3166-1 alpha-2 country code, or EU."
+    ),
+    out: Path | None = typer.Option(None, help="Write the credential here instead of stdout."),
+) -> None:
+    """Sign a role credential with this instance's key (this instance as a trust anchor)."""
+    from service.db import session_scope
+    from service.runtime import Runtime
+    from service.settings import Settings
+    from verifier.accreditation import InvalidAccreditation, role_credential
+
+    settings = Settings()
+    rt = Runtime.start(settings)
+    try:
+        registry = rt.trust.current()
+        if not registry.accredits(settings.did_web_base, role):
+            err.print(
+                f"[yellow]warning:[/yellow] the trust registry does not list "
+                f"{settings.did_web_base} as an anchor for {', '.join(role)}; verifiers using it "
+                "will refuse this credential",
+                highlight=False,
+            )
+        try:
+            credential = role_credential(
+                issuer=settings.did_web_base,
+                subject=subject,
+                roles=role,
+                valid_days=valid_days,
+                name=name,
+                jurisdiction=jurisdiction,
+            )
+        except InvalidAccreditation as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        with session_scope(rt.engine) as session:
+            signed = rt.sign_as_instance(session, credential)
+    finally:
+        rt.close()
+    text = json.dumps(signed, indent=2)
+    if out:
+        out.write_text(text + "\n")
+        err.print(f"role credential {signed['id']} written to {out}", highlight=False)
+    else:
+        typer.echo(text)
+
+
+@trust_app.command("status")
+def trust_status(
+    credential: str = typer.Option(..., help="The id of a role credential this instance signed."),
+    revoke: bool = typer.Option(False, "--revoke", help="Revoke it (final)."),
+    suspend: bool = typer.Option(False, "--suspend", help="Suspend it."),
+    reinstate: bool = typer.Option(False, "--reinstate", help="Lift a suspension."),
+) -> None:
+    """Revoke, suspend or reinstate a role credential this instance accredited."""
+    from service.db import session_scope
+    from service.runtime import Runtime
+    from service.settings import Settings
+    from verifier.errors import VerifierError
+
+    changes = {
+        "revoked": (revoke, "revocation", True),
+        "suspended": (suspend, "suspension", True),
+        "reinstated": (reinstate, "suspension", False),
+    }
+    chosen = [outcome for outcome, (on, _, _) in changes.items() if on]
+    if len(chosen) != 1:
+        err.print("[red]error:[/red] give exactly one of --revoke, --suspend, --reinstate")
+        raise typer.Exit(2)
+    _, purpose, value = changes[chosen[0]]
+    rt = Runtime.start(Settings())
+    try:
+        with session_scope(rt.engine) as session:
+            rt.change_instance_credential_status(session, credential, purpose, value)
+    except VerifierError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        rt.close()
+    typer.echo(f"{credential}: {chosen[0]}")
