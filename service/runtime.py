@@ -3,10 +3,8 @@ passport source the resolver reads batteries through."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import ModuleType
 
 import httpx
 from sqlalchemy import Engine
@@ -15,7 +13,7 @@ from sqlmodel import Session
 from anchor.runtime import AnchorRuntime
 from anchor.verify import anchor_check
 from issuer import credentials as issuing
-from issuer import operators, statuslists, store
+from issuer import operators, statuslists, store, views
 from issuer.config import IssuerConfig
 from issuer.errors import IssuerError
 from issuer.worker import BulkWorker
@@ -217,17 +215,6 @@ def local_did_document(session: Session, did: str, *, own_url: str) -> dict | No
     return None
 
 
-def _issuer_views() -> ModuleType | None:
-    # issuer/views.py comes with issue 3 (branch issuer). Until it is on main the resolver works
-    # from the registry alone; drop this fallback when it lands.
-    try:
-        return importlib.import_module("issuer.views")
-    except ModuleNotFoundError as exc:
-        if exc.name != "issuer.views":
-            raise
-        return None
-
-
 class IssuerPassports:
     """Passports as the resolver (`resolver.sources.PassportSource`) and the verifier
     (`verifier.passports.PassportStore`) read them: battery data and credentials from
@@ -237,26 +224,21 @@ class IssuerPassports:
         self._runtime = runtime
 
     def battery_by_id(self, session: Session, battery_id: str) -> BatteryInfo | None:
-        views = _issuer_views()
-        return views.battery_by_id(session, battery_id) if views else None
+        return views.battery_by_id(session, battery_id)
 
     def public_credentials(self, session: Session, battery_id: str) -> list[dict]:
-        views = _issuer_views()
-        return views.public_credentials(session, battery_id) if views else []
+        return views.public_credentials(session, battery_id)
 
     def passport_history(self, session: Session, battery_id: str) -> list[dict]:
-        views = _issuer_views()
-        return views.passport_history(session, battery_id) if views else []
+        return views.passport_history(session, battery_id)
 
     def verify_credential(self, session: Session, credential: object) -> Result:
         return self._runtime.verify_credential(session, credential)
 
     def battery_by_key(self, session: Session, gtin: str, serial: str) -> BatteryRecord | None:
-        views = _issuer_views()
-        return views.battery_by_key(session, gtin, serial) if views else None
+        return views.battery_by_key(session, gtin, serial)
 
     def credentials_for_tiers(
         self, session: Session, battery_id: str, tiers: Iterable[Tier]
     ) -> list[dict]:
-        views = _issuer_views()
-        return views.credentials_for_tiers(session, battery_id, list(tiers)) if views else []
+        return views.credentials_for_tiers(session, battery_id, list(tiers))

@@ -4,7 +4,6 @@ browser draws it. Screenshots go to test-output/screenshots/."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
@@ -154,38 +153,9 @@ def test_valid_battery(browser, site):
     screenshot(browser, f"valid-{site['db']}")
 
 
-def test_revoked_battery(browser, site, monkeypatch):
-    """Revocation as the status-list check reports it, through the runtime's check hook.
-    (The issuer's Bitstring Status List check replaces this stand-in once it is on main.)"""
-    runtime = site["fake"].runtime
-    revoked_id = site["battery"]["credential"]["id"]
-
-    def status_check(credential, result):
-        if credential.get("id") == revoked_id:
-            result.failed("status", "revoked: status list index 7 is set", "revoked")
-        else:
-            result.passed("status", "not revoked")
-
-    monkeypatch.setattr(runtime, "credential_checks", lambda session: [status_check])
-    find = open_page(browser, site["url"] + site["battery"]["path"])
-    verdict = find("section.verdict")[0]
-    assert "verdict-bad" in verdict.get_attribute("class")
-    assert "Revoked" in verdict.text
-    assert "Authentic" not in verdict.text
-    statuses = checks_by_status(find)
-    assert statuses["status"] == "failed"
-    assert statuses["proof"] == "passed"
-    assert "The issuer has revoked it." in find('li[data-check="status"]')[0].text
-    screenshot(browser, f"revoked-{site['db']}")
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("issuer.views") is None,
-    reason="issuer/views.py and status lists arrive with issue 3 (branch issuer)",
-)
-def test_revoked_through_the_issuer(browser, app_client, acme, request):
-    """Registered, issued and revoked through the issuer's API; the real Bitstring Status List
-    check fails. (Replaces the stand-in above once the issuer is on main.)"""
+def test_revoked_battery(browser, app_client, acme, request):
+    """Registered, issued and revoked through the issuer's API; the Bitstring Status List check
+    fails and the page says so."""
     battery = issued_battery(app_client, acme, "BRW-REV")
     credential = issued_public_credential(battery)
     r = set_status(app_client, acme, credential["id"], "revocation", True)

@@ -8,8 +8,6 @@ from __future__ import annotations
 import pytest
 from resolver_testkit import issued_battery, issued_public_credential, set_status
 
-# Pending on main until the issuer branch (issue 3) is merged; runs by itself from then on.
-pytest.importorskip("issuer.views", reason="issuer/views.py arrives with issue 3 (branch issuer)")
 
 LINKSET = "application/linkset+json"
 
