@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 from resolver_testkit import issued_battery, issued_public_credential, set_status
 
-
 LINKSET = "application/linkset+json"
 
 
