@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from issuer import events, store
+from issuer import batteries, events, store
 from issuer.passports import ACTIVE
 from issuer.tables import Battery, IssuedCredential, Operator, Passport
 from vocab.catalogue import Tier
@@ -51,7 +51,6 @@ def _latest_version(session: Session, passport_id: str) -> Passport | None:
 
 
 def _view(session: Session, battery: Battery) -> BatteryView:
-    operator = session.get(Operator, battery.operator_id)
     latest = _latest_version(session, battery.passport_id)
     return BatteryView(
         id=battery.id,
@@ -59,7 +58,7 @@ def _view(session: Session, battery: Battery) -> BatteryView:
         serial=battery.serial,
         item_uri=battery.item_uri,
         did=battery.did,
-        operator_did=operator.did if operator else "",
+        operator_did=batteries.responsible_did(session, battery),
         category=battery.category,
         status=battery.status,
         passport_id=battery.passport_id,
