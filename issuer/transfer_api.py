@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from issuer import newlife, peers, transfers
+from issuer import batteries, newlife, peers, transfers
 from issuer.errors import InvalidOffer
 from issuer.tables import Operator
 from issuer.transactions import commit_with_retry
@@ -88,7 +88,7 @@ def accept_transfer(
         answer = commit_with_retry(
             session, lambda: transfers.complete(session, config, signed, resolve)
         )
-        battery = transfers.batteries.get(session, answer["battery"]["id"])
+        battery = batteries.get(session, answer["battery"]["id"])
         arrival = None
     else:
         answer = peers.post_json(

@@ -117,6 +117,9 @@ def test_offer_accept_and_history(app_client, acme, second, operator_token):
         tenures = sorted((t.operator_did, t.until is None) for t in rows.all())
     assert tenures == sorted([(acme["did"], False), (second["did"], True)])
 
+    # the doubly signed credential is queued for anchoring like every credential
+    receipt = app_client.get(f"/anchors/{signed['id']}")
+    assert receipt.status_code == 200, receipt.text
     # the transfer credential verifies with both proofs (a proof set) ...
     r = verify(app_client, signed)
     assert r.status_code == 200, r.text
