@@ -36,6 +36,8 @@ from issuer.errors import (
     NotTransferee,
     OfferExpired,
     OfferTampered,
+    PeerNotAllowed,
+    PeerUnreachable,
     TransferStale,
     UnknownTransfer,
     WrongInstance,
@@ -46,7 +48,7 @@ from proofs import dataintegrity
 from proofs.dataintegrity import VerificationMethodResolver
 from proofs.errors import ProofError
 from resolver import registry
-from resolver.errors import ResolverError
+from resolver.errors import DidNotAllowed, DidResolutionFailed, ResolverError
 from resolver.tables import BatteryTenure
 from vocab.context import BATTERY_TRANSFER_CREDENTIAL, CREDENTIAL_CONTEXTS
 from vocab.datetimes import InvalidDateTime, as_utc, format_datetime, parse_datetime, utcnow
@@ -241,6 +243,10 @@ def verify_signers(
     """Every proof must verify, made (in this order) by the DIDs in `expected`."""
     try:
         verified = dataintegrity.verify_proof(document, resolve, expected_purpose="assertionMethod")
+    except DidNotAllowed as exc:
+        raise PeerNotAllowed(f"cannot check the offer's signatures: {exc}") from None
+    except DidResolutionFailed as exc:
+        raise PeerUnreachable(f"cannot check the offer's signatures: {exc}") from None
     except (ProofError, ResolverError, VocabError) as exc:
         raise InvalidOffer(f"the offer's signatures do not verify: {exc}") from None
     signers = [p.controller for p in verified]

@@ -5,16 +5,22 @@ new passport of the battery's next life, and the end of life."""
 from __future__ import annotations
 
 import copy
+import uuid
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from issuer_testkit import auth, failed_checks, issued, passport, verify
 from sqlmodel import Session, select
 
 from issuer import operators, transfers
 from issuer.tables import Passport
+from proofs import dataintegrity
+from proofs.didkey import did_key, did_key_verification_method_id
+from proofs.keys import Ed25519Key
 from resolver.tables import BatteryTenure
-from vocab.datetimes import utcnow
+from service.app import create_app
+from vocab.datetimes import format_datetime, utcnow
 
 
 @pytest.fixture
@@ -243,3 +249,45 @@ def test_expired_offer_is_refused(app_client, acme, second):
     # nothing changed
     doc = app_client.get(f"/batteries/{battery['battery']['id']}/did.json").json()
     assert doc["controller"] == acme["did"]
+
+
+def foreign_offer(to: str, origin: str) -> dict:
+    """An offer made on another instance (`origin`) by a did:key operator, to this instance."""
+    key = Ed25519Key.generate()
+    did = did_key(key.public)
+    now = utcnow().replace(microsecond=0)
+    unsigned = {
+        "@context": ["https://www.w3.org/ns/credentials/v2", "https://w3id.org/dbp/v1"],
+        "id": f"{origin}/transfers/{uuid.uuid4()}",
+        "type": ["VerifiableCredential", "BatteryTransferCredential"],
+        "issuer": did,
+        "validFrom": format_datetime(now),
+        "validUntil": format_datetime(now + timedelta(hours=1)),
+        "credentialSubject": {
+            "id": "did:web:elsewhere.example:batteries:1",
+            "battery": "https://elsewhere.example/01/09520123456788/21/FAR-1",
+            "passportId": f"urn:uuid:{uuid.uuid4()}",
+            "transferor": did,
+            "transferee": to,
+            "transferredAt": format_datetime(now),
+            "transferEndpoint": "http://testserver",
+        },
+    }
+    return dataintegrity.create_proof(unsigned, key, did_key_verification_method_id(did))
+
+
+def test_completion_only_at_allowed_reachable_instances(app_client, second, make_settings):
+    offer_made = foreign_offer(second["did"], "http://127.0.0.1:9")
+    r = accept(app_client, second, offer_made)
+    assert problem(r, 422) == "peer-not-allowed"
+    assert "DBP_DID_WEB_ALLOWED_HOSTS" in r.json()["detail"]
+    settings = app_client.app.state.runtime.settings
+    allowing = make_settings(
+        settings.resolved_database_url, did_web_allowed_hosts="http://127.0.0.1:9"
+    )
+    with TestClient(create_app(allowing), raise_server_exceptions=False) as client:
+        r = accept(client, second, offer_made)
+        assert problem(r, 502) == "peer-unreachable"
+        assert "did not answer" in r.json()["detail"]
+    # nothing was written: the battery is unknown here
+    assert app_client.get("/01/09520123456788/21/FAR-1").status_code == 404
