@@ -74,39 +74,53 @@ def _dump(value: Any) -> str:
 def transfer(
     batteries: list[str] = typer.Argument(
         None,
-        metavar="[BATTERY]...",
+        metavar="BATTERY",
         help="Battery ids to hand over (the last segment of the battery DID, as POST /batteries "
         "returned it).",
         show_default=False,
     ),
-    to: str = typer.Option(..., "--to", help="DID of the operator taking the batteries over."),
+    to: str = typer.Option(
+        ..., "--to", metavar="DID", help="DID of the operator taking the batteries over."
+    ),
     endpoint: str | None = typer.Option(
         None,
         "--endpoint",
+        metavar="URL",
         help="Base URL of the dbp instance of the new operator (default: your instance).",
     ),
     expires_in: str = typer.Option(
-        "7d", "--expires-in", help="How long the offer stays open: 30m, 12h, 7d, 2w."
+        "7d",
+        "--expires-in",
+        metavar="DURATION",
+        help="How long the offer stays open: 30m, 12h, 7d, 2w.",
     ),
     out: str = typer.Option(
         "-",
         "--out",
+        metavar="FILE|-",
         help="Where to write the signed offer(s): a file, or - for standard output. One battery "
         "gives one credential, several a JSON array.",
     ),
     from_file: str | None = typer.Option(
-        None, "--from-file", help="Read battery ids from this file, one a line (- for stdin)."
+        None,
+        "--from-file",
+        metavar="FILE",
+        help="Read battery ids from this file, one a line (- for stdin).",
     ),
     json_output: bool = typer.Option(
         False, "--json", help="Print {ok, results: [{battery, ok, transferId, ...}]} on stdout."
     ),
-    service: str = typer.Option(..., "--service", envvar="DBP_SERVICE_URL", help=SERVICE_HELP),
-    token: str = typer.Option(..., "--token", envvar="DBP_OPERATOR_TOKEN", help=TOKEN_HELP),
+    service: str = typer.Option(
+        ..., "--service", envvar="DBP_SERVICE_URL", metavar="URL", help=SERVICE_HELP
+    ),
+    token: str = typer.Option(
+        ..., "--token", envvar="DBP_OPERATOR_TOKEN", metavar="TOKEN", help=TOKEN_HELP
+    ),
 ) -> None:
     """Offer batteries to another operator: your instance signs one transfer offer per battery.
 
-    Give each offer to the new operator, who runs `dbp wallet accept OFFER`. An offer expires
-    unaccepted after --expires-in; only the operator responsible for a battery can offer it."""
+    Give each offer to the new operator, who runs `dbp wallet accept OFFER`. An offer expires unaccepted after --expires-in; only the operator responsible for a battery can offer it. Several batteries show a progress bar; the exit code is 1 if any offer failed.
+    """  # noqa: E501 - help paragraphs are rewrapped by the terminal
     try:
         ttl = handover.parse_duration(expires_in)
     except ValueError as exc:
@@ -190,22 +204,24 @@ def _report_offers(results: list[dict[str, Any]], out: str, total: int) -> None:
 def accept(
     offers: list[str] = typer.Argument(
         ...,
-        metavar="OFFER...",
+        metavar="OFFER",
         help="Files holding transfer offers (one credential or a JSON array); - reads stdin.",
         show_default=False,
     ),
     json_output: bool = typer.Option(
         False, "--json", help="Print {ok, results: [{battery, ok, itemUri, ...}]} on stdout."
     ),
-    service: str = typer.Option(..., "--service", envvar="DBP_SERVICE_URL", help=SERVICE_HELP),
-    token: str = typer.Option(..., "--token", envvar="DBP_OPERATOR_TOKEN", help=TOKEN_HELP),
+    service: str = typer.Option(
+        ..., "--service", envvar="DBP_SERVICE_URL", metavar="URL", help=SERVICE_HELP
+    ),
+    token: str = typer.Option(
+        ..., "--token", envvar="DBP_OPERATOR_TOKEN", metavar="TOKEN", help=TOKEN_HELP
+    ),
 ) -> None:
-    """Accept transfer offers made to you: your instance countersigns each offer and completes
-    the hand-over with the instance that made it.
+    """Accept transfer offers made to you: your instance countersigns each offer and completes the hand-over with the instance that made it.
 
-    Afterwards you are responsible for the battery: its QR code resolves at your instance, and
-    you issue its new passport (repurposed or remanufactured) with the old one as predecessor.
-    Accepting the same offer again changes nothing."""
+    Afterwards you are responsible for the battery: its QR code resolves at your instance, and you issue its new passport (repurposed or remanufactured) with the old one as predecessor. Accepting the same offer again changes nothing.
+    """  # noqa: E501 - help paragraphs are rewrapped by the terminal
     try:
         credentials = handover.read_offers(offers, sys.stdin)
     except HandoverError as exc:

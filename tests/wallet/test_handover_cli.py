@@ -32,7 +32,7 @@ def run(args: list[str], *, env: dict | None = None, **kwargs):
         ([], ["transfer", "accept"]),
         (["transfer"], ["--to", "--endpoint", "--expires-in", "--out", "--from-file", "--json",
                         "--service", "DBP_SERVICE_URL", "--token", "DBP_OPERATOR_TOKEN"]),
-        (["accept"], ["OFFER...", "--json", "--service", "--token", "countersigns"]),
+        (["accept"], ["OFFER", "--json", "--service", "--token", "countersigns"]),
     ],
 )  # fmt: skip
 def test_help(command, words):
