@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from issuer import batteries, events, store
 from issuer.passports import ACTIVE
-from issuer.tables import Battery, IssuedCredential, Operator, Passport
+from issuer.tables import Battery, IssuedCredential, Operator, Passport, Transfer
 from vocab.catalogue import Tier
 from vocab.datetimes import InvalidDateTime, as_utc, format_datetime, parse_datetime
 from vocab.gs1 import InvalidGs1Key, normalise_gtin
@@ -150,7 +150,27 @@ def passport_history(session: Session, battery_id: str) -> list[dict]:
                     "actor": passport.state_changed_by or operator.did,
                 }
             )
-    return sorted(out, key=lambda e: (e["at"], e["version"], e["event"] != "created"))
+    # Hand-overs (Art 77(7)): the passport handed over and who handed it over, also on the
+    # instance the battery arrived at, which holds none of the earlier passport's versions.
+    handed = session.exec(
+        select(Transfer).where(Transfer.battery_id == battery_id, Transfer.state == "completed")
+    ).all()
+    seen = set()
+    for transfer in handed:
+        if transfer.credential_id in seen or transfer.completed_at is None:
+            continue
+        seen.add(transfer.credential_id)
+        out.append(
+            {
+                "passportId": transfer.passport_id,
+                "version": None,
+                "event": "transferred",
+                "at": format_datetime(transfer.completed_at),
+                "actor": transfer.from_did,
+                "to": transfer.to_did,
+            }
+        )
+    return sorted(out, key=lambda e: (e["at"], e["version"] or 0, e["event"] != "created"))
 
 
 # --- the responsible operator's passport view ---------------------------------------------------

@@ -206,6 +206,7 @@ def test_new_life_and_end_of_life(app_client, acme, second, operator_token):
     assert view["passport"]["general"]["batteryCategory"] == "stationary"
     events = [(h["passportId"], h["event"]) for h in view["history"]]
     assert (old_passport, "inactive") in events and (new["passportId"], "created") in events
+    assert (old_passport, "transferred") in events
     for credential in battery["verifiableCredentials"]:
         assert verify(app_client, credential).status_code == 200
     path = battery["battery"]["itemUri"].removeprefix("http://testserver")

@@ -202,6 +202,8 @@ def test_hand_over_between_two_instances(pair, tmp_path):
         page = client.get(a.url + battery["path"], headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "Passport archived" in page.text
+    # the history there names the passport handed over and the hand-over
+    assert old_passport in page.text and "Transferred" in page.text
 
 
 def test_bulk_transfer_and_accept(pair, tmp_path):
