@@ -8,8 +8,8 @@ import asyncio
 from typing import Final
 
 import httpx
+import orjson
 from fastapi import APIRouter, Depends
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -80,4 +80,5 @@ async def readyz(rt: Runtime = Depends(runtime)) -> Response:
         return problems.problem_response(
             503, "not-ready", "not ready: " + "; ".join(down), role=rt.settings.role, checks=checks
         )
-    return ORJSONResponse({"status": "ready", "role": rt.settings.role, "checks": checks})
+    body = {"status": "ready", "role": rt.settings.role, "checks": checks}
+    return Response(orjson.dumps(body), media_type="application/json")
