@@ -147,14 +147,13 @@ def test_the_dockerfile():
 
 
 def caddy_routes() -> list[tuple[re.Pattern[str], str | None]]:
-    """(path regex, upstream) in the order Caddy tries them; None for `respond` (blocked)."""
+    """(path regex, upstream) in the order Caddy tries its handle blocks; None: refused."""
     text = (REPO / "deploy" / "Caddyfile").read_text()
     matchers = dict(re.findall(r"^\s*@(\w+) path_regexp (\S+)$", text, re.M))
     out: list[tuple[re.Pattern[str], str | None]] = []
-    for name in re.findall(r"^\s*respond @(\w+)", text, re.M):
-        out.append((re.compile(matchers[name]), None))
-    for name, upstream in re.findall(r"handle @(\w+) \{.*?dynamic a (\w+)", text, re.S):
-        out.append((re.compile(matchers[name]), upstream))
+    for name, body in re.findall(r"handle @(\w+) \{(.*?)\n\t\}", text, re.S):
+        upstream = re.search(r"dynamic a (\w+)", body)
+        out.append((re.compile(matchers[name]), upstream.group(1) if upstream else None))
     fallback = re.search(r"handle \{.*?dynamic a (\w+)", text, re.S)
     assert fallback
     out.append((re.compile(".*"), fallback.group(1)))
