@@ -77,6 +77,7 @@ class ObserveRequests:
                 scope["path"],
                 status,
                 extra={
+                    "request_id": rid,
                     "method": scope["method"],
                     "path": scope["path"],
                     "route": route,
