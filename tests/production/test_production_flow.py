@@ -279,6 +279,10 @@ def test_roles_are_separate_processes(deployment: Deployment):
     assert r.status_code == 404 and r.json()["servedBy"] == "verifier"
     r = httpx.get(d.verifiers[1].url + f"/01/{GTIN}/21/PROD-1")
     assert r.status_code == 404 and r.json()["servedBy"] == "resolver"
+    # what a cache in front holds stays valid whichever copy answers next
+    etag = httpx.get(d.verifiers[0].url + "/trust-registry").headers["etag"]
+    again = httpx.get(d.verifiers[1].url + "/trust-registry", headers={"If-None-Match": etag})
+    assert again.status_code == 304
 
 
 def test_json_logs_carry_the_request_id(deployment: Deployment, flow: dict):
