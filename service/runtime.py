@@ -21,7 +21,8 @@ from resolver import battery_dids, registry
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
 from resolver.sources import BatteryInfo, PassportSource
-from service.db import make_engine, migrate, session_scope
+from service import roles
+from service.db import make_engine, migrate, require_current_schema, session_scope
 from service.settings import Settings
 from verifier.authority import authority_check, routing_registry_tenures
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
@@ -57,7 +58,10 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.resolved_database_url)
-        migrate(engine)
+        if settings.migrate_on_start:
+            migrate(engine)
+        else:
+            require_current_schema(engine)  # `dbp migrate` ran first (docker-compose: migrate)
         runtime = cls(settings, engine, settings.load_master_key(), httpx.Client())
         runtime.trust = RegistrySource(settings.trust_registry, settings.did_web_base)
         runtime.policy = AccessPolicy(
@@ -68,6 +72,8 @@ class Runtime:
                 session, did_web_base=settings.did_web_base, master_key=runtime.master_key
             )
         runtime.anchor = AnchorRuntime(settings, engine, runtime.master_key)
+        if not roles.runs_workers(settings.role):
+            return runtime  # verifier and resolver copies hold no work of their own
         runtime.anchor.start()  # the worker thread, when DBP_ANCHOR_WORKER asks for it
         if settings.bulk_worker:
             # Resumes whatever jobs were left unfinished by a previous run.
