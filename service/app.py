@@ -11,6 +11,7 @@ from anchor.api import router as anchor_router
 from anchor.errors import AnchorError
 from issuer.api import router as issuer_router
 from issuer.errors import IssuerError
+from issuer.holders_api import router as holders_router
 from proofs.errors import ProofError
 from resolver.api import router as resolver_router
 from resolver.errors import ResolverError
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         documents_router,
         issuer_router,
+        holders_router,
         verifier_router,
         access_router,
         anchor_router,
