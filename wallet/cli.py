@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from wallet.errors import BadInput, IdentityExists, StoreError, WalletError
 from wallet.store import Store, WalletData, default_dir
@@ -328,7 +328,12 @@ def list_(
     if not summaries:
         out.print("the wallet holds no credentials (`dbp wallet import FILE`)")
         return
-    table = Table("id", "types", "issuer", "subject", "valid from", "valid until")
+    # fold, never truncate: an id cut short with "…" could not be passed to `show`
+    table = Table(
+        *(Column(h, overflow="fold") for h in ("id", "types", "issuer", "subject")),
+        "valid from",
+        "valid until",
+    )
     for s in summaries:
         cells = (s.id, ", ".join(s.types), s.issuer, s.subject, s.valid_from, s.valid_until)
         table.add_row(*(escape(str(c or "")) for c in cells))
@@ -525,7 +530,13 @@ def _print_outcome(outcome: Any) -> None:
             detail = f"{failure.name}: {failure.detail}" if failure else "no checks ran"
             out.print(f"[red]NOT VERIFIED[/red] ({escape(detail)}); its data is not shown")
             continue
-        table = Table("attribute", "value", "unit", title=escape(title), title_justify="left")
+        table = Table(
+            Column("attribute", overflow="fold"),
+            Column("value", overflow="fold"),
+            "unit",
+            title=escape(title),
+            title_justify="left",
+        )
         for row in requesting.attributes(released.credential.get("credentialSubject")):
             value = row["value"]
             shown = json.dumps(value) if isinstance(value, bool) or value is None else str(value)
