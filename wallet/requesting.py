@@ -97,9 +97,10 @@ def _expired(credential: dict[str, Any], now: datetime) -> bool:
         if isinstance(subject, dict):
             ends.append(subject.get("expiry"))
     try:
-        return any(isinstance(e, str) and parse_datetime(e, False) <= now for e in ends)
+        times = [parse_datetime(e, require_timezone=False) for e in ends if isinstance(e, str)]
     except InvalidDateTime:
         return True
+    return any(t <= now for t in times)
 
 
 def _names_battery(credential: dict[str, Any], key: ItemKey) -> bool:
