@@ -91,6 +91,9 @@ def _from_compact(token: str, where: str) -> list[dict[str, Any]]:
         return [_checked(jose.envelope(token, "vc+jwt"), where)]
     if typ in ("vp+jwt", "application/vp+jwt"):
         return _from_json(_jwt_payload(token).get("verifiableCredential", []), where)
+    if typ is None and "VerifiableCredential" in as_list(_jwt_payload(token).get("type", [])):
+        # typ is only RECOMMENDED (VC-JOSE-COSE 3.1.1); the payload says what it is
+        return [_checked(jose.envelope(token, "vc+jwt"), where)]
     raise BadInput(f"{where}: a compact JWT of typ {typ!r}; expected vc+jwt or vp+jwt")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -29,6 +30,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A response, read in full (within MAX_BYTES)."""
+
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+
 class Http:
     def __init__(
         self, *, insecure_http: bool = False, timeout_s: float = 10.0, client=None
@@ -47,7 +57,11 @@ class Http:
         self.close()
 
     def check_url(self, url: str) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a malformed port
+        except ValueError as exc:
+            raise ServiceError(f"{url!r} is not a usable URL: {exc}") from None
         if parts.scheme == "https" and parts.hostname:
             return
         if parts.scheme == "http" and parts.hostname:
@@ -59,7 +73,7 @@ class Http:
             )
         raise ServiceError(f"{url!r} is not an http(s) URL")
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, method: str, url: str, **kwargs: Any) -> Answer:
         self.check_url(url)
         try:
             request = self._client.build_request(method, url, **kwargs)
@@ -77,21 +91,22 @@ class Http:
         except httpx.HTTPError as exc:
             host = urlsplit(url).netloc
             raise ServiceError(f"cannot reach {host} ({exc.__class__.__name__})") from None
-        response._content = bytes(body)  # read once above, within the size limit
-        return response
+        except httpx.InvalidURL as exc:
+            raise ServiceError(f"{url!r} is not a usable URL: {exc}") from None
+        return Answer(response.status_code, response.headers, bytes(body))
 
-    def request(self, method: str, url: str, **kwargs: Any) -> tuple[str, httpx.Response]:
+    def request(self, method: str, url: str, **kwargs: Any) -> tuple[str, Answer]:
         """Send, following redirects (each hop checked); returns (final URL, response). A 303
         turns into a GET; 307 and 308 repeat the method and body, as RFC 9110 says."""
         for _ in range(MAX_REDIRECTS + 1):
             response = self._send(method, url, **kwargs)
-            if response.status_code not in REDIRECTS:
+            if response.status not in REDIRECTS:
                 return url, response
             location = response.headers.get("location")
             if not location:
-                raise ServiceError(f"{url} answered {response.status_code} without a Location")
+                raise ServiceError(f"{url} answered {response.status} without a Location")
             url = urljoin(url, location)
-            if response.status_code == 303:
+            if response.status == 303:
                 method = "GET"
                 kwargs.pop("content", None)
                 kwargs.pop("json", None)
@@ -100,17 +115,17 @@ class Http:
     def json(self, method: str, url: str, **kwargs: Any) -> tuple[str, Any]:
         """A JSON answer, or ServiceRefused for a problem / ServiceError for anything else."""
         final, response = self.request(method, url, **kwargs)
-        if response.status_code >= 400:
+        if response.status >= 400:
             raise refusal(final, response)
         try:
             return final, json.loads(response.content)
         except ValueError:
             raise ServiceError(
-                f"{final} answered HTTP {response.status_code} with something other than JSON"
+                f"{final} answered HTTP {response.status} with something other than JSON"
             ) from None
 
 
-def refusal(url: str, response: httpx.Response) -> ServiceError:
+def refusal(url: str, response: Answer) -> ServiceError:
     """An error response as an exception: an RFC 9457 problem names its type and detail."""
     try:
         problem = json.loads(response.content)
@@ -119,5 +134,5 @@ def refusal(url: str, response: httpx.Response) -> ServiceError:
     if isinstance(problem, dict) and isinstance(problem.get("type"), str):
         kind = problem["type"].rstrip("/").rsplit("/", 1)[-1] or problem["type"]
         detail = problem.get("detail") or problem.get("title") or "(no detail)"
-        return ServiceRefused(response.status_code, kind, str(detail))
-    return ServiceError(f"{url} answered HTTP {response.status_code}")
+        return ServiceRefused(response.status, kind, str(detail))
+    return ServiceError(f"{url} answered HTTP {response.status}")

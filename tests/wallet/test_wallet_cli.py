@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import pytest
 from wallet_testkit import Issuer, Wallet, one_line_error
@@ -243,7 +244,7 @@ def test_present_without_identity_or_with_unknown_id(tmp_path, wallet):
 
 
 def test_every_command_has_help():
-    w = Wallet(__import__("pathlib").Path("/nonexistent"))
+    w = Wallet(Path("/nonexistent"))
     for command in ("init", "import", "list", "show", "export", "present", "request"):
         result = w.run(command, "--help")
         assert result.exit_code == 0, command
