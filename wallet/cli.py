@@ -159,7 +159,9 @@ def init(
         show_default=False,
     ),
     force: bool = typer.Option(
-        False, "--force", help="Replace an existing identity (its key is lost for good)."
+        False,
+        "--force",
+        help="Replace an existing identity (its key is lost for good; credentials stay).",
     ),
     insecure_http: bool = typer.Option(
         False, "--insecure-http", help="Allow plain HTTP to hosts other than this machine."
@@ -335,7 +337,9 @@ def list_(
         "valid until",
     )
     for s in summaries:
-        cells = (s.id, ", ".join(s.types), s.issuer, s.subject, s.valid_from, s.valid_until)
+        # dates only here (the full times are in `show` and --json): they must not be cut off
+        dates = ((s.valid_from or "")[:10], (s.valid_until or "")[:10])
+        cells = (s.id, ", ".join(s.types), s.issuer, s.subject, *dates)
         table.add_row(*(escape(str(c or "")) for c in cells))
     out.print(table)
 

@@ -68,6 +68,26 @@ def test_init_asks_for_the_passphrase_twice_without_the_variable(tmp_path):
     assert "passphrase does not open" in one_line_error(result)
 
 
+def test_wallet_dir_option_and_many_files(tmp_path, issuer):
+    from typer.testing import CliRunner
+
+    from service.cli import app as dbp
+
+    env = {"DBP_WALLET_PASSPHRASE": "pw", "DBP_WALLET_DIR": str(tmp_path / "not-this-one")}
+    directory = str(tmp_path / "chosen")
+    result = CliRunner().invoke(dbp, ["wallet", "--wallet-dir", directory, "init"], env=env)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "chosen" / FILE_NAME).exists()
+    assert not (tmp_path / "not-this-one").exists()
+
+    w = Wallet(tmp_path / "chosen", "pw")
+    files = [
+        write(tmp_path / f"{i}.json", issuer.credential(f"did:example:{i}")) for i in range(40)
+    ]
+    assert len(w.json("import", *files)["imported"]) == 40
+    assert len(w.json("list")) == 40
+
+
 def test_web_identity_needs_service_name_and_token(tmp_path):
     result = Wallet(tmp_path / "w").run("init", "--did-method", "web", "--name", "r")
     assert result.exit_code == 2
