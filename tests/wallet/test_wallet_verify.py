@@ -268,3 +268,29 @@ def test_grants_are_selected_only_for_their_battery():
     mine, other = grant(ITEM, later), grant(ITEM.replace("SN1", "SN2"), later)
     expired = grant(MOVED, "2025-01-01T00:00:00Z")
     assert requesting.select([mine, other, expired], holder["did"], key) == [mine]
+
+
+def test_the_cli_withholds_a_tampered_credential_and_exits_1(tmp_path, monkeypatch):
+    # Unit test of the command around the flow: `requesting.request` answers with what the
+    # scripted service above released; the printing and the exit code are the CLI's own.
+    from wallet_testkit import Wallet, one_line_error
+
+    issuer = Issuer.new()
+    good = issuer.credential("did:example:battery")
+    tampered = copy.deepcopy(good)
+    tampered["credentialSubject"]["degree"]["name"] = "Forged"
+    holder, entries = wallet_with_role(issuer)
+    client = httpx.Client(transport=httpx.MockTransport(Service([good, tampered])))
+    with Http(client=client) as http:
+        outcome = requesting.request(ITEM, holder, entries, http)
+    monkeypatch.setattr(requesting, "request", lambda *args, **kwargs: outcome)
+
+    wallet = Wallet(tmp_path / "w")
+    wallet.ok("init")
+    result = wallet.run("request", ITEM, env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert one_line_error(result) == "error: 1 of 2 released credential(s) failed verification"
+    assert "Battery recycling" in result.stdout  # the good one is shown
+    assert "Forged" not in result.stdout
+    assert "NOT VERIFIED (proof: " in result.stdout
+    assert result.stdout.count("verified: dataModel, proof, issuer, validity") == 1
