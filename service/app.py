@@ -16,6 +16,7 @@ from anchor.api import router as anchor_router
 from anchor.errors import AnchorError
 from issuer.api import router as issuer_router
 from issuer.errors import IssuerError
+from issuer.holders_api import router as holders_router
 from proofs.errors import ProofError
 from resolver.api import router as resolver_router
 from resolver.errors import ResolverError
@@ -46,6 +47,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
 ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (documents_router, roles.RESOLVER),
     (issuer_router, roles.ISSUER),
+    (holders_router, roles.ISSUER),
     (verifier_router, roles.VERIFIER),
     (access_router, roles.VERIFIER),
     (anchor_router, roles.VERIFIER),

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from anchor.cli import app as anchor_app
 from verifier.cli import audit_app, trust_app
+from wallet.cli import app as wallet_app
 
 app = typer.Typer(
     name="dbp",
@@ -25,6 +26,7 @@ app.add_typer(operator_app, name="operator")
 app.add_typer(audit_app, name="audit")
 app.add_typer(trust_app, name="trust")
 app.add_typer(anchor_app, name="anchor")
+app.add_typer(wallet_app, name="wallet")
 
 err = Console(stderr=True)
 

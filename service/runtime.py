@@ -13,7 +13,7 @@ from sqlmodel import Session
 from anchor.runtime import AnchorRuntime
 from anchor.verify import anchor_check
 from issuer import credentials as issuing
-from issuer import operators, statuslists, store, views
+from issuer import holders, operators, statuslists, store, views
 from issuer.config import IssuerConfig
 from issuer.errors import IssuerError
 from issuer.worker import BulkWorker
@@ -211,10 +211,13 @@ class Runtime:
 
 
 def local_did_document(session: Session, did: str, *, own_url: str) -> dict | None:
-    """DID documents this service itself publishes: operators' and batteries'."""
+    """DID documents this service itself publishes: operators', holders' and batteries'."""
     operator = operators.by_did(session, did)
     if operator is not None:
         return operators.did_document(session, operator)
+    holder = holders.by_did(session, did)
+    if holder is not None:
+        return holders.did_document(holder)
     route = registry.by_did(session, did)
     if route is not None:
         return battery_dids.did_document(route, own_url=own_url)
