@@ -221,6 +221,22 @@ class BulkItem(SQLModel, table=True):
     payload: dict = Field(sa_column=_json())
 
 
+class HolderDid(SQLModel, table=True):
+    """A holder's `did:web:{host}:holders:{name}` hosted here for a wallet (`dbp wallet init
+    --did-method web`). Only the public key is kept: the wallet holds the private key."""
+
+    __tablename__ = "holder_dids"
+
+    name: str = Field(sa_column=Column(String(63), primary_key=True))
+    did: str = Field(sa_column=Column(String(512), unique=True, nullable=False))
+    public_multibase: str = Field(max_length=64)
+    # The operator whose bearer token registered it (accountability, not control of the key).
+    registered_by: str = Field(
+        sa_column=Column(String(36), ForeignKey("operators.id"), nullable=False, index=True)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
 class Transfer(SQLModel, table=True):
     """A hand-over of a battery to another operator: an offer signed by the responsible operator
     (`out`, on the instance holding the battery), completed once the new operator countersigned.

@@ -1,23 +1,31 @@
-"""The FastAPI application: the packages' routers, wired together with problem responses."""
+"""The FastAPI application: the routers of this process's role, wired together with problem
+responses, request ids, logs, health and metrics."""
 
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from anchor.api import router as anchor_router
 from anchor.errors import AnchorError
 from issuer.api import router as issuer_router
 from issuer.errors import IssuerError
+from issuer.holders_api import router as holders_router
 from issuer.transfer_api import router as transfer_router
 from proofs.errors import ProofError
 from resolver.api import router as resolver_router
 from resolver.errors import ResolverError
-from service import problems
+from service import health, metrics, problems, roles
 from service.bodies import BodyError, BodySizeLimit
+from service.deps import runtime
 from service.documents import router as documents_router
+from service.observe import ObserveRequests
 from service.runtime import Runtime
 from service.settings import Settings
 from verifier.api import access_router
@@ -35,9 +43,28 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     AnchorError,
 )
 
+# Each package's router goes, whole, with one role (service/roles.py says why); the order is the
+# order of `--role all`, which matters where paths overlap.
+ROUTERS: tuple[tuple[APIRouter, str], ...] = (
+    (documents_router, roles.RESOLVER),
+    (issuer_router, roles.ISSUER),
+    (holders_router, roles.ISSUER),
+    # Hand-overs change who is responsible and where a battery is served: issuer writes.
+    (transfer_router, roles.ISSUER),
+    (verifier_router, roles.VERIFIER),
+    (access_router, roles.VERIFIER),
+    (anchor_router, roles.VERIFIER),
+    (resolver_router, roles.RESOLVER),
+)
+
+
+def routers_for(role: str) -> list[APIRouter]:
+    return [router for router, owner in ROUTERS if roles.serves(role, owner)]
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    role = settings.role
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -48,31 +75,82 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.runtime.close()
 
     app = FastAPI(
-        title="dbp: Digital Battery Passport",
+        title="dbp: Digital Battery Passport" + ("" if role == roles.ALL else f" ({role})"),
         version="0.1.0",
         summary="Battery passports under Regulation (EU) 2023/1542 as W3C Verifiable Credentials",
         default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
     problems.install(app, DOMAIN_ERRORS)
+    app.add_exception_handler(StarletteHTTPException, _wrong_role_or(role))
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         path_limits={"/batteries:bulk": settings.max_bulk_body_bytes},
     )
-    for router in (
-        documents_router,
-        issuer_router,
-        transfer_router,
-        verifier_router,
-        access_router,
-        anchor_router,
-        resolver_router,
-    ):
+    app.add_middleware(ObserveRequests, role=role)  # outermost: sees every answer
+    for router in routers_for(role):
         app.include_router(router)
+    app.include_router(health.router)
 
     @app.get("/health", tags=["service"], summary="Liveness check")
-    def health() -> dict:
+    def health_() -> dict:
         return {"status": "ok"}
 
+    @app.get(
+        "/metrics",
+        tags=["service"],
+        summary="Prometheus metrics: requests, latencies, issued credentials, anchor queue",
+        response_class=Response,
+    )
+    def metrics_(request: Request) -> Response:
+        rt: Runtime = runtime(request)
+        return Response(metrics.exposition(rt.engine), media_type=metrics.CONTENT_TYPE)
+
     return app
+
+
+def _wrong_role_or(role: str):
+    """404/405 for a route another role serves becomes a 404 problem naming that role, so a
+    misrouted request says where it belongs."""
+    elsewhere: list[tuple[BaseRoute, str]] = [
+        (route, owner)
+        for router, owner in ROUTERS
+        if not roles.serves(role, owner)
+        for route in router.routes
+    ]
+
+    def handler(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (404, 405) and not _full_match(request):
+            owner = _owner(elsewhere, request.method, request.url.path)
+            if owner is not None:
+                return problems.problem_response(
+                    404,
+                    "wrong-role",
+                    f"{request.method} {request.url.path} is served by the {owner} role; "
+                    f"this process serves the {role} role",
+                    role=role,
+                    servedBy=owner,
+                )
+        return problems.from_http_exception(request, exc)
+
+    return handler
+
+
+def _full_match(request: Request) -> bool:
+    """Whether a route of this process took the request (a handler's own 404 stays as it is);
+    Starlette records a path-only match (a 405) in the scope too."""
+    route = request.scope.get("route")
+    if route is None:
+        return False
+    methods = getattr(route, "methods", None)
+    return methods is None or request.method in methods
+
+
+def _owner(elsewhere: list[tuple[BaseRoute, str]], method: str, path: str) -> str | None:
+    for route, owner in elsewhere:
+        regex: re.Pattern[str] | None = getattr(route, "path_regex", None)
+        methods = getattr(route, "methods", None) or set()
+        if regex is not None and regex.match(path) and method in methods:
+            return owner
+    return None

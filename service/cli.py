@@ -10,6 +10,7 @@ from rich.console import Console
 
 from anchor.cli import app as anchor_app
 from verifier.cli import audit_app, trust_app
+from wallet.cli import app as wallet_app
 
 app = typer.Typer(
     name="dbp",
@@ -25,6 +26,7 @@ app.add_typer(operator_app, name="operator")
 app.add_typer(audit_app, name="audit")
 app.add_typer(trust_app, name="trust")
 app.add_typer(anchor_app, name="anchor")
+app.add_typer(wallet_app, name="wallet")
 
 err = Console(stderr=True)
 
@@ -41,13 +43,31 @@ def serve(
     port: int = typer.Option(8000, help="TCP port."),
     demo: bool = typer.Option(False, help="Create a demo operator with a few batteries first."),
     workers: int = typer.Option(1, help="Worker processes."),
+    role: str = typer.Option(
+        None,
+        help="Routes to serve: issuer, verifier, resolver or all (default: DBP_ROLE, else all).",
+    ),
 ) -> None:
-    """Run the HTTP service (OpenAPI docs at /docs)."""
-    import uvicorn
+    """Run the HTTP service (OpenAPI docs at /docs); GET /healthz, /readyz and /metrics on
+    every role."""
+    import os
 
+    import uvicorn
+    from pydantic import ValidationError
+
+    from service.logs import logging_config
     from service.settings import Settings
 
-    settings = Settings()
+    if role is not None:
+        if role not in ("issuer", "verifier", "resolver", "all"):
+            fail(f"--role must be issuer, verifier, resolver or all, not {role!r}")
+        # uvicorn imports the app by name (service.asgi, once per worker): the environment is
+        # how the role reaches it
+        os.environ["DBP_ROLE"] = role
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        fail(f"invalid settings: {exc}")
     if demo:
         from service.demo import seed_demo
 
@@ -57,9 +77,36 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=logging_config(settings.log_format, settings.log_level),
+        log_level=settings.log_level,
+        access_log=False,  # service.observe writes one line per request, with its id
         proxy_headers=True,
     )
+
+
+@app.command()
+def migrate(
+    deploy_anchor_contract: bool = typer.Option(
+        False,
+        "--deploy-anchor-contract",
+        help="Also deploy PassportAnchor when DBP_ANCHOR_CONTRACT has no code and the anchoring "
+        "account's next deployment lands there (a fresh development chain such as anvil).",
+    ),
+) -> None:
+    """Bring the database schema to the newest revision and create this instance's identity:
+    run once before starting several copies (DBP_MIGRATE_ON_START=false)."""
+    from service.provision import ProvisionError, provision
+    from service.settings import Settings
+
+    try:
+        done = provision(Settings(), deploy_anchor_contract=deploy_anchor_contract)
+    except ProvisionError as exc:
+        fail(str(exc))
+    typer.echo(f"schema current: {done.database}")
+    typer.echo(f"instance DID: {done.instance_did}")
+    if done.contract is not None:
+        verb = "deployed at" if done.contract_deployed else "present at"
+        typer.echo(f"PassportAnchor {verb} {done.contract}")
 
 
 @operator_app.command("create")

@@ -86,6 +86,27 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "heads")
 
 
+class SchemaNotCurrent(Exception):
+    """The database schema lags behind this code: run `dbp migrate`."""
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to run on a schema older than this code (DBP_MIGRATE_ON_START=false, where a
+    separate `dbp migrate` step owns migrations)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    wanted = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    missing = wanted - current
+    if missing:
+        raise SchemaNotCurrent(
+            f"the database schema is not current ({len(missing)} migration branch(es) behind: "
+            f"{', '.join(sorted(missing))}); run `dbp migrate` first"
+        )
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: committed when the block ends normally, rolled back otherwise."""

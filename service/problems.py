@@ -67,7 +67,7 @@ def _from_validation_error(_request: Request, exc: RequestValidationError) -> Re
     )
 
 
-def _from_http_exception(_request: Request, exc: StarletteHTTPException) -> Response:
+def from_http_exception(_request: Request, exc: StarletteHTTPException) -> Response:
     codes = {404: "not-found", 405: "method-not-allowed", 401: "not-authenticated"}
     code = codes.get(exc.status_code, f"http-{exc.status_code}")
     response = problem_response(exc.status_code, code, str(exc.detail))
@@ -87,5 +87,5 @@ def install(app: FastAPI, domain_errors: tuple[type[Exception], ...]) -> None:
     for cls in domain_errors:
         app.add_exception_handler(cls, _from_domain_error)
     app.add_exception_handler(RequestValidationError, _from_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _from_http_exception)
+    app.add_exception_handler(StarletteHTTPException, from_http_exception)
     app.add_exception_handler(Exception, _unexpected)

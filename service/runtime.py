@@ -13,7 +13,7 @@ from sqlmodel import Session
 from anchor.runtime import AnchorRuntime
 from anchor.verify import anchor_check
 from issuer import credentials as issuing
-from issuer import operators, statuslists, store, views
+from issuer import holders, operators, statuslists, store, views
 from issuer.config import IssuerConfig
 from issuer.errors import IssuerError
 from issuer.worker import BulkWorker
@@ -21,7 +21,8 @@ from resolver import battery_dids, registry
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
 from resolver.sources import BatteryInfo, PassportSource
-from service.db import make_engine, migrate, session_scope
+from service import roles
+from service.db import make_engine, migrate, require_current_schema, session_scope
 from service.settings import Settings
 from verifier.authority import authority_check, routing_registry_tenures
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
@@ -57,7 +58,10 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.resolved_database_url)
-        migrate(engine)
+        if settings.migrate_on_start:
+            migrate(engine)
+        else:
+            require_current_schema(engine)  # `dbp migrate` ran first (docker-compose: migrate)
         runtime = cls(settings, engine, settings.load_master_key(), httpx.Client())
         runtime.trust = RegistrySource(settings.trust_registry, settings.did_web_base)
         runtime.policy = AccessPolicy(
@@ -68,6 +72,8 @@ class Runtime:
                 session, did_web_base=settings.did_web_base, master_key=runtime.master_key
             )
         runtime.anchor = AnchorRuntime(settings, engine, runtime.master_key)
+        if not roles.runs_workers(settings.role):
+            return runtime  # verifier and resolver copies hold no work of their own
         runtime.anchor.start()  # the worker thread, when DBP_ANCHOR_WORKER asks for it
         if settings.bulk_worker:
             # Resumes whatever jobs were left unfinished by a previous run.
@@ -205,10 +211,13 @@ class Runtime:
 
 
 def local_did_document(session: Session, did: str, *, own_url: str) -> dict | None:
-    """DID documents this service itself publishes: operators' and batteries'."""
+    """DID documents this service itself publishes: operators', holders' and batteries'."""
     operator = operators.by_did(session, did)
     if operator is not None:
         return operators.did_document(session, operator)
+    holder = holders.by_did(session, did)
+    if holder is not None:
+        return holders.did_document(holder)
     route = registry.by_did(session, did)
     if route is not None:
         return battery_dids.did_document(route, own_url=own_url)

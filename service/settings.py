@@ -10,8 +10,15 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
 
 from proofs.sealing import MASTER_KEY_BYTES, new_master_key
 
@@ -21,14 +28,95 @@ class SettingsError(Exception):
     status = 500
 
 
+ENV_PREFIX = "DBP_"
+FILE_SUFFIX = "_FILE"
+Role = Literal["issuer", "verifier", "resolver", "all"]
+
+
+class FileSettingsSource(PydanticBaseSettingsSource):
+    """`DBP_<NAME>_FILE=/path`: the setting's value is the file's content (trailing newline
+    removed), the Docker secrets convention; a value given directly in `DBP_<NAME>` wins."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[object, str, bool]:
+        env = f"{ENV_PREFIX}{field_name.upper()}{FILE_SUFFIX}"
+        path = os.environ.get(env)
+        if not path:
+            return None, field_name, False
+        try:
+            return Path(path).read_text().rstrip("\r\n"), field_name, False
+        except OSError as exc:
+            raise SettingsError(f"{env}={path}: cannot read the file ({exc.strerror})") from None
+
+    def __call__(self) -> dict[str, object]:
+        values: dict[str, object] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, _, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[name] = value
+        return values
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DBP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        assert isinstance(env_settings, EnvSettingsSource)
+        return (init_settings, env_settings, FileSettingsSource(settings_cls))
 
     data_dir: Path = Field(
         Path("./var"), description="Where the SQLite file and the master key live."
     )
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default: a SQLite file under DBP_DATA_DIR."
+        None,
+        # DATABASE_URL (ARCHITECTURE.md's name) is accepted when DBP_DATABASE_URL is not set.
+        validation_alias=AliasChoices("DBP_DATABASE_URL", "DATABASE_URL"),
+        description=(
+            "SQLAlchemy URL (postgres:// and postgresql:// mean psycopg); default: a SQLite "
+            "file under DBP_DATA_DIR. Also read from DATABASE_URL."
+        ),
+    )
+    database_password: SecretStr | None = Field(
+        None,
+        description=(
+            "Password added to DBP_DATABASE_URL when the URL has none (use "
+            "DBP_DATABASE_PASSWORD_FILE with a Docker secret)."
+        ),
+    )
+    role: Role = Field(
+        "all",
+        description=(
+            "Which routes this process serves (`dbp serve --role`): issuer, verifier, resolver "
+            "or all; the bulk worker and the anchor worker thread run in issuer and all only."
+        ),
+    )
+    migrate_on_start: bool = Field(
+        True,
+        description=(
+            "Migrate the schema when the service starts. Set false where several processes "
+            "share one database and a `dbp migrate` step runs first: they then refuse to start "
+            "on a schema that is not current."
+        ),
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description=(
+            "`json`: one JSON object per line (time, level, message, request id, method, path, "
+            "status, duration); `text`: human lines; `auto`: text on a terminal, JSON otherwise."
+        ),
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level logged."
+    )
+    readiness_timeout_s: float = Field(
+        2.0, gt=0, le=30, description="Time limit of each check of GET /readyz (database, chain)."
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",
@@ -100,7 +188,12 @@ class Settings(BaseSettings):
         ),
     )
     chain_rpc_url: str | None = Field(
-        None, description="JSON-RPC endpoint of the Ethereum node (DBP_CHAIN_BACKEND=rpc)."
+        None,
+        validation_alias=AliasChoices("DBP_CHAIN_RPC_URL", "CHAIN_RPC_URL"),
+        description=(
+            "JSON-RPC endpoint of the Ethereum node (DBP_CHAIN_BACKEND=rpc). Also read from "
+            "CHAIN_RPC_URL."
+        ),
     )
     chain_id: int | None = Field(
         None,
@@ -192,11 +285,28 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value or None
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        # the scheme PaaS and libpq tools write; SQLAlchemy needs the driver named
+        for plain in ("postgres://", "postgresql://"):
+            if value.startswith(plain):
+                return "postgresql+psycopg://" + value[len(plain) :]
+        return value
+
     @cached_property
     def resolved_database_url(self) -> str:
-        if self.database_url:
+        if not self.database_url:
+            return f"sqlite:///{(self.data_dir / 'dbp.sqlite3').resolve()}"
+        if self.database_password is None:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'dbp.sqlite3').resolve()}"
+        url = make_url(self.database_url)
+        if url.password is not None:
+            return self.database_url
+        url = url.set(password=self.database_password.get_secret_value())
+        return url.render_as_string(hide_password=False)
 
     @cached_property
     def public_host(self) -> str:

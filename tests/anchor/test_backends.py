@@ -352,14 +352,17 @@ def _revert(harness, chain, snapshot):
 def test_stuck_transaction_is_replaced_with_higher_fees(harness, database_url):
     if harness.kind == "embedded":
         pytest.skip("the embedded chain mines every transaction at once: nothing can get stuck")
-    rt = harness.runtime(database_url, anchor_batch_size=10, anchor_resend_after_s=0.2)
+    # The resend age must outlast one worker pass even on a loaded machine: a pass that runs
+    # longer than it replaces the transaction it has just sent.
+    rt = harness.runtime(database_url, anchor_batch_size=10, anchor_resend_after_s=2.0)
     chain = rt.chain()
     chain.w3.provider.make_request("evm_setAutomine", [False])
     worker = AnchorWorker(rt)
     queue(rt, [signed_looking(i) for i in range(10)])
     assert worker.run_once().sent == 1
     assert batches(rt)[0].state == SENT
-    time.sleep(0.3)
+    assert count(rt, AnchorTransaction, AnchorTransaction.kind == "anchor") == 1
+    time.sleep(2.1)
     report = worker.run_once()
     assert report.replaced == 1
     txs = count(rt, AnchorTransaction, AnchorTransaction.kind == "anchor")

@@ -20,8 +20,14 @@ from sqlalchemy import text
 from issuer import operators
 from service.db import make_engine, migrate, session_scope
 
-ITEMS = int(os.environ.get("DBP_TEST_BULK_ITEMS", "10000"))
-KILL_AFTER = ITEMS // 3
+# The figure, 10,000 batteries, runs on the embedded default (SQLite). PostgreSQL runs the
+# same crash-and-resume story with fewer batteries by default to keep CI well under 20 minutes
+# (10,000 there took 12 min on this 2-core machine under load); DBP_TEST_BULK_ITEMS_POSTGRES=10000
+# runs the full figure there too.
+ITEMS = {
+    "sqlite": int(os.environ.get("DBP_TEST_BULK_ITEMS", "10000")),
+    "postgres": int(os.environ.get("DBP_TEST_BULK_ITEMS_POSTGRES", "2000")),
+}
 pytestmark = pytest.mark.slow
 
 
@@ -81,6 +87,8 @@ class Server:
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_bulk_10k_survives_sigkill(database_url, tmp_path):
+    items = ITEMS["sqlite" if database_url.startswith("sqlite") else "postgres"]
+    kill_after = items // 3
     engine = make_engine(database_url)
     migrate(engine)
     port = _free_port()
@@ -110,7 +118,7 @@ def test_bulk_10k_survives_sigkill(database_url, tmp_path):
     body = orjson.dumps(
         {
             "items": [
-                {"gtin": GTIN, "serial": f"K{i:06d}", "passport": template} for i in range(ITEMS)
+                {"gtin": GTIN, "serial": f"K{i:06d}", "passport": template} for i in range(items)
             ]
         }
     )
@@ -125,7 +133,7 @@ def test_bulk_10k_survives_sigkill(database_url, tmp_path):
         job = r.json()["jobId"]
         while True:  # let a third of the job through, then kill the server mid-job
             report = client.get(f"/jobs/{job}?limit=1", headers=auth(acme)).json()
-            if report["done"] >= KILL_AFTER:
+            if report["done"] >= kill_after:
                 break
             time.sleep(0.5)
         server.kill()
@@ -143,22 +151,22 @@ def test_bulk_10k_survives_sigkill(database_url, tmp_path):
             time.sleep(1)
         elapsed = time.monotonic() - started
         print(
-            f"\nbulk {ITEMS} EV batteries: {elapsed:.1f} s with a SIGKILL after {killed_at} "
-            f"({ITEMS / elapsed:.1f} batteries/s)"
+            f"\nbulk {items} EV batteries: {elapsed:.1f} s with a SIGKILL after {killed_at} "
+            f"({items / elapsed:.1f} batteries/s)"
         )
         assert report["state"] == "finished", report
-        assert (report["done"], report["failed"]) == (ITEMS, 0), report["errors"][:3]
+        assert (report["done"], report["failed"]) == (items, 0), report["errors"][:3]
     finally:
         client.close()
         server.stop()
     with engine.connect() as conn:
         q = lambda sql: conn.execute(text(sql)).scalar()  # noqa: E731
-        assert q("select count(*) from batteries") == ITEMS
-        assert q("select count(distinct serial) from batteries") == ITEMS
-        assert q("select count(*) from battery_routes") == ITEMS
-        assert q("select count(*) from passports") == ITEMS
+        assert q("select count(*) from batteries") == items
+        assert q("select count(distinct serial) from batteries") == items
+        assert q("select count(*) from battery_routes") == items
+        assert q("select count(*) from passports") == items
         assert q("select count(*) from passports where version <> 1") == 0
-        assert q("select count(*) from issued_credentials") == 4 * ITEMS
+        assert q("select count(*) from issued_credentials") == 4 * items
         assert (
             q(
                 "select count(*) from (select battery_id from issued_credentials "
@@ -166,9 +174,9 @@ def test_bulk_10k_survives_sigkill(database_url, tmp_path):
             )
             == 0
         )
-        assert q("select count(*) from status_entries") == 8 * ITEMS
+        assert q("select count(*) from status_entries") == 8 * items
         assert q("select count(*) from bulk_items where state <> 'done'") == 0
         assert (
-            q("select count(*) from bulk_items b join batteries t on t.id = b.battery_id") == ITEMS
+            q("select count(*) from bulk_items b join batteries t on t.id = b.battery_id") == items
         )
     engine.dispose()

@@ -1,7 +1,7 @@
 """issuer: battery transfers (offers and completed hand-overs)
 
 Revision ID: 7e29ffe8fe1d
-Revises: 658a2f975eaa
+Revises: 5d0c8a3e71b2
 Create Date: 2026-11-22 12:40:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = "7e29ffe8fe1d"
-down_revision = "658a2f975eaa"
+down_revision = "5d0c8a3e71b2"
 branch_labels = None
 depends_on = None
 

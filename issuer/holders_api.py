@@ -1,0 +1,55 @@
+"""HTTP routes for holder DIDs hosted for wallets (`issuer.holders`)."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from issuer import holders
+from issuer.tables import Operator
+from service.bodies import json_object
+from service.deps import current_operator, db_session, runtime
+from service.runtime import Runtime
+
+router = APIRouter(tags=["DIDs"])
+
+DID_JSON = "application/did+json"
+
+
+@router.post("/holders", status_code=201, summary="Host a wallet holder's did:web here")
+def register_holder(
+    body: dict = Depends(json_object),
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+    rt: Runtime = Depends(runtime),
+) -> Response:
+    row = holders.register(
+        session,
+        name=body.get("name"),
+        public_multibase=body.get("publicKeyMultibase"),
+        did_web_base=rt.settings.did_web_base,
+        operator=operator,
+    )
+    document = holders.did_document(row)
+    session.commit()
+    body = {
+        "name": row.name,
+        "did": row.did,
+        "verificationMethod": document["verificationMethod"][0]["id"],
+        "didDocument": document,
+    }
+    return Response(
+        orjson.dumps(body),
+        status_code=201,
+        media_type="application/json",
+        headers={"Location": f"/holders/{row.name}/did.json"},
+    )
+
+
+@router.get("/holders/{name}/did.json", summary="A wallet holder's did:web document")
+def holder_did_document(name: str, session: Session = Depends(db_session)) -> Response:
+    return Response(
+        orjson.dumps(holders.did_document(holders.by_name(session, name))), media_type=DID_JSON
+    )

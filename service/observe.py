@@ -1,0 +1,89 @@
+"""Every request, observed once: its id (`X-Request-ID`, honoured or generated, echoed), one log
+line (method, path, status, duration) and the Prometheus request metrics by route template.
+
+A plain ASGI middleware, outermost, so answers made by other middleware (413 for a large body)
+and unhandled errors (500) are counted too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import logs, metrics
+
+log = logging.getLogger("dbp.request")
+
+HEADER: Final = b"x-request-id"
+# A proxy's id is kept when it is short and plain (it ends up in logs and headers).
+ACCEPTED_ID: Final = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
+UNMATCHED: Final = "(unmatched)"
+
+
+def incoming_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == HEADER:
+            text = value.decode("latin-1").strip()
+            if ACCEPTED_ID.fullmatch(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+def route_template(scope: Scope) -> str:
+    """The path template FastAPI matched (`/batteries/{battery_id}/passport`): bounded label
+    values, whatever paths clients send."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or UNMATCHED
+
+
+class ObserveRequests:
+    def __init__(self, app: ASGIApp, role: str) -> None:
+        self.app = app
+        self.role = role
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = incoming_id(scope)
+        token = logs.request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
+                headers.append((HEADER, rid.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            metrics.observe_request(scope["method"], route, status, elapsed)
+            log.info(
+                "%s %s %d",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "request_id": rid,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "role": self.role,
+                },
+            )
+            logs.request_id.reset(token)
