@@ -371,6 +371,11 @@ def complete(
             f"the credential differs from the transfer offer {parsed.credential_id} made here: "
             "an offer cannot be changed after it was signed"
         )
+    # One hand-over of a battery at a time: the route row is locked (PostgreSQL; SQLite writers
+    # are serialised anyway), then the offer is read again, so a concurrent completion of the
+    # same offer is answered like a repeat and one of another offer finds the battery moved.
+    registry.lock(session, row.battery_id)
+    session.refresh(row)
     if row.state == COMPLETED:
         return completion(session, config, row)
     if len(parsed.proofs) != 2:

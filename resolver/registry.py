@@ -95,6 +95,16 @@ def by_id(session: Session, battery_id: str) -> BatteryRoute:
     return route
 
 
+def lock(session: Session, battery_id: str) -> BatteryRoute:
+    """The route, locked until the caller's transaction ends (SELECT ... FOR UPDATE)."""
+    route = session.exec(
+        select(BatteryRoute).where(BatteryRoute.id == battery_id).with_for_update()
+    ).first()
+    if route is None:
+        raise UnknownBattery(f"no battery {battery_id!r} is registered here")
+    return route
+
+
 def by_did(session: Session, did: str) -> BatteryRoute | None:
     return session.exec(select(BatteryRoute).where(BatteryRoute.did == did)).first()
 

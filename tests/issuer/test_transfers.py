@@ -292,3 +292,19 @@ def test_completion_only_at_allowed_reachable_instances(app_client, second, make
         assert "did not answer" in r.json()["detail"]
     # nothing was written: the battery is unknown here
     assert app_client.get("/01/09520123456788/21/FAR-1").status_code == 404
+
+
+def test_a_second_offer_for_a_battery_handed_over_is_stale(
+    app_client, acme, second, operator_token
+):
+    battery = issued(app_client, acme, "TWO-1")
+    battery_id = battery["battery"]["id"]
+    other = operator_token("other")
+    first = offer(app_client, acme, battery_id, second["did"]).json()["verifiableCredential"]
+    rival = offer(app_client, acme, battery_id, other["did"]).json()["verifiableCredential"]
+    assert accept(app_client, second, first).status_code == 200
+    r = accept(app_client, other, rival)
+    assert problem(r, 409) == "transfer-stale"
+    assert "changed hands" in r.json()["detail"]
+    doc = app_client.get(f"/batteries/{battery_id}/did.json").json()
+    assert doc["controller"] == second["did"]
