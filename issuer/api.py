@@ -13,8 +13,8 @@ from issuer import (
     bulk,
     credentials,
     events,
+    newlife,
     operators,
-    passports,
     statuslists,
     store,
     views,
@@ -23,6 +23,7 @@ from issuer.config import IssuerConfig
 from issuer.errors import InvalidBulkRequest, UnknownBattery, UnknownOperator
 from issuer.tables import Operator
 from issuer.transactions import commit_with_retry
+from issuer.transfer_api import notifier
 from service.bodies import json_object
 from service.deps import current_operator, db_session, runtime
 from service.runtime import Runtime
@@ -214,9 +215,12 @@ def issue_passport(
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
     config: IssuerConfig = Depends(issuer_config),
+    rt: Runtime = Depends(runtime),
 ) -> Response:
+    notify = notifier(rt)
     issued = commit_with_retry(
-        session, lambda: passports.issue(session, config, operator, battery_id, body)
+        session,
+        lambda: newlife.issue(session, config, operator, battery_id, body, notify=notify),
     )
     return _json(
         {

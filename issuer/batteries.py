@@ -124,14 +124,24 @@ def get(session: Session, battery_id: str) -> Battery:
     return battery
 
 
+def responsible_did(session: Session, battery: Battery) -> str:
+    """The DID of the operator responsible for the battery now: the holder in the routing
+    registry, which a hand-over re-points (the new operator may live on another instance)."""
+    route = session.get(registry.BatteryRoute, battery.id)
+    if route is not None:
+        return route.holder_did
+    operator = session.get(Operator, battery.operator_id)
+    return operator.did if operator is not None else ""
+
+
 def require_responsible(session: Session, battery: Battery, operator: Operator) -> None:
     """Only the operator responsible for the battery now may issue or post for it."""
-    if battery.operator_id == operator.id:
+    responsible = responsible_did(session, battery)
+    if responsible == operator.did:
         return
-    responsible = session.get(Operator, battery.operator_id)
     # The responsible operator's DID is in every credential issued for the battery and in the
     # battery DID document, so naming it discloses nothing.
-    who = f" ({responsible.did})" if responsible is not None else ""
+    who = f" ({responsible})" if responsible else ""
     raise NotResponsible(
         "operator",
         f"{operator.did} is not the operator responsible for battery {battery.id}; only the "

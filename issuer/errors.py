@@ -131,3 +131,85 @@ class ConcurrentChange(IssuerError):
 
     code = "concurrent-change"
     status = 409
+
+
+# --- transfers (hand-over to a new operator) and new lives --------------------------------------
+
+
+class InvalidTransferRequest(FieldError):
+    code = "invalid-transfer-request"
+    status = 400
+
+
+class InvalidOffer(IssuerError):
+    """Not a transfer offer, or its signatures do not verify (a tampered offer)."""
+
+    code = "invalid-offer"
+    status = 422
+
+
+class OfferTampered(IssuerError):
+    """The credential differs from the offer this instance made."""
+
+    code = "offer-tampered"
+    status = 422
+
+
+class OfferExpired(IssuerError):
+    code = "offer-expired"
+    status = 410
+
+
+class NotTransferee(IssuerError):
+    """The accepting operator is not the one the offer names."""
+
+    code = "not-transferee"
+    status = 403
+
+
+class WrongInstance(IssuerError):
+    code = "wrong-instance"
+    status = 422
+
+
+class UnknownTransfer(IssuerError):
+    code = "unknown-transfer"
+    status = 404
+
+
+class TransferStale(IssuerError):
+    """The battery changed hands (or ended) since the offer was made."""
+
+    code = "transfer-stale"
+    status = 409
+
+
+class PeerNotAllowed(IssuerError):
+    code = "peer-not-allowed"
+    status = 422
+
+
+class PeerUnreachable(IssuerError):
+    code = "peer-unreachable"
+    status = 502
+
+
+class PeerRefused(IssuerError):
+    """The other instance answered with a problem; its code and status are passed on."""
+
+    def __init__(self, message: str, *, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class UnknownPredecessor(FieldError):
+    code = "unknown-predecessor"
+    status = 422
+    rule = "known-passport"
+
+
+class PredecessorNotYours(FieldError):
+    code = "predecessor-not-yours"
+    status = 403
+    rule = "transferred-to-you"

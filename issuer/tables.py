@@ -235,3 +235,36 @@ class HolderDid(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("operators.id"), nullable=False, index=True)
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Transfer(SQLModel, table=True):
+    """A hand-over of a battery to another operator: an offer signed by the responsible operator
+    (`out`, on the instance holding the battery), completed once the new operator countersigned.
+    The receiving instance keeps an `in` row for the battery that arrived."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        UniqueConstraint("credential_id", "direction", name="uq_transfers_credential_direction"),
+        Index("ix_transfers_battery", "battery_id"),
+        Index("ix_transfers_passport", "passport_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    credential_id: str = Field(max_length=600)
+    direction: str = Field(max_length=3)  # "out" (offered here) or "in" (arrived here)
+    battery_id: str = Field(max_length=36)
+    # The passport handed over: predecessor of the new passport the new operator issues.
+    passport_id: str = Field(max_length=45)
+    from_did: str = Field(max_length=512)
+    to_did: str = Field(max_length=512)
+    # Base URL of the instance holding the battery afterwards; None: the offering instance.
+    endpoint: str | None = Field(default=None, max_length=1024)
+    # "in" rows: the instance the battery came from.
+    origin: str | None = Field(default=None, max_length=1024)
+    state: str = Field(default="pending", max_length=16)  # "pending" or "completed"
+    expires_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    completed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The offer as signed by the transferor; then the credential signed by both.
+    offer: dict = Field(sa_column=_json())
+    completed: dict | None = Field(default=None, sa_column=_json(nullable=True))

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from issuer import events, store
+from issuer import batteries, events, store
 from issuer.passports import ACTIVE
-from issuer.tables import Battery, IssuedCredential, Operator, Passport
+from issuer.tables import Battery, IssuedCredential, Operator, Passport, Transfer
 from vocab.catalogue import Tier
 from vocab.datetimes import InvalidDateTime, as_utc, format_datetime, parse_datetime
 from vocab.gs1 import InvalidGs1Key, normalise_gtin
@@ -51,7 +51,6 @@ def _latest_version(session: Session, passport_id: str) -> Passport | None:
 
 
 def _view(session: Session, battery: Battery) -> BatteryView:
-    operator = session.get(Operator, battery.operator_id)
     latest = _latest_version(session, battery.passport_id)
     return BatteryView(
         id=battery.id,
@@ -59,7 +58,7 @@ def _view(session: Session, battery: Battery) -> BatteryView:
         serial=battery.serial,
         item_uri=battery.item_uri,
         did=battery.did,
-        operator_did=operator.did if operator else "",
+        operator_did=batteries.responsible_did(session, battery),
         category=battery.category,
         status=battery.status,
         passport_id=battery.passport_id,
@@ -151,7 +150,27 @@ def passport_history(session: Session, battery_id: str) -> list[dict]:
                     "actor": passport.state_changed_by or operator.did,
                 }
             )
-    return sorted(out, key=lambda e: (e["at"], e["version"], e["event"] != "created"))
+    # Hand-overs (Art 77(7)): the passport handed over and who handed it over, also on the
+    # instance the battery arrived at, which holds none of the earlier passport's versions.
+    handed = session.exec(
+        select(Transfer).where(Transfer.battery_id == battery_id, Transfer.state == "completed")
+    ).all()
+    seen = set()
+    for transfer in handed:
+        if transfer.credential_id in seen or transfer.completed_at is None:
+            continue
+        seen.add(transfer.credential_id)
+        out.append(
+            {
+                "passportId": transfer.passport_id,
+                "version": None,
+                "event": "transferred",
+                "at": format_datetime(transfer.completed_at),
+                "actor": transfer.from_did,
+                "to": transfer.to_did,
+            }
+        )
+    return sorted(out, key=lambda e: (e["at"], e["version"] or 0, e["event"] != "created"))
 
 
 # --- the responsible operator's passport view ---------------------------------------------------

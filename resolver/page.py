@@ -85,6 +85,8 @@ class HistoryRow:
     what: str
     version: str
     by: str
+    # Which passport: a battery's history spans the passports of its lives (Art 77(7)).
+    passport: str = ""
 
 
 @dataclass
@@ -222,6 +224,7 @@ def history_rows(entries: Sequence[dict[str, Any]]) -> list[HistoryRow]:
                 what=humanise(what) if what and " " not in what else what,
                 version=first(entry, "passportVersion", "version"),
                 by=first(entry, "by", "actor", "operator", "operatorDid", "issuer"),
+                passport=first(entry, "passportId"),
             )
         )
     return rows

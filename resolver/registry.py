@@ -9,13 +9,15 @@ economic operator ceases to exist).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlmodel import Session, select
 
 from resolver.errors import ResolverError
-from resolver.tables import BatteryRoute
+from resolver.tables import BatteryRoute, BatteryTenure
 from vocab.datetimes import utcnow
 from vocab.gs1 import ItemKey
 
@@ -88,6 +90,16 @@ def lookup(session: Session, gtin: str, serial: str) -> BatteryRoute:
 
 def by_id(session: Session, battery_id: str) -> BatteryRoute:
     route = session.get(BatteryRoute, battery_id)
+    if route is None:
+        raise UnknownBattery(f"no battery {battery_id!r} is registered here")
+    return route
+
+
+def lock(session: Session, battery_id: str) -> BatteryRoute:
+    """The route, locked until the caller's transaction ends (SELECT ... FOR UPDATE)."""
+    route = session.exec(
+        select(BatteryRoute).where(BatteryRoute.id == battery_id).with_for_update()
+    ).first()
     if route is None:
         raise UnknownBattery(f"no battery {battery_id!r} is registered here")
     return route
@@ -173,3 +185,68 @@ def hand_over(
         session.add(route)
     session.flush()
     return list(routes)
+
+
+# --- responsibility history ----------------------------------------------------------------------
+
+
+def tenures(session: Session, battery_id: str) -> list[BatteryTenure]:
+    """The recorded tenures of a battery, oldest first (none for a battery never handed over)."""
+    return list(
+        session.exec(
+            select(BatteryTenure)
+            .where(BatteryTenure.battery_id == battery_id)
+            .order_by(BatteryTenure.since)  # type: ignore[arg-type]
+        ).all()
+    )
+
+
+def whole_seconds(when: datetime) -> datetime:
+    """Credentials state their times in whole seconds: a tenure that starts at 12:00:00.7 must
+    cover a credential issued in that second (validFrom 12:00:00)."""
+    return when.replace(microsecond=0)
+
+
+def record_hand_over(
+    session: Session,
+    route: BatteryRoute,
+    *,
+    to_did: str,
+    endpoint: str | None,
+    transfer_id: str,
+    at: datetime,
+    first_since: datetime,
+) -> BatteryRoute:
+    """Close the current holder's tenure at `at`, open `to_did`'s, and re-point the battery.
+
+    `first_since` is when the current holder's tenure began when no tenure was recorded yet
+    (the battery's registration)."""
+    rows = tenures(session, route.id)
+    current = next((t for t in rows if t.until is None), None)
+    if current is None:
+        current = BatteryTenure(
+            id=str(uuid.uuid4()),
+            battery_id=route.id,
+            operator_did=route.holder_did,
+            since=whole_seconds(first_since),
+        )
+    current.until = at
+    session.add(current)
+    session.add(
+        BatteryTenure(
+            id=str(uuid.uuid4()),
+            battery_id=route.id,
+            operator_did=to_did,
+            since=whole_seconds(at),
+            transfer_id=transfer_id,
+        )
+    )
+    return repoint(session, route, holder_did=to_did, endpoint=endpoint)
+
+
+def record_tenures(session: Session, battery_id: str, periods: list[BatteryTenure]) -> None:
+    """Tenures a battery arriving from another instance brings along (its history there)."""
+    for period in periods:
+        period.battery_id = battery_id
+        period.id = str(uuid.uuid4())
+        session.add(period)

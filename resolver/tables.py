@@ -1,10 +1,11 @@
-"""Tables owned by the resolver: the routing registry (battery -> who holds its passport now)."""
+"""Tables owned by the resolver: the routing registry (battery -> who holds its passport now) and
+its history (who was responsible when)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, String, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from vocab.datetimes import utcnow
@@ -31,3 +32,25 @@ class BatteryRoute(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
+
+
+class BatteryTenure(SQLModel, table=True):
+    """A period in which one operator was responsible for a battery (Art 77(4), 77(7)).
+
+    Written when a battery is handed over: the tenure that ends and the one that starts. The
+    verifier reads it so that credentials an operator issued while it was responsible keep
+    verifying as history; a battery never handed over has no rows (its operator is in the
+    routing registry)."""
+
+    __tablename__ = "battery_tenures"
+    __table_args__ = (Index("ix_battery_tenures_battery", "battery_id", "since"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    battery_id: str = Field(max_length=36)
+    operator_did: str = Field(max_length=512)
+    since: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    # The transfer that started this tenure (None for the first operator).
+    transfer_id: str | None = Field(default=None, max_length=36)

@@ -17,6 +17,7 @@ from anchor.errors import AnchorError
 from issuer.api import router as issuer_router
 from issuer.errors import IssuerError
 from issuer.holders_api import router as holders_router
+from issuer.transfer_api import router as transfer_router
 from proofs.errors import ProofError
 from resolver.api import router as resolver_router
 from resolver.errors import ResolverError
@@ -48,6 +49,8 @@ ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (documents_router, roles.RESOLVER),
     (issuer_router, roles.ISSUER),
     (holders_router, roles.ISSUER),
+    # Hand-overs change who is responsible and where a battery is served: issuer writes.
+    (transfer_router, roles.ISSUER),
     (verifier_router, roles.VERIFIER),
     (access_router, roles.VERIFIER),
     (anchor_router, roles.VERIFIER),

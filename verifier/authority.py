@@ -8,9 +8,8 @@ must be the operator responsible for that battery. Responsibility comes from the
 - issued by an earlier operator: passes only when a tenure shows that operator was responsible at
   the credential's issuance time (`validFrom`, else `issuanceDate`, else the proof's `created`).
   Without such a record the check fails: an unprovable claim of past responsibility is treated
-  like no responsibility, because anyone can back-date `validFrom`. (The routing registry keeps no
-  history today, so today only the current operator passes; a history source plugs in through
-  `ResponsibilityLookup`.)
+  like no responsibility, because anyone can back-date `validFrom`. Tenures are recorded at each
+  hand-over (`resolver.registry.record_hand_over`, table `battery_tenures`).
 
 Role credentials must come from a trust anchor that accredits every role the credential states.
 """
@@ -23,7 +22,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from resolver.tables import BatteryRoute
+from resolver.tables import BatteryRoute, BatteryTenure
 from verifier.credentials import CredentialCheck
 from verifier.entitlements import MalformedEntitlement, Role, parse_entitlement
 from verifier.result import Result
@@ -33,7 +32,7 @@ from vocab.context import (
     AUTHORITY_CREDENTIAL,
     LEGITIMATE_INTEREST_CREDENTIAL,
 )
-from vocab.datetimes import InvalidDateTime, parse_datetime
+from vocab.datetimes import InvalidDateTime, as_utc, parse_datetime
 from vocab.gs1 import InvalidGs1Key, ItemKey, parse_item_uri
 from vocab.vcdm import as_list, issuer_id
 
@@ -142,6 +141,7 @@ class _Judge:
         if not uris:
             return _Verdict(False, "the credential names no battery", "malformed-credential")
         when = issued_at(self.credential)
+        when = as_utc(when) if when is not None else None
         details = []
         for uri in uris:
             try:
@@ -207,7 +207,8 @@ def authority_check(
 
 
 def routing_registry_tenures(session: Session) -> ResponsibilityLookup:
-    """Responsibility from the routing registry: the operator responsible now, no history."""
+    """Responsibility from the routing registry: the operator responsible now (its holder) and
+    the ended tenures of earlier operators recorded at each hand-over."""
 
     def lookup(key: ItemKey) -> Sequence[Tenure] | None:
         route = session.exec(
@@ -215,7 +216,16 @@ def routing_registry_tenures(session: Session) -> ResponsibilityLookup:
                 BatteryRoute.gtin == key.gtin, BatteryRoute.serial == key.serial
             )
         ).first()
-        return None if route is None else [Tenure(route.holder_did)]
+        if route is None:
+            return None
+        rows = session.exec(select(BatteryTenure).where(BatteryTenure.battery_id == route.id)).all()
+        ended = [
+            Tenure(t.operator_did, as_utc(t.since), as_utc(t.until))
+            for t in rows
+            if t.until is not None
+        ]
+        # The holder in the registry is authoritative for "now" (PUT /route re-points it too).
+        return [*ended, Tenure(route.holder_did)]
 
     return lookup
 

@@ -15,6 +15,7 @@ from proofs.dataintegrity import EDDSA_RDFC_2022, VerificationMethodResolver
 from proofs.errors import ProofError
 from resolver.errors import ResolverError
 from verifier.result import Result
+from vocab.context import BATTERY_TRANSFER_CREDENTIAL
 from vocab.datetimes import InvalidDateTime, has_timezone, parse_datetime, utcnow
 from vocab.errors import VocabError
 from vocab.vcdm import as_list, check_credential, check_presentation, issuer_id
@@ -24,6 +25,19 @@ ENVELOPED_VP = "EnvelopedVerifiablePresentation"
 
 # An extra check looks at a credential that passed the proof check and records its outcome.
 CredentialCheck = Callable[[dict, Result], None]
+
+
+def countersigners(credential: dict) -> set[str]:
+    """Parties other than the issuer whose proofs a credential's proof set may hold: the
+    transferee of a BatteryTransferCredential accepts the hand-over by adding its proof
+    (VC Data Integrity proof sets)."""
+    if BATTERY_TRANSFER_CREDENTIAL not in as_list(credential.get("type", [])):
+        return set()
+    return {
+        s["transferee"]
+        for s in as_list(credential.get("credentialSubject", []))
+        if isinstance(s, dict) and isinstance(s.get("transferee"), str)
+    }
 
 
 def _is_enveloped(document: object, kind: str) -> bool:
@@ -182,13 +196,17 @@ def verify_credential(
     result.signers = list(signers)
     if signers:
         issuer = issuer_id(credential)
-        wrong = sorted({s for s in signers if s != issuer})
-        if wrong:
+        cosigners = countersigners(credential)
+        wrong = sorted({s for s in signers if s != issuer and s not in cosigners})
+        if wrong or issuer not in signers:
             result.failed(
                 "issuer",
-                f"signed by {', '.join(wrong)}, but the issuer is {issuer}",
+                f"signed by {', '.join(wrong or signers)}, but the issuer is {issuer}",
                 "issuer-mismatch",
             )
+        elif len(set(signers)) > 1:
+            others = ", ".join(sorted(set(signers) - {issuer}))
+            result.passed("issuer", f"signed by the issuer {issuer}, countersigned by {others}")
         else:
             result.passed("issuer", f"signed by the issuer {issuer}")
     elif signed_by_envelope:

@@ -42,6 +42,7 @@ from vocab.context import (
     AUTHORITY_PASSPORT_CREDENTIAL,
     BATTERY_EVENT_CREDENTIAL,
     BATTERY_PASSPORT_CREDENTIAL,
+    BATTERY_TRANSFER_CREDENTIAL,
     COMMISSION_PASSPORT_CREDENTIAL,
     LEGITIMATE_INTEREST_CREDENTIAL,
     LEGITIMATE_INTEREST_PASSPORT_CREDENTIAL,
@@ -71,6 +72,8 @@ DEFAULT_ISSUERS: Final[Mapping[str, tuple[str, ...]]] = {
     # Test reports (Annex XIII point 3) may also come from the notified body that made them.
     AUTHORITY_PASSPORT_CREDENTIAL: (RESPONSIBLE_OPERATOR, NOTIFIED_BODY),
     BATTERY_EVENT_CREDENTIAL: (RESPONSIBLE_OPERATOR,),
+    # A hand-over is issued by the operator responsible when it offered the battery.
+    BATTERY_TRANSFER_CREDENTIAL: (RESPONSIBLE_OPERATOR,),
     # Roles are accredited by trust anchors; access to one battery is granted by its operator.
     LEGITIMATE_INTEREST_CREDENTIAL: (TRUST_ANCHOR,),
     AUTHORITY_CREDENTIAL: (TRUST_ANCHOR,),

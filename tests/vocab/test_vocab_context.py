@@ -198,6 +198,7 @@ def test_other_credential_subjects_expand_cleanly():
                 "transferor": "did:web:a.example",
                 "transferee": "did:web:b.example",
                 "transferredAt": "2031-05-01T00:00:00Z",
+                "transferEndpoint": "https://second-life.example",
                 "purpose": ["repurposing"],
             }
         ),

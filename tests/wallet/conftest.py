@@ -1,4 +1,5 @@
-"""The wallet tests import shared helpers from wallet_testkit.py, next to this file."""
+"""The wallet tests import shared helpers from wallet_testkit.py and handover_testkit.py, next to
+this file."""
 
 from __future__ import annotations
 

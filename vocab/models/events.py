@@ -53,4 +53,6 @@ class BatteryTransfer(Model):
     transferor: Iri
     transferee: Iri
     transferred_at: AwareDatetime
+    # Base URL of the dbp instance that serves the passport after the hand-over.
+    transfer_endpoint: Iri | None = None
     purpose: list[Purpose] | None = Field(default=None, min_length=1)

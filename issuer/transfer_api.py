@@ -1,0 +1,162 @@
+"""HTTP routes of the hand-over (Art 77(7)): offers, acceptance, completion between instances,
+and the notice that a new passport succeeds passports held here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from issuer import batteries, newlife, peers, transfers
+from issuer.errors import InvalidOffer
+from issuer.tables import Operator
+from issuer.transactions import commit_with_retry
+from resolver import registry
+from service.bodies import json_object
+from service.deps import current_operator, db_session, runtime
+from service.runtime import Runtime
+from vocab.datetimes import format_datetime, utcnow
+
+router = APIRouter(tags=["transfers"])
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _credential(body: dict[str, Any]) -> Any:
+    if "verifiableCredential" not in body:
+        raise InvalidOffer("the request body must hold the transfer offer as verifiableCredential")
+    return body["verifiableCredential"]
+
+
+@router.post(
+    "/batteries/{battery_id}/transfers",
+    status_code=201,
+    summary="Offer the battery to another operator: a BatteryTransferCredential signed by the "
+    "responsible operator",
+)
+def offer_transfer(
+    battery_id: str,
+    body: dict = Depends(json_object),
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+    rt: Runtime = Depends(runtime),
+) -> Response:
+    config = rt.issuer_config
+    request = transfers.parse_offer_request(body, own_url=config.public_url, now=utcnow())
+    row = commit_with_retry(
+        session, lambda: transfers.offer(session, config, operator, battery_id, request)
+    )
+    return _json(
+        {
+            "transferId": row.id,
+            "id": row.credential_id,
+            "state": row.state,
+            "battery": battery_id,
+            "to": row.to_did,
+            "endpoint": row.endpoint or config.public_url.rstrip("/"),
+            "expires": format_datetime(row.expires_at),
+            "verifiableCredential": row.offer,
+        },
+        status=201,
+        headers={"Location": row.credential_id},
+    )
+
+
+@router.post(
+    "/transfers/accept",
+    summary="Accept a transfer offer made to the authenticated operator: countersign it and "
+    "complete it at the instance that made it",
+)
+def accept_transfer(
+    body: dict = Depends(json_object),
+    operator: Operator = Depends(current_operator),
+    session: Session = Depends(db_session),
+    rt: Runtime = Depends(runtime),
+) -> Response:
+    config = rt.issuer_config
+    resolve = rt.resolver(session).verification_method
+    parsed, signed = transfers.countersign(session, config, operator, _credential(body), resolve)
+    local = registry.normalise_endpoint(parsed.origin, field="id", own_url=config.public_url)
+    if local is None:
+        answer = commit_with_retry(
+            session, lambda: transfers.complete(session, config, signed, resolve)
+        )
+        battery = batteries.get(session, answer["battery"]["id"])
+        arrival = None
+    else:
+        answer = peers.post_json(
+            rt.http,
+            rt.did_web_policy,
+            f"{parsed.origin}/transfers/{parsed.transfer_id}/complete",
+            {"verifiableCredential": signed},
+        )
+        battery = commit_with_retry(
+            session, lambda: transfers.arrive(session, config, operator, answer, parsed.origin)
+        )
+        arrival = transfers.inbound(session, battery.id)
+    here = transfers.arrived_battery_view(config, battery, arrival)
+    if arrival is None:
+        here["predecessor"] = [parsed.passport_id]
+    return _json({**answer, "battery": {**answer.get("battery", {}), **here}})
+
+
+@router.post(
+    "/transfers/{transfer_id}/complete",
+    summary="Complete a transfer offered here with the credential countersigned by the new "
+    "operator (called by the receiving instance; idempotent)",
+)
+def complete_transfer(
+    transfer_id: str,
+    body: dict = Depends(json_object),
+    session: Session = Depends(db_session),
+    rt: Runtime = Depends(runtime),
+) -> Response:
+    document = _credential(body)
+    parsed = transfers.read_offer(document)
+    if parsed.transfer_id != transfer_id:
+        raise InvalidOffer(f"the credential is transfer {parsed.transfer_id}, not {transfer_id}")
+    config = rt.issuer_config
+    resolve = rt.resolver(session).verification_method
+    answer = commit_with_retry(
+        session, lambda: transfers.complete(session, config, document, resolve)
+    )
+    return _json(answer)
+
+
+@router.post(
+    "/passports/successors",
+    summary="Mark passports held here inactive: the public credential of the new passport that "
+    "names them as predecessors, signed by the operator responsible for their batteries now",
+)
+def record_successor(
+    body: dict = Depends(json_object),
+    session: Session = Depends(db_session),
+    rt: Runtime = Depends(runtime),
+) -> Response:
+    document = _credential(body)
+    resolve = rt.resolver(session).verification_method
+    marked = commit_with_retry(
+        session, lambda: newlife.record_successor(session, document, resolve)
+    )
+    return _json({"inactive": marked, "successor": document["credentialSubject"].get("passportId")})
+
+
+def notifier(rt: Runtime):
+    """newlife.Notify over HTTP to allowed instances."""
+
+    def notify(origin: str, public_credential: dict) -> None:
+        peers.post_json(
+            rt.http,
+            rt.did_web_policy,
+            f"{origin.rstrip('/')}/passports/successors",
+            {"verifiableCredential": public_credential},
+        )
+
+    return notify
