@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
+from wallet import handover_cli
 from wallet.errors import BadInput, IdentityExists, StoreError, WalletError
 from wallet.store import Store, WalletData, default_dir
 
@@ -551,10 +552,6 @@ def _print_outcome(outcome: Any) -> None:
         out.print(f"[green]verified[/green]: {', '.join(passed)}")
 
 
-# --- hand-over commands ------------------------------------------------------------------------
-# The lead adds the battery hand-over commands (`transfer`, `accept`) here:
-#     from wallet import handover_cli
-#     handover_cli.register(app)
-# They share the wallet directory and passphrase through `wallet_context(ctx)` and report
-# failures with `plain_errors()` / `fail()`.
-# --- end of hand-over commands -----------------------------------------------------------------
+# The battery hand-over commands (`transfer`, `accept`) live in their own module: operator actions
+# authenticated by an instance's bearer token, not by the wallet's key.
+handover_cli.register(app)
