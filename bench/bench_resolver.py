@@ -85,7 +85,8 @@ def _clone(conn, table: str, where: str, overrides: dict[str, str], lo: int, hi:
     conn.execute(
         text(
             f"INSERT INTO {table} ({', '.join(cols)}) SELECT {select} "
-            f"FROM {table} o CROSS JOIN generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) AS g WHERE {where}"
+            f"FROM {table} o CROSS JOIN generate_series(CAST(:lo AS integer), "
+            f"CAST(:hi AS integer)) AS g WHERE {where}"
         ),
         {"lo": lo, "hi": hi},
     )
