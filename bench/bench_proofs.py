@@ -9,6 +9,10 @@ three formats we issue, each against two baselines measured in the same run:
   and `cryptography` Ed25519. It produces the same proofValue as ours (asserted), so the two
   compare like with like; ours also refuses undefined terms and relative IRIs, which costs time.
 
+Our sign and verify figures are first-time work: the memo of RDFC-1.0 results in
+proofs.canonical is cleared before each call. "verify again" shows a repeated verification of the
+same credential (what the consumer page does on every scan), memo kept.
+
 Then verify time as the credential grows (10, 100, 1,000 attributes, each a measured value
 `{value, unit}` as passports hold them), ours against the naive baseline, for the plot.
 """
@@ -26,7 +30,7 @@ from pyld import jsonld
 from bench.harness import Row, Target, compare, quick
 from issuer.passports import tier_credential
 from proofs import jose
-from proofs.canonical import jcs
+from proofs.canonical import clear_memo, jcs
 from proofs.dataintegrity import create_proof, verify_proof
 from proofs.didkey import did_key, did_key_verification_method_id
 from proofs.didkey import resolve_did_key_verification_method as resolve
@@ -164,10 +168,14 @@ def run() -> list[Row]:
     within_10 = Target("within 10x of raw Ed25519", "ratio", "<=", 10.0)
     within_2 = Target("within 2x of raw Ed25519", "ratio", "<=", 2.0)
 
+    def cold(fn):
+        # proofs.canonical memoizes RDFC-1.0 results; the headline figures are first-time work.
+        return lambda: (clear_memo(), fn())
+
     operations = {
         "eddsa-rdfc-2022": (
-            lambda: create_proof(document, key, vm, created=CREATED),
-            lambda: verify_proof(rdfc_signed, resolve),
+            cold(lambda: create_proof(document, key, vm, created=CREATED)),
+            cold(lambda: verify_proof(rdfc_signed, resolve)),
         ),
         "eddsa-jcs-2022": (
             lambda: create_proof(document, key, vm, cryptosuite="eddsa-jcs-2022", created=CREATED),
@@ -204,6 +212,13 @@ def run() -> list[Row]:
                 target=three_x if fmt == "eddsa-rdfc-2022" else None,
             )
         )
+    warm = "eddsa-rdfc-2022 verify again (memoized RDFC), " + size.split(", ")[0]
+    rows.append(
+        compare(warm, lambda: verify_proof(rdfc_signed, resolve), *floor_verify, section=SECTION)
+    )
+    rows.append(
+        compare(warm, lambda: verify_proof(rdfc_signed, resolve), *naive_v, section=SECTION)
+    )
     rows.extend(_growth(key, private, did, vm))
     return rows
 
@@ -216,7 +231,7 @@ def _growth(key: Ed25519Key, private: Ed25519PrivateKey, did: str, vm: str) -> l
         assert signed == naive_sign(document, private, vm)
         row = compare(
             f"eddsa-rdfc-2022 verify, {n:,} attributes",
-            lambda signed=signed: verify_proof(signed, resolve),
+            lambda signed=signed: (clear_memo(), verify_proof(signed, resolve)),
             "naive pyld + cryptography verify",
             lambda signed=signed: naive_verify(signed, private),
             section=SECTION,
