@@ -242,10 +242,12 @@ def anvil_binary() -> Path:
     return found[0]
 
 
+_RPC = httpx.Client(timeout=10)  # one keep-alive connection, as a JSON-RPC backend keeps
+
+
 def rpc(url: str, method: str, params: list | None = None):
-    answer = httpx.post(
-        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=10
-    ).json()
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}
+    answer = _RPC.post(url, json=body).json()
     if "error" in answer:
         raise RuntimeError(f"{method}: {answer['error']}")
     return answer["result"]
@@ -291,11 +293,11 @@ def send_raw(url: str, key: str, *, to: str | None, data: str, gas: int) -> dict
         tx["to"] = to
     signed = account.sign_transaction(tx)
     tx_hash = rpc(url, "eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
-    for _ in range(1000):
+    for _ in range(5000):
         receipt = rpc(url, "eth_getTransactionReceipt", [tx_hash])
         if receipt:
             return receipt
-        time.sleep(0.01)
+        time.sleep(0.002)
     raise RuntimeError("transaction not mined")
 
 
