@@ -208,9 +208,12 @@ def wrk(url: str, script: Path, *, seconds: float, connections: int = 64) -> Loa
     args = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
             "--timeout", "30s", "-s", str(script), url]  # fmt: skip
     done = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
-    out = done.stdout
     if done.returncode != 0:
-        raise RuntimeError(f"wrk failed: {done.stderr or out}")
+        raise RuntimeError(f"wrk failed: {done.stderr or done.stdout}")
+    return parse_wrk(done.stdout)
+
+
+def parse_wrk(out: str) -> LoadResult:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _duration(re.search(r"\s50%\s+(\S+)", out).group(1))
     p99 = _duration(re.search(r"\s99%\s+(\S+)", out).group(1))
