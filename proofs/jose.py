@@ -93,7 +93,30 @@ def verify_jws(token: str, key: Ed25519Key) -> tuple[dict[str, Any], bytes]:
     Rejects `alg: none` and any alg but EdDSA / Ed25519, unknown critical header parameters and
     malformed tokens; nothing about the payload is checked here.
     """
-    header, payload, _ = parse_compact(token)
+    header, payload, signature = parse_compact(token)
+    _check_signature(token, header, signature, key)
+    return header, payload
+
+
+def _check_signature(token: str, header: dict[str, Any], signature: bytes, key: Ed25519Key) -> None:
+    """The signature check of `verify_jws`, for a token `parse_compact` has already split."""
+    if "b64" not in header:
+        # RFC 7515 §5.2: the signature covers ASCII(BASE64URL(header) '.' BASE64URL(payload)),
+        # the first two parts exactly as sent; parse_compact has already refused every alg but
+        # EdDSA/Ed25519 and every crit. Verifying those bytes directly skips jwcrypto's
+        # deserialize (deep copies of the parsed token): vc+jwt verify of the ~8 KiB public
+        # passport credential went from 0.88 ms to 0.37 ms, raw Ed25519 verify being 0.15 ms
+        # (bench/bench_proofs.py). RFC 7797 unencoded payloads ("b64") keep the jwcrypto path.
+        try:
+            signing_input = token.rpartition(".")[0].encode("ascii")
+        except UnicodeEncodeError:
+            raise MalformedJws("a compact JWS is ASCII only") from None
+        if not key.verify(signature, signing_input):
+            raise InvalidSignature(
+                f"the JWS signature does not match under key {header.get('kid', '<no kid>')}: "
+                "the token was altered or signed by another key"
+            )
+        return
     try:
         jws = JWS()
         jws.deserialize(token)
@@ -105,7 +128,6 @@ def verify_jws(token: str, key: Ed25519Key) -> tuple[dict[str, Any], bytes]:
         ) from None
     except JWException as exc:
         raise MalformedJws(f"the JWS cannot be processed: {exc}") from None
-    return header, payload
 
 
 def verify_jwt(
@@ -122,7 +144,7 @@ def verify_jwt(
     """
     if expected_typ not in _SIGNER:
         raise MalformedJws(f"expected_typ must be {VC_JWT} or {VP_JWT}, not {expected_typ!r}")
-    header, payload_bytes, _ = parse_compact(token)
+    header, payload_bytes, signature = parse_compact(token)
     typ = header.get("typ")
     if typ not in (expected_typ, f"application/{expected_typ}"):
         raise MalformedJws(f"the JWS typ is {typ!r}, but a {expected_typ} is expected here")
@@ -160,7 +182,7 @@ def verify_jwt(
 
     method = checked_verification_method(resolve, kid, purpose, now)
     key = Ed25519Key(public_key_from_verification_method(method))
-    verify_jws(token, key)
+    _check_signature(token, header, signature, key)
     return payload
 
 
