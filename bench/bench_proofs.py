@@ -25,6 +25,7 @@ from typing import Any
 
 import base58
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from multiformats import multibase, multicodec
 from pyld import jsonld
 
 from bench.harness import Row, Target, compare, quick
@@ -218,6 +219,19 @@ def run() -> list[Row]:
     )
     rows.append(
         compare(warm, lambda: verify_proof(rdfc_signed, resolve), *naive_v, section=SECTION)
+    )
+    # Why proofs/multibase.py uses base58 + a fixed prefix rather than `multiformats`.
+    rows.append(
+        compare(
+            "did:key encode (base58 + prefix)",
+            lambda: did_key(key.public),
+            "multiformats",
+            lambda: (
+                "did:key:"
+                + multibase.encode(multicodec.wrap("ed25519-pub", key.public), "base58btc")
+            ),
+            section=SECTION,
+        )
     )
     rows.extend(_growth(key, private, did, vm))
     return rows
