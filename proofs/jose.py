@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+import orjson
 from jwcrypto.common import JWException
 from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWS, InvalidJWSSignature
@@ -93,7 +94,31 @@ def verify_jws(token: str, key: Ed25519Key) -> tuple[dict[str, Any], bytes]:
     Rejects `alg: none` and any alg but EdDSA / Ed25519, unknown critical header parameters and
     malformed tokens; nothing about the payload is checked here.
     """
-    header, payload, _ = parse_compact(token)
+    header, payload, signature = parse_compact(token)
+    _check_signature(token, header, signature, key)
+    return header, payload
+
+
+def _check_signature(token: str, header: dict[str, Any], signature: bytes, key: Ed25519Key) -> None:
+    """The signature check of `verify_jws`, for a token `parse_compact` has already split."""
+    if "b64" not in header:
+        # RFC 7515 §5.2: the signature covers ASCII(BASE64URL(header) '.' BASE64URL(payload)),
+        # the first two parts exactly as sent; parse_compact has already refused every alg but
+        # EdDSA/Ed25519 and every crit. Verifying those bytes directly skips jwcrypto's
+        # deserialize (deep copies of the parsed token): vc+jwt verify of the ~8 KiB public
+        # passport credential went from ~0.9 ms (5.9x a raw Ed25519 verify of its bytes) to
+        # ~0.4 ms (2.4x) with orjson below (bench/bench_proofs.py). RFC 7797 unencoded payloads
+        # ("b64") keep the jwcrypto path.
+        try:
+            signing_input = token.rpartition(".")[0].encode("ascii")
+        except UnicodeEncodeError:
+            raise MalformedJws("a compact JWS is ASCII only") from None
+        if not key.verify(signature, signing_input):
+            raise InvalidSignature(
+                f"the JWS signature does not match under key {header.get('kid', '<no kid>')}: "
+                "the token was altered or signed by another key"
+            )
+        return
     try:
         jws = JWS()
         jws.deserialize(token)
@@ -105,7 +130,6 @@ def verify_jws(token: str, key: Ed25519Key) -> tuple[dict[str, Any], bytes]:
         ) from None
     except JWException as exc:
         raise MalformedJws(f"the JWS cannot be processed: {exc}") from None
-    return header, payload
 
 
 def verify_jwt(
@@ -122,7 +146,7 @@ def verify_jwt(
     """
     if expected_typ not in _SIGNER:
         raise MalformedJws(f"expected_typ must be {VC_JWT} or {VP_JWT}, not {expected_typ!r}")
-    header, payload_bytes, _ = parse_compact(token)
+    header, payload_bytes, signature = parse_compact(token)
     typ = header.get("typ")
     if typ not in (expected_typ, f"application/{expected_typ}"):
         raise MalformedJws(f"the JWS typ is {typ!r}, but a {expected_typ} is expected here")
@@ -130,7 +154,7 @@ def verify_jwt(
     if not isinstance(kid, str) or not kid:
         raise MalformedJws("the JWS header has no kid naming the signing verification method")
     try:
-        payload = json.loads(payload_bytes)
+        payload = _loads(payload_bytes)
     except ValueError as exc:
         raise MalformedJws(f"the JWS payload is not JSON: {exc}") from None
     if not isinstance(payload, dict):
@@ -160,8 +184,18 @@ def verify_jwt(
 
     method = checked_verification_method(resolve, kid, purpose, now)
     key = Ed25519Key(public_key_from_verification_method(method))
-    verify_jws(token, key)
+    _check_signature(token, header, signature, key)
     return payload
+
+
+def _loads(data: bytes) -> Any:
+    # orjson parses the ~9 KiB passport payload ~5x faster than json (about a fifth of a raw
+    # Ed25519 verify saved). It refuses a few things json accepts (NaN, integers beyond 64 bits,
+    # lone surrogate escapes); those fall back to json, so what is accepted does not change.
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def _refuse_wrapped_claims(payload: dict[str, Any]) -> None:

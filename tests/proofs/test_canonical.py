@@ -284,3 +284,37 @@ def test_concurrent_canonicalization_agrees(signer):
     expected = [rdfc(d) for d in documents]
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert list(pool.map(rdfc, documents)) == expected
+
+
+def test_memoized_rdfc_keeps_json_types_apart(signer):
+    """rdfc memoizes results per JSON value: 97, "97" and true are different RDF literals
+    (xsd:integer, a string, xsd:boolean), so a memo hit for one must not answer for another."""
+    from proofs.canonical import clear_memo
+
+    as_int = credential(signer.did)
+    as_float = copy.deepcopy(as_int)
+    as_float["credentialSubject"]["stateOfHealth"] = "97"
+    as_bool = copy.deepcopy(as_int)
+    as_bool["credentialSubject"]["stateOfHealth"] = True
+    clear_memo()
+    first = rdfc(as_int)
+    assert rdfc(as_int) == first  # memo hit
+    forms = {rdfc(as_int), rdfc(as_float), rdfc(as_bool)}
+    assert len(forms) == 3
+    clear_memo()
+    assert {rdfc(as_bool), rdfc(as_float), rdfc(as_int)} == forms
+
+
+def test_memoized_rdfc_does_not_hide_a_tampered_number(signer, resolve):
+    """A credential verified once (its canonical form memoized) and then changed from 97 to "97",
+    NaN or null must fail: the memo key tells those values apart (orjson writes NaN as null)."""
+    from proofs.dataintegrity import verify_proof
+    from proofs.errors import ProofError
+
+    signed = create_proof(credential(signer.did), signer.key, signer.vm)
+    assert verify_proof(signed, resolve)
+    for value in ("97", float("nan"), None):
+        tampered = copy.deepcopy(signed)
+        tampered["credentialSubject"]["stateOfHealth"] = value
+        with pytest.raises(ProofError):
+            verify_proof(tampered, resolve)

@@ -229,3 +229,16 @@ def test_verify_jws_returns_header_and_payload(signer):
     assert jose.verify_jws(token, signer.key) == ({"alg": "EdDSA", "kid": signer.vm}, b'{"a":1}')
     with pytest.raises(InvalidSignature):
         jose.verify_jws(token, signer.key.__class__.generate())
+
+
+def test_altered_header_and_reencoded_parts(signer, resolve):
+    """The signature covers the header and payload parts byte for byte as sent: an added header
+    parameter, or the same JSON encoded differently, no longer verifies."""
+    token = jose.sign_jwt(credential(signer.did), signer.key, signer.vm)
+    head, payload, signature = token.split(".")
+    header, claims, _ = _parts(token)
+    extra = _b64({**header, "x-note": "added"})
+    raises_exactly(InvalidSignature, jose.verify_jwt, f"{extra}.{payload}.{signature}", resolve)
+    spaced = base64.urlsafe_b64encode(json.dumps(claims, indent=1).encode()).rstrip(b"=").decode()
+    raises_exactly(InvalidSignature, jose.verify_jwt, f"{head}.{spaced}.{signature}", resolve)
+    assert jose.verify_jwt(token, resolve) == claims

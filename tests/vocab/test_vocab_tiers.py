@@ -201,3 +201,27 @@ def test_split_does_not_share_data_with_the_input():
     documents = split_by_tier(data)
     documents[Tier.PUBLIC]["general"]["batteryMass"]["value"] = 1.0
     assert data["general"]["batteryMass"]["value"] == 482.0
+
+
+@pytest.mark.parametrize("name", example_names())
+def test_memoized_classification_equals_the_uncached_one(name):
+    """classify memoizes per location shape for the default catalogue; a copy of the catalogue
+    takes the uncached path. Element selector values that move data between tiers (component of
+    battery materials, stage of life-cycle stages) must be part of the shape: flip them after the
+    memo has seen the original and the answers must still agree."""
+    import copy
+
+    catalogue = copy.copy(load_catalogue())
+    data = validate_passport(load_example(name)).to_json()
+    assert classify(data) == classify(data, catalogue)
+    flipped = copy.deepcopy(data)
+    materials = flipped.get("materials", {}).get("batteryMaterials", [])
+    for element in materials:
+        element["component"] = "cell" if element.get("component") == "battery" else "battery"
+    stages = flipped.get("carbonFootprint", {}).get("lifecycleStages", [])
+    for element in stages:
+        element["stage"] = "distribution"
+    memoized, uncached = classify(flipped), classify(flipped, catalogue)
+    assert memoized == uncached
+    if materials:
+        assert memoized != classify(data)  # the flip did move data between tiers

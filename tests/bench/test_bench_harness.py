@@ -1,0 +1,58 @@
+"""The benchmark harness: rows, ratios, targets and wrk's output, without running a benchmark."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.harness import Row, Stat, Target, skipped
+from bench.services import _duration, parse_wrk
+
+WRK_OUTPUT = """Running 4s test @ http://127.0.0.1:40000
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.61ms    3.02ms  40.11ms   81.20%
+    Req/Sec     5.08k   312.11     5.50k    85.00%
+  Latency Distribution
+     50%   12.03ms
+     75%   13.90ms
+     90%   15.80ms
+     99%    1.20s
+  20233 requests in 4.00s, 4.61MB read
+  Socket errors: connect 0, read 0, write 0, timeout 3
+  Non-2xx or 3xx responses: 2
+Requests/sec:   5057.38
+Transfer/sec:      1.15MB
+"""
+
+
+def test_wrk_output_is_parsed_with_units():
+    result = parse_wrk(WRK_OUTPUT)
+    assert result.requests_per_s == pytest.approx(5057.38)
+    assert result.p50_s == pytest.approx(0.01203)
+    assert result.p99_s == pytest.approx(1.2)
+    assert result.requests == 20233
+    assert result.errors == 5  # 3 timeouts + 2 non-2xx
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("950.00us", 950e-6), ("1.5ms", 1.5e-3), ("2s", 2.0), ("1.1m", 66.0)]
+)
+def test_wrk_durations(text, seconds):
+    assert _duration(text) == pytest.approx(seconds)
+
+
+def test_stat_is_median_min_max():
+    stat = Stat.of([3.0, 1.0, 2.0, 10.0, 4.0])
+    assert (stat.median, stat.min, stat.max, stat.n) == (3.0, 1.0, 10.0, 5)
+
+
+def test_ratio_and_targets_on_ratio_and_value():
+    ours, base = Stat.single(2.0), Stat.single(8.0)
+    faster = Row("s", "x", ours, "b", base, Target("3x faster", "ratio", "<=", 1 / 3))
+    assert faster.ratio == 0.25 and faster.met is True
+    slow = Row("s", "x", base, "b", ours, Target("3x faster", "ratio", "<=", 1 / 3))
+    assert slow.met is False
+    rate = Row("s", "x", Stat.single(400, "1/s"), target=Target(">=500", "value", ">=", 500))
+    assert rate.ratio is None and rate.met is False
+    assert skipped("s", "x", "no wrk").met is None
+    assert Row("s", "x", ours, "b", base).met is None  # no target: neither met nor missed
