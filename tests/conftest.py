@@ -2,52 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import uuid
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "DBP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-START_HINT = (
-    "PostgreSQL is not reachable at {url}; start it with "
-    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` (or run .ci/run), "
-    "or set DBP_TEST_SKIP_POSTGRES=1 to skip the PostgreSQL half of the suite"
-)
+# Test helpers at the top of tests/ (pg_testkit); --import-mode=importlib puts no test directory
+# on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
 
-
-def _create_pg_database() -> tuple[str, Callable[[], None]]:
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"dbp_t_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the server is missing
-        admin.dispose()
-        if os.environ.get("DBP_TEST_SKIP_POSTGRES") == "1":
-            pytest.skip("PostgreSQL skipped (DBP_TEST_SKIP_POSTGRES=1)")
-        pytest.fail(START_HINT.format(url=POSTGRES_ADMIN_URL) + f" ({exc.__class__.__name__})")
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    return url, drop
+from pg_testkit import create_database  # noqa: E402
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -56,7 +22,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'dbp.sqlite3'}"
         return
-    url, drop = _create_pg_database()
+    url, drop = create_database()
     try:
         yield url
     finally:

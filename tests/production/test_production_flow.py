@@ -11,7 +11,6 @@ import itertools
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +18,7 @@ import httpx
 import pytest
 from anchor_testkit import DEV_KEYS, anvil_binary, free_port, rpc
 from compose_testkit import Loopback, Process, environment, load, rewrite_command, run
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from pg_testkit import create_database
 
 from proofs import dataintegrity
 from proofs.didkey import did_key, did_key_verification_method_id
@@ -29,9 +27,6 @@ from vocab.examples import load_example
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-ADMIN_URL = os.environ.get(
-    "DBP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 GTIN = "09520123456788"
 ANCHOR_WAIT_S = 120  # batch age 10 s (compose) + a block + the listener's poll
 
@@ -67,34 +62,6 @@ class Deployment:
             self.anvil.stop()
 
 
-def _database() -> tuple[str, callable]:
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"dbp_prod_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        admin.dispose()
-        if os.environ.get("DBP_TEST_SKIP_POSTGRES") == "1":
-            pytest.skip("PostgreSQL skipped (DBP_TEST_SKIP_POSTGRES=1)")
-        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_URL} ({exc.__class__.__name__})")
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    return url, drop
-
-
 def _anvil(compose: dict, workdir: Path) -> Process:
     """anvil with the compose file's arguments, on a loopback port and a local state file."""
     args = list(compose["services"]["anvil"]["command"])
@@ -125,7 +92,7 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
     (secrets / "master_key").write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
     (secrets / "postgres_password").write_text("unused-with-trust-auth\n")
     (secrets / "anchor_private_key").write_text(DEV_KEYS[0] + "\n")
-    database_url, drop = _database()
+    database_url, drop = create_database("dbp_prod")
     d = Deployment(compose, Loopback(database_url, "", secrets, workdir / "data"), workdir)
     try:
         d.anvil = _anvil(compose, workdir)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from wallet_testkit import Instance, Wallet, create_pg_database, one_line_error, running_instance
+from pg_testkit import create_database
+from wallet_testkit import Instance, Wallet, one_line_error, running_instance
 
 from issuer import operators
 from service.db import make_engine, session_scope
@@ -58,7 +59,7 @@ def world(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite:///{data_dir / 'dbp.sqlite3'}"
     else:
-        url, drop = create_pg_database()
+        url, drop = create_database()
     try:
         with running_instance(data_dir, url) as instance:
             settings = instance.settings

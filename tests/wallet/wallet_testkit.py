@@ -162,39 +162,3 @@ def running_instance(data_dir: Path, database_url: str) -> Iterator[Instance]:
             process.kill()
             process.wait(timeout=15)
         log.close()
-
-
-def create_pg_database() -> tuple[str, Any]:
-    """A new, empty PostgreSQL database (as the suite's `database_url` fixture makes them) and a
-    function that drops it; pytest.skip/fail like that fixture when the server is missing."""
-    import pytest
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = os.environ.get(
-        "DBP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"dbp_t_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the server is missing
-        admin.dispose()
-        if os.environ.get("DBP_TEST_SKIP_POSTGRES") == "1":
-            pytest.skip("PostgreSQL skipped (DBP_TEST_SKIP_POSTGRES=1)")
-        pytest.fail(f"PostgreSQL is not reachable at {admin_url} ({exc.__class__.__name__})")
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
