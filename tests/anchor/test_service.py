@@ -245,9 +245,17 @@ def test_cli_deploy_import_key_worker_status_receipt(harness, sqlite_url, tmp_pa
     with Session(engine) as session:
         outbox.enqueue_many(session, [(None, d) for d in docs])
         session.commit()
-    r = runner.invoke(app, ["anchor", "worker", "--once", "--force", "--quiet"], env=env)
-    assert r.exit_code == 0, r.output
-    assert json.loads(r.output.strip().splitlines()[-1])["confirmed"] == 1
+    # One pass sends the batch and normally sees it confirmed (anvil mines at once); on a loaded
+    # machine the receipt can come a pass later, so a few passes are allowed, one batch in all.
+    confirmed = 0
+    for _ in range(5):
+        r = runner.invoke(app, ["anchor", "worker", "--once", "--force", "--quiet"], env=env)
+        assert r.exit_code == 0, r.output
+        confirmed += json.loads(r.output.strip().splitlines()[-1])["confirmed"]
+        if confirmed:
+            break
+        time.sleep(0.5)
+    assert confirmed == 1
     r = runner.invoke(app, ["anchor", "status", "--json"], env=env)
     assert r.exit_code == 0, r.output
     status = json.loads(r.output)
