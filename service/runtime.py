@@ -27,6 +27,7 @@ from service.settings import Settings
 from verifier.authority import authority_check, routing_registry_tenures
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
 from verifier.errors import StatusChangeFailed
+from verifier.memo import Lru, ProofMemo, memoized_check
 from verifier.passports import BatteryRecord
 from verifier.policy import AccessPolicy
 from verifier.presentations import VerifyPresentation
@@ -51,6 +52,10 @@ class Runtime:
     # Where the resolver and the verifier read batteries and their passport credentials
     # (resolver.sources.PassportSource and verifier.passports.PassportStore); tests may swap it.
     passports: PassportSource = field(init=False)
+    # Content-keyed verification memos for the consumer page (verifier.memo): per process, and
+    # correct with any number of copies, because an entry is a fact about exact bytes.
+    proof_memo: ProofMemo = field(default_factory=ProofMemo)
+    check_memo: Lru = field(default_factory=Lru)
 
     def __post_init__(self) -> None:
         self.passports = IssuerPassports(self)
@@ -104,15 +109,22 @@ class Runtime:
         s = self.settings
         return DidWebPolicy(s.allowed_did_web_hosts, s.did_web_timeout_s, s.did_web_max_bytes)
 
-    def credential_checks(self, session: Session) -> list[CredentialCheck]:
+    def credential_checks(
+        self, session: Session, *, memoized: bool = False
+    ) -> list[CredentialCheck]:
         """Checks run after the proof on every credential: status list, schema, trust, anchor.
 
-        Each package that adds a check appends its factory call here."""
+        Each package that adds a check appends its factory call here. `memoized` answers the
+        checks that depend on the credential's bytes alone (schema) from `check_memo`."""
         return [
             check_related_resources,
-            check_schema,
+            memoized_check(check_schema, self.check_memo) if memoized else check_schema,
             authority_check(self.trust.current(), routing_registry_tenures(session)),
-            status_check(self.status_lists(session), self.resolver(session).verification_method),
+            status_check(
+                self.status_lists(session),
+                self.resolver(session).verification_method,
+                proof_memo=self.proof_memo if memoized else None,
+            ),
             anchor_check(session, self.anchor),
         ]
 
@@ -127,13 +139,18 @@ class Runtime:
             client=self.http,
         )
 
-    def verify_credential(self, session: Session, credential: object, **options) -> Result:
+    def verify_credential(
+        self, session: Session, credential: object, *, memoized: bool = False, **options
+    ) -> Result:
         """The full verification every endpoint and the consumer page use; `options` are
-        verify_credential's (expected_purpose, challenge, domain)."""
+        verify_credential's (expected_purpose, challenge, domain). `memoized` (the page) takes
+        the content-determined parts (signatures over these bytes, schema) from this process's
+        memos; keys, status, validity, trust and anchor are evaluated as always."""
         return verify_credential(
             credential,
             self.resolver(session).verification_method,
-            extra_checks=self.credential_checks(session),
+            extra_checks=self.credential_checks(session, memoized=memoized),
+            proof_memo=self.proof_memo if memoized else None,
             **options,
         )
 
@@ -242,7 +259,7 @@ class IssuerPassports:
         return views.passport_history(session, battery_id)
 
     def verify_credential(self, session: Session, credential: object) -> Result:
-        return self._runtime.verify_credential(session, credential)
+        return self._runtime.verify_credential(session, credential, memoized=True)
 
     def battery_by_key(self, session: Session, gtin: str, serial: str) -> BatteryRecord | None:
         return views.battery_by_key(session, gtin, serial)
