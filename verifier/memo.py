@@ -21,6 +21,7 @@ entry is a fact about content, true in every process that computes it.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -76,7 +77,11 @@ class Lru(Generic[V]):
 
 def content_digest(document: Any) -> bytes:
     """SHA-256 of the document's JSON with sorted keys: equal for equal content only."""
-    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).digest()
+    try:
+        data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson refuses integers beyond 64 bits; the standard library does not
+        data = json.dumps(document, sort_keys=True).encode()
+    return hashlib.sha256(data).digest()
 
 
 @dataclass(frozen=True)
