@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, bindparam, func
 from sqlmodel import Session, col, select
 
 from issuer import batteries, events, store
@@ -62,17 +62,33 @@ def _latest_of_battery():
     )
 
 
-def _with_latest(session: Session, condition) -> tuple[Battery, Passport | None] | None:
-    """The battery matching `condition` and its latest passport version in one round trip (the
-    resolver reads this on every scan)."""
-    row = session.exec(
-        select(Battery, Passport)
-        .outerjoin(
-            Passport,
-            and_(Passport.id == Battery.passport_id, Passport.version == _latest_of_battery()),
-        )
-        .where(condition)
-    ).first()
+# The resolver's statements are built once, with bound parameters: building a SELECT costs
+# SQLAlchemy ~0.2-0.4 ms of Python per call, a noticeable part of a linkset request.
+_WITH_LATEST = select(Battery, Passport).outerjoin(
+    Passport, and_(Passport.id == Battery.passport_id, Passport.version == _latest_of_battery())
+)
+_BATTERY_BY_ID = _WITH_LATEST.where(Battery.id == bindparam("battery_id"))
+_BATTERY_BY_KEY = _WITH_LATEST.where(
+    Battery.gtin == bindparam("gtin"), Battery.serial == bindparam("serial")
+)
+_TIER_CREDENTIALS = (
+    select(IssuedCredential.tier, IssuedCredential.document)
+    .join(Battery, Battery.passport_id == IssuedCredential.passport_id)
+    .where(
+        Battery.id == bindparam("battery_id"),
+        IssuedCredential.passport_version == _latest_of_battery(),
+        IssuedCredential.kind == store.PASSPORT_TIER,
+        col(IssuedCredential.tier).in_(bindparam("tiers", expanding=True)),
+    )
+)
+
+
+def _with_latest(
+    session: Session, statement, params: dict[str, Any]
+) -> tuple[Battery, Passport | None] | None:
+    """The battery and its latest passport version in one round trip (the resolver reads this
+    on every scan)."""
+    row = session.exec(statement, params=params).first()
     return (row[0], row[1]) if row is not None else None
 
 
@@ -99,12 +115,12 @@ def battery_by_key(session: Session, gtin: str, serial: str) -> BatteryView | No
         gtin = normalise_gtin(gtin)
     except InvalidGs1Key:
         return None
-    found = _with_latest(session, and_(Battery.gtin == gtin, Battery.serial == serial))
+    found = _with_latest(session, _BATTERY_BY_KEY, {"gtin": gtin, "serial": serial})
     return _view(session, *found) if found else None
 
 
 def battery_by_id(session: Session, battery_id: str) -> BatteryView | None:
-    found = _with_latest(session, Battery.id == battery_id)
+    found = _with_latest(session, _BATTERY_BY_ID, {"battery_id": battery_id})
     return _view(session, *found) if found else None
 
 
@@ -119,14 +135,7 @@ def credentials_for_tiers(
     # One round trip: the battery, its latest version and only the wanted tiers' documents (a
     # document is several KiB of JSON to parse; the public page needs one of four).
     rows = session.exec(
-        select(IssuedCredential.tier, IssuedCredential.document)
-        .join(Battery, Battery.passport_id == IssuedCredential.passport_id)
-        .where(
-            Battery.id == battery_id,
-            IssuedCredential.passport_version == _latest_of_battery(),
-            IssuedCredential.kind == store.PASSPORT_TIER,
-            col(IssuedCredential.tier).in_(sorted(wanted)),
-        )
+        _TIER_CREDENTIALS, params={"battery_id": battery_id, "tiers": sorted(wanted)}
     ).all()
     order = [t.value for t in Tier]
     return [document for _, document in sorted(rows, key=lambda r: order.index(r[0] or ""))]
