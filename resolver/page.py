@@ -8,12 +8,16 @@ or issuer check failed is not shown at all.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, Final
 
+import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
@@ -244,6 +248,33 @@ def _environment() -> Environment:
     return env
 
 
+# The data sections are a function of the public document's content and the bundled catalogue
+# only (~10 ms to build for the ev example), so they are kept per process by the SHA-256 of the
+# document's JSON: correct in every copy of the service, nothing to invalidate. Bounded LRU.
+_SECTIONS_SIZE: Final = 1024
+_sections_memo: OrderedDict[bytes, list[Section]] = OrderedDict()
+_sections_lock = threading.Lock()
+
+
+def memoized_sections(document: dict[str, Any]) -> list[Section]:
+    try:
+        data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits: orjson refuses them, so build uncached
+        return sections(document)
+    key = hashlib.sha256(data).digest()
+    with _sections_lock:
+        found = _sections_memo.get(key)
+        if found is not None:
+            _sections_memo.move_to_end(key)
+            return found
+    built = sections(document)  # outside the lock: threads building different pages overlap
+    with _sections_lock:
+        _sections_memo[key] = built
+        while len(_sections_memo) > _SECTIONS_SIZE:
+            _sections_memo.popitem(last=False)
+    return built
+
+
 def render_passport(page: PassportPage) -> str:
     panels = page.panels
     document = public_document(panels)
@@ -253,7 +284,7 @@ def render_passport(page: PassportPage) -> str:
         .render(
             page=page,
             verdict=_page_verdict(page),
-            sections=sections(document),
+            sections=memoized_sections(document),
             history=history_rows(page.history),
         )
     )

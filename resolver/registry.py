@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from resolver.errors import ResolverError
@@ -79,10 +80,14 @@ def register(
     return route
 
 
+# Built once (bound parameters): every scan of a QR code runs it.
+_BY_KEY = select(BatteryRoute).where(
+    BatteryRoute.gtin == bindparam("gtin"), BatteryRoute.serial == bindparam("serial")
+)
+
+
 def lookup(session: Session, gtin: str, serial: str) -> BatteryRoute:
-    route = session.exec(
-        select(BatteryRoute).where(BatteryRoute.gtin == gtin, BatteryRoute.serial == serial)
-    ).first()
+    route = session.exec(_BY_KEY, params={"gtin": gtin, "serial": serial}).first()
     if route is None:
         raise UnknownBattery(f"no battery {gtin}/{serial} is registered here")
     return route

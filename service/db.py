@@ -31,8 +31,17 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # Up to 40 connections: one for each of anyio's 40 threadpool threads that run the sync
+    # handlers, so no handler thread queues for a connection (at 10+10, 64 concurrent scans
+    # left half the threads waiting on the pool). No pre-ping: it cost a round trip on every
+    # checkout (one of six on a linkset request). A connection the server dropped fails its
+    # request once; SQLAlchemy then invalidates the pool, and pool_recycle retires idle ones.
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, json_serializer=_json_dumps
+        url,
+        pool_size=20,
+        max_overflow=20,
+        pool_recycle=1800,
+        json_serializer=_json_dumps,
     )
 
 

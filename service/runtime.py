@@ -27,6 +27,7 @@ from service.settings import Settings
 from verifier.authority import authority_check, routing_registry_tenures
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
 from verifier.errors import StatusChangeFailed
+from verifier.memo import Lru, ProofMemo, memoized_check
 from verifier.passports import BatteryRecord
 from verifier.policy import AccessPolicy
 from verifier.presentations import VerifyPresentation
@@ -51,6 +52,10 @@ class Runtime:
     # Where the resolver and the verifier read batteries and their passport credentials
     # (resolver.sources.PassportSource and verifier.passports.PassportStore); tests may swap it.
     passports: PassportSource = field(init=False)
+    # Content-keyed verification memos for the consumer page (verifier.memo): per process, and
+    # correct with any number of copies, because an entry is a fact about exact bytes.
+    proof_memo: ProofMemo = field(default_factory=ProofMemo)
+    check_memo: Lru = field(default_factory=Lru)
 
     def __post_init__(self) -> None:
         self.passports = IssuerPassports(self)
@@ -104,15 +109,23 @@ class Runtime:
         s = self.settings
         return DidWebPolicy(s.allowed_did_web_hosts, s.did_web_timeout_s, s.did_web_max_bytes)
 
-    def credential_checks(self, session: Session) -> list[CredentialCheck]:
+    def credential_checks(
+        self, session: Session, *, memoized: bool = False, resolver: DidResolver | None = None
+    ) -> list[CredentialCheck]:
         """Checks run after the proof on every credential: status list, schema, trust, anchor.
 
-        Each package that adds a check appends its factory call here."""
+        Each package that adds a check appends its factory call here. `memoized` answers the
+        checks that depend on the credential's bytes alone (schema) from `check_memo`."""
+        resolver = resolver or self.resolver(session)
         return [
             check_related_resources,
-            check_schema,
+            memoized_check(check_schema, self.check_memo) if memoized else check_schema,
             authority_check(self.trust.current(), routing_registry_tenures(session)),
-            status_check(self.status_lists(session), self.resolver(session).verification_method),
+            status_check(
+                self.status_lists(session),
+                resolver.verification_method,
+                proof_memo=self.proof_memo if memoized else None,
+            ),
             anchor_check(session, self.anchor),
         ]
 
@@ -127,13 +140,21 @@ class Runtime:
             client=self.http,
         )
 
-    def verify_credential(self, session: Session, credential: object, **options) -> Result:
+    def verify_credential(
+        self, session: Session, credential: object, *, memoized: bool = False, **options
+    ) -> Result:
         """The full verification every endpoint and the consumer page use; `options` are
-        verify_credential's (expected_purpose, challenge, domain)."""
+        verify_credential's (expected_purpose, challenge, domain). `memoized` (the page) takes
+        the content-determined parts (signatures over these bytes, schema) from this process's
+        memos; keys, status, validity, trust and anchor are evaluated as always."""
+        # One resolver for the whole verification, reading each of our own DID documents once:
+        # the credential's proof and its status lists' proofs name the same issuer key.
+        resolver = self.resolver(session, read_once=True)
         return verify_credential(
             credential,
-            self.resolver(session).verification_method,
-            extra_checks=self.credential_checks(session),
+            resolver.verification_method,
+            extra_checks=self.credential_checks(session, memoized=memoized, resolver=resolver),
+            proof_memo=self.proof_memo if memoized else None,
             **options,
         )
 
@@ -161,10 +182,25 @@ class Runtime:
             session, vp, challenge=challenge, domain=domain
         )
 
-    def resolver(self, session: Session) -> DidResolver:
+    def resolver(self, session: Session, *, read_once: bool = False) -> DidResolver:
+        """`read_once`: for one verification (one request), each local DID document is read
+        from the database once and reused, like a snapshot of that moment."""
+        own_url = self.settings.public_url
+
+        def local(did: str) -> dict | None:
+            return local_did_document(session, did, own_url=own_url)
+
+        if read_once:
+            read: dict[str, dict | None] = {}
+
+            def local(did: str) -> dict | None:  # noqa: F811 - the memoizing variant
+                if did not in read:
+                    read[did] = local_did_document(session, did, own_url=own_url)
+                return read[did]
+
         return DidResolver(
             own_did_web_base=self.settings.did_web_base,
-            local=lambda did: local_did_document(session, did, own_url=self.settings.public_url),
+            local=local,
             policy=self.did_web_policy,
             client=self.http,
         )
@@ -242,7 +278,7 @@ class IssuerPassports:
         return views.passport_history(session, battery_id)
 
     def verify_credential(self, session: Session, credential: object) -> Result:
-        return self._runtime.verify_credential(session, credential)
+        return self._runtime.verify_credential(session, credential, memoized=True)
 
     def battery_by_key(self, session: Session, gtin: str, serial: str) -> BatteryRecord | None:
         return views.battery_by_key(session, gtin, serial)

@@ -14,6 +14,7 @@ from proofs import canonical, dataintegrity, jose
 from proofs.dataintegrity import EDDSA_RDFC_2022, VerificationMethodResolver
 from proofs.errors import ProofError
 from resolver.errors import ResolverError
+from verifier.memo import ProofMemo
 from verifier.result import Result
 from vocab.context import BATTERY_TRANSFER_CREDENTIAL
 from vocab.datetimes import InvalidDateTime, has_timezone, parse_datetime, utcnow
@@ -67,14 +68,16 @@ def _check_proofs(
     challenge: str | None = None,
     domain: str | None = None,
     purpose: str | None = None,
+    memo: ProofMemo | None = None,
 ) -> list[str]:
     """Run the `proof` check; return the DIDs whose keys made the verified proofs."""
     if "proof" not in document:
         result.failed("proof", f"the {what} has no proof", "missing-proof")
         return []
     purpose = purpose or ("authentication" if what == "presentation" else "assertionMethod")
+    verify = memo.verify_proof if memo is not None else dataintegrity.verify_proof
     try:
-        proofs = dataintegrity.verify_proof(
+        proofs = verify(
             document, resolve, expected_purpose=purpose, challenge=challenge, domain=domain, now=now
         )
     except (ProofError, VocabError, ResolverError) as exc:
@@ -157,11 +160,13 @@ def verify_credential(
     expected_purpose: str = "assertionMethod",
     challenge: str | None = None,
     domain: str | None = None,
+    proof_memo: ProofMemo | None = None,
 ) -> Result:
     """Verify one credential (Data Integrity or an EnvelopedVerifiableCredential).
 
     `expected_purpose`, `challenge` and `domain` are the VC-API verify options of the same names
-    (`expectedProofPurpose`); every Data Integrity proof must match them."""
+    (`expectedProofPurpose`); every Data Integrity proof must match them. `proof_memo` answers
+    the signature check from earlier verifications of the same bytes (verifier.memo)."""
     now = now or utcnow()
     result = Result(presented=credential)
     signed_by_envelope = False
@@ -192,6 +197,7 @@ def verify_credential(
             challenge=challenge,
             domain=domain,
             purpose=expected_purpose,
+            memo=proof_memo,
         )
     result.signers = list(signers)
     if signers:

@@ -31,6 +31,7 @@ from proofs.errors import ProofError
 from resolver.didweb import DidWebPolicy, _is_public
 from resolver.errors import ResolverError
 from verifier.credentials import CredentialCheck
+from verifier.memo import ProofMemo
 from verifier.result import Result
 from vocab import bitstring
 from vocab.datetimes import InvalidDateTime, parse_datetime, utcnow
@@ -206,6 +207,7 @@ def check_entry(
     resolve: VerificationMethodResolver,
     now: datetime,
     result: Result,
+    proof_memo: ProofMemo | None = None,
 ) -> None:
     purpose = entry.get("statusPurpose")
     index_text = entry.get("statusListIndex")
@@ -238,10 +240,10 @@ def check_entry(
             CHECK, f"{url} is not a {bitstring.LIST_CREDENTIAL_TYPE}", "status-list-malformed"
         )
         return
+    # The list's bytes change with every status change, so a content-keyed memo stays exact.
+    verify = proof_memo.verify_proof if proof_memo is not None else dataintegrity.verify_proof
     try:
-        proofs = dataintegrity.verify_proof(
-            status_list, resolve, expected_purpose="assertionMethod"
-        )
+        proofs = verify(status_list, resolve, expected_purpose="assertionMethod")
     except (ProofError, VocabError) as exc:
         result.failed(
             CHECK, f"the status list {url} does not verify: {exc}", "status-list-invalid-proof"
@@ -289,8 +291,10 @@ def status_check(
     resolve: VerificationMethodResolver,
     *,
     now: datetime | None = None,
+    proof_memo: ProofMemo | None = None,
 ) -> CredentialCheck:
-    """A `CredentialCheck` running the status list validation for every entry."""
+    """A `CredentialCheck` running the status list validation for every entry (`proof_memo`:
+    the status list credentials' signature checks remembered per exact content)."""
 
     def check(credential: dict, result: Result) -> None:
         entries = _entries(credential)
@@ -299,6 +303,6 @@ def status_check(
             return
         moment = now or utcnow()
         for entry in entries:
-            check_entry(credential, entry, fetch, resolve, moment, result)
+            check_entry(credential, entry, fetch, resolve, moment, result, proof_memo)
 
     return check
