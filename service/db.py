@@ -33,11 +33,12 @@ def make_engine(url: str) -> Engine:
         return engine
     # Up to 40 connections: one for each of anyio's 40 threadpool threads that run the sync
     # handlers, so no handler thread queues for a connection (at 10+10, 64 concurrent scans
-    # left half the threads waiting on the pool). No pre-ping: it cost a round trip on every
-    # checkout (one of six on a linkset request). A connection the server dropped fails its
-    # request once; SQLAlchemy then invalidates the pool, and pool_recycle retires idle ones.
+    # left half the threads waiting on the pool). Pre-ping stays although it costs a loopback
+    # round trip per checkout (one of four on a linkset request): without it, the first request
+    # on each connection after a database restart or failover fails with a 500.
     return create_engine(
         url,
+        pool_pre_ping=True,
         pool_size=20,
         max_overflow=20,
         pool_recycle=1800,
