@@ -48,6 +48,25 @@ def test_transport_does_not_matter_content_does():
     assert leaves.leaf_of(extra) != leaves.leaf_of(CREDENTIAL)
 
 
+def test_memoized_leaves_equal_fresh_ones_and_follow_the_content():
+    leaves._LEAVES.clear()
+    first = leaves.leaf_of(CREDENTIAL)
+    assert leaves.leaf_of(json.loads(json.dumps(CREDENTIAL))) == first  # served from the memo
+    assert first == merkle.leaf_hash(rfc8785.dumps(CREDENTIAL))
+    # values that JSON keeps apart get their own leaves (75.0 and 75 are one JCS number, so
+    # those two share a leaf whichever way it is computed)
+    as_int = json.loads(json.dumps(CREDENTIAL))
+    as_int["credentialSubject"]["capacity"] = 75
+    assert leaves.leaf_of(as_int) == first
+    as_text = json.loads(json.dumps(CREDENTIAL))
+    as_text["credentialSubject"]["capacity"] = "75"
+    assert leaves.leaf_of(as_text) != first
+    as_bool = {**CREDENTIAL, "flag": True}
+    as_one = {**CREDENTIAL, "flag": 1}
+    assert leaves.leaf_of(as_bool) != leaves.leaf_of(as_one)
+    assert leaves.leaf_of(as_one) == merkle.leaf_hash(rfc8785.dumps(as_one))
+
+
 def test_enveloped_vc_jwt_leaf_is_the_compact_jws():
     envelope = {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
