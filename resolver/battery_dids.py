@@ -18,6 +18,9 @@ DID_CONTEXT: Final = "https://www.w3.org/ns/did/v1"
 PASSPORT_SERVICE: Final = "BatteryPassport"
 LINKSET_SERVICE: Final = "LinkSet"
 BACKUP_SERVICE: Final = "BatteryPassportBackup"
+# Where restricted tiers are released against a verifiable presentation (the linkset's
+# dbp:restrictedDataAccess link), on the instance holding the passport now.
+RESTRICTED_SERVICE: Final = "BatteryPassportRestrictedData"
 
 
 def item_path(route: BatteryRoute) -> str:
@@ -38,6 +41,11 @@ def did_document(route: BatteryRoute, *, own_url: str) -> dict:
             "id": f"{route.did}#linkset",
             "type": LINKSET_SERVICE,
             "serviceEndpoint": endpoint + "?linkType=linkset",
+        },
+        {
+            "id": f"{route.did}#restricted-data",
+            "type": RESTRICTED_SERVICE,
+            "serviceEndpoint": endpoint + "/access",
         },
     ]
     if route.backup_url:

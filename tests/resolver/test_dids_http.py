@@ -38,6 +38,12 @@ def test_battery_did_document(app_client, acme, battery):
     }
     linkset = next(s for s in doc["service"] if s["id"].endswith("#linkset"))
     assert linkset["serviceEndpoint"] == battery["uri"] + "?linkType=linkset"
+    restricted = next(s for s in doc["service"] if s["type"] == "BatteryPassportRestrictedData")
+    assert restricted == {
+        "id": battery["did"] + "#restricted-data",
+        "type": "BatteryPassportRestrictedData",
+        "serviceEndpoint": battery["uri"] + "/access",
+    }
     tag = r.headers["etag"]
     again = app_client.get(f"/batteries/{battery['id']}/did.json", headers={"If-None-Match": tag})
     assert again.status_code == 304
