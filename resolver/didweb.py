@@ -51,7 +51,9 @@ def did_web_path(did: str) -> str:
     return "/" + "/".join(quote(p, safe="") for p in path) + "/did.json"
 
 
-def _is_public(host: str) -> bool:
+def is_public_host(host: str) -> bool:
+    """Whether every address `host` resolves to is public (not loopback, private, link-local...):
+    what a fetch from an allowed host must reach unless the entry allows it explicitly."""
     hostname = host.rsplit(":", 1)[0] if re.search(r":[0-9]+$", host) else host
     try:
         infos = socket.getaddrinfo(hostname, None)
@@ -73,7 +75,7 @@ def fetch_did_web(did: str, policy: DidWebPolicy, client: httpx.Client) -> dict:
             f"did:web host {host!r} is not in DBP_DID_WEB_ALLOWED_HOSTS; this service does not "
             "fetch DID documents from other hosts"
         )
-    if not insecure and not _is_public(host):
+    if not insecure and not is_public_host(host):
         raise DidNotAllowed(f"did:web host {host!r} resolves to a private address")
     url = f"{'http' if insecure else 'https'}://{host}{did_web_path(did)}"
     try:

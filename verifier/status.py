@@ -28,7 +28,7 @@ import orjson
 from proofs import dataintegrity
 from proofs.dataintegrity import VerificationMethodResolver
 from proofs.errors import ProofError
-from resolver.didweb import DidWebPolicy, _is_public
+from resolver.didweb import DidWebPolicy, is_public_host
 from resolver.errors import ResolverError
 from verifier.credentials import CredentialCheck
 from verifier.memo import ProofMemo
@@ -94,7 +94,7 @@ class StatusListFetcher:
                 "this service does not fetch from other hosts"
             )
         try:
-            if not insecure and not _is_public(host):
+            if not insecure and not is_public_host(host):
                 raise StatusListUnavailable(f"status list host {host!r} is a private address")
         except ResolverError as exc:
             raise StatusListUnavailable(str(exc)) from None
