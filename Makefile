@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The suite runs in two pytest-xdist workers, a test file per worker at a time (module fixtures
+# stay whole); PYTEST_WORKERS=0 runs it in one process (needed for -s output).
+PYTEST_WORKERS ?= 2
 
 .PHONY: install run test bench lint clean
 
@@ -20,7 +23,7 @@ run: install
 	$(BIN)/dbp serve --demo --host $(HOST) --port $(PORT)
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

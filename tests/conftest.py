@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,8 +13,17 @@ from fastapi.testclient import TestClient
 # Test helpers at the top of tests/ (pg_testkit); --import-mode=importlib puts no test directory
 # on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
+# pytest-xdist workers export COLUMNS=80; rich consoles created at import would keep that width
+# for good and ignore the COLUMNS a CLI test passes to the command it runs.
+os.environ.pop("COLUMNS", None)
 
 from pg_testkit import create_database  # noqa: E402
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow run first: with pytest-xdist (`make test` runs two workers) the longest
+    ones then overlap the rest of the suite instead of finishing it alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
