@@ -4,10 +4,8 @@ each other (DBP_DID_WEB_ALLOWED_HOSTS), each with an operator, for hand-over tes
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from server_testkit import free_port, wait_for_health
 
 from issuer import operators
 from service.db import make_engine, session_scope
@@ -23,26 +22,6 @@ from vocab.examples import load_example
 
 REPO = Path(__file__).resolve().parents[2]
 GTIN = "09520123456788"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_health(url: str, process: subprocess.Popen, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the instance at {url} exited with {process.returncode}")
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer /health within {timeout_s} s")
 
 
 @dataclass
