@@ -4,6 +4,7 @@ responses, request ids, logs, health and metrics."""
 from __future__ import annotations
 
 import re
+import warnings
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
@@ -32,6 +33,11 @@ from verifier.api import access_router
 from verifier.api import router as verifier_router
 from verifier.errors import VerifierError
 from vocab.errors import VocabError
+
+# FastAPI >= 0.120 deprecates ORJSONResponse in favour of serializing response models through
+# pydantic; our handlers return plain dicts and signed documents whose bytes must be exactly what
+# orjson writes, so we keep it and keep the warning out of every log.
+warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
 
 DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     VocabError,
