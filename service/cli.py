@@ -69,9 +69,12 @@ def serve(
     except ValidationError as exc:
         fail(f"invalid settings: {exc}")
     if demo:
-        from service.demo import seed_demo
+        from service.demo import DemoDataElsewhere, seed_demo
 
-        seed_demo(settings)
+        try:
+            seed_demo(settings)
+        except DemoDataElsewhere as exc:
+            fail(str(exc))
     uvicorn.run(
         "service.asgi:app",
         host=host,

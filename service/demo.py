@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from issuer import batteries, operators, passports
 from issuer.config import IssuerConfig
+from issuer.errors import UnknownOperator
 from issuer.tables import Battery
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
@@ -18,6 +19,11 @@ from vocab.gs1 import parse_item_uri
 
 DEMO_OPERATOR = "demo-manufacturer"
 DEMO_EXAMPLES = ("ev", "lmt", "stationary")
+
+
+class DemoDataElsewhere(Exception):
+    """The data directory's demo operator was made for another public URL: its did:web names
+    that host, and the credentials it signed cannot move to a new DID."""
 
 
 def seed_batteries(session, config: IssuerConfig, operator) -> list[Battery]:
@@ -51,6 +57,17 @@ def seed_demo(settings: Settings) -> dict:
         existing = operators.by_did(
             session, operators.operator_did(settings.did_web_base, DEMO_OPERATOR)
         )
+        if existing is None:
+            try:
+                named = operators.by_name(session, DEMO_OPERATOR)
+            except UnknownOperator:
+                named = None
+            if named is not None:
+                raise DemoDataElsewhere(
+                    f"the demo data in {settings.data_dir} belongs to {named.did}, not to "
+                    f"{settings.public_url}; run with the host and port it was made for, or with "
+                    "another DBP_DATA_DIR (or remove that directory to start over)"
+                )
         if existing is None or not path.exists():
             if existing is None:
                 operator, token = operators.create_operator(

@@ -45,3 +45,22 @@ def test_demo_creates_batteries_with_passports(database_url, make_settings):
             assert view.passport_version == 1 and view.passport_state == "active"
             assert len(views.public_credentials(s, battery["id"])) == 1
     engine.dispose()
+
+
+def test_demo_data_of_another_public_url_is_a_one_line_error(tmp_path, monkeypatch):
+    """`make run` on another port with the same ./var: the demo operator's did:web names the old
+    host, so the service refuses to start with a plain message instead of a traceback."""
+    from service import cli as service_cli
+
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)  # seeding is what is under test
+    monkeypatch.setenv("DBP_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("DBP_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    monkeypatch.setenv("DBP_PUBLIC_URL", "http://127.0.0.1:8765")
+    r = runner.invoke(service_cli.app, ["serve", "--demo"])
+    assert r.exit_code == 0, r.output
+    monkeypatch.setenv("DBP_PUBLIC_URL", "http://127.0.0.1:8766")
+    r = runner.invoke(service_cli.app, ["serve", "--demo"])
+    assert r.exit_code == 1
+    assert "did:web:127.0.0.1%3A8765:operators:demo-manufacturer" in r.stderr
+    assert "http://127.0.0.1:8766" in r.stderr and "Traceback" not in r.output
