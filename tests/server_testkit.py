@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -28,3 +32,32 @@ def wait_for_health(url: str, process: subprocess.Popen, timeout_s: float = 90.0
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer /health within {timeout_s} s")
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def uvicorn_instance(
+    url: str, port: int, env: dict[str, str], log_path: Path
+) -> Iterator[subprocess.Popen]:
+    """`uvicorn service.asgi:app` on 127.0.0.1:`port` with `env`, answering /health at `url`
+    before it is yielded; terminated (killed if it lingers) afterwards. Output goes to
+    `log_path`."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for_health(url, process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+        log.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -13,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from server_testkit import free_port, wait_for_health
+from server_testkit import free_port, uvicorn_instance
 
 from issuer import operators
 from service.db import make_engine, session_scope
 from service.settings import Settings
 from vocab.examples import load_example
 
-REPO = Path(__file__).resolve().parents[2]
 GTIN = "09520123456788"
 
 
@@ -66,23 +64,8 @@ def instance(data_dir: Path, port: int, database_url: str, allowed: str) -> Iter
         "DBP_BULK_WORKER": "false",
     }
     settings = Settings(data_dir=data_dir, public_url=url, database_url=database_url)
-    log = open(data_dir.parent / f"instance-{port}.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_for_health(url, process)
+    with uvicorn_instance(url, port, env, data_dir.parent / f"instance-{port}.log") as process:
         yield Instance(url, settings, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-        log.close()
 
 
 @contextmanager

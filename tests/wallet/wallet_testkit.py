@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server_testkit import free_port, wait_for_health
+from server_testkit import free_port, uvicorn_instance
 from typer.testing import CliRunner
 
 from proofs import dataintegrity, jose
@@ -22,7 +20,6 @@ from proofs.didkey import did_key, did_key_verification_method_id
 from proofs.keys import Ed25519Key
 from service.cli import app as dbp
 
-REPO = Path(__file__).resolve().parents[2]
 V2 = "https://www.w3.org/ns/credentials/v2"
 EXAMPLES = "https://www.w3.org/ns/credentials/examples/v2"
 PASSPHRASE = "correct horse battery staple"
@@ -123,20 +120,5 @@ def running_instance(data_dir: Path, database_url: str) -> Iterator[Instance]:
         "DBP_ANCHOR_WORKER": "off",
     }
     settings = Settings(data_dir=data_dir, public_url=url, database_url=database_url)
-    log = open(data_dir.parent / f"instance-{port}.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_for_health(url, process)
+    with uvicorn_instance(url, port, env, data_dir.parent / f"instance-{port}.log"):
         yield Instance(url, settings)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-        log.close()
