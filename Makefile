@@ -8,7 +8,7 @@ PORT ?= 8000
 # stay whole); PYTEST_WORKERS=0 runs it in one process (needed for -s output).
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test test-hsm bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,18 @@ run: export DBP_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/dbp serve --demo --host $(HOST) --port $(PORT)
 
+# .ci/services starts or installs what the tests talk to (PostgreSQL, Chromium and its driver,
+# zbar, Java, anvil and solc-js, the interop npm packages): a fresh clone needs nothing else.
 test: install
+	bash .ci/services
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The issuing, verifying, transfer and anchoring tests again with every service's keys in a
+# SoftHSM2 token (DBP_KEY_BACKEND=pkcs11; tests/hsm_testkit.py makes the token).
+HSM_TESTS ?= tests/issuer tests/anchor tests/verifier tests/service tests/resolver tests/wallet
+test-hsm: install
+	DBP_TEST_KEY_BACKEND=pkcs11 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile \
+	  $(PYTEST_ARGS) $(HSM_TESTS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from anchor import receipts
 from anchor.errors import AnchorNotFound
+from infra.openapi import problems
 from service.deps import db_session
 
 router = APIRouter(tags=["anchors"])
@@ -20,6 +21,7 @@ _LEAF = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
 @router.get(
     "/anchors/{credential_id:path}",
+    responses=problems(404),
     summary="Anchor receipt of a credential: leaf, proof, root, chain, transaction, block, time",
     description=(
         "`credential_id` is the credential's id (e.g. `urn:uuid:...`, URL-encoded or not) or a "

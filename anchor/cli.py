@@ -34,7 +34,7 @@ def _runtime():
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
-    return AnchorRuntime(settings, engine, settings.load_master_key())
+    return AnchorRuntime(settings, engine, settings.load_keystore())
 
 
 def _stop_on_signals() -> threading.Event:

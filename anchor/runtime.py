@@ -32,6 +32,7 @@ from sqlmodel import Session, select
 from anchor import accounts
 from anchor.errors import AnchorConfigError, AnchorError, ChainUnavailable, NoAnchorAccount
 from anchor.tables import AnchorBatch, AnchorTransaction
+from proofs.signer import Keystore
 from service.db import session_scope
 from vocab.datetimes import utcnow
 
@@ -70,7 +71,7 @@ class AnchorRuntime:
         self,
         settings: Settings,
         engine: Engine,
-        master_key: bytes,
+        master_key: bytes | Keystore,
         *,
         chain_wrapper: Callable[[Chain], Chain] | None = None,
     ) -> None:
@@ -124,16 +125,18 @@ class AnchorRuntime:
 
     # --- chain ----------------------------------------------------------------------------------
 
-    def chain(self, wait: float | None = None) -> Chain:
+    def chain(self, wait: float | None = None, session: Session | None = None) -> Chain:
         """The chain, opened (and for the embedded backend rebuilt and caught up) on first use.
 
         `wait=None` blocks until it is ready; otherwise opening continues in the background and
-        `ChainUnavailable` is raised when it is not ready within `wait` seconds."""
+        `ChainUnavailable` is raised when it is not ready within `wait` seconds. A request passes
+        its own `session`, which catching up then reads through: a request never holds two
+        pooled connections at once (infra/db.py says why)."""
         with self._lock:
             chain = self._chain
         if chain is not None:
             if chain.kind == "embedded":
-                self._sync(chain)
+                self._sync(chain, session=session)
             return chain
         if wait is None:
             return self._open()
@@ -225,45 +228,53 @@ class AnchorRuntime:
         self._contract = self._ensure_embedded_contract(chain)
         return chain
 
-    def _sync(self, chain: Chain, replay: bool = False) -> int:
+    def _sync(self, chain: Chain, replay: bool = False, session: Session | None = None) -> int:
         """Apply recorded transactions this embedded chain has not seen yet, in recording order,
-        with their original block timestamps; write back what differs (block hashes)."""
+        with their original block timestamps; write back what differs (block hashes, on
+        `replay`, in a session of its own). Catching up only reads: through `session` if given."""
+        if session is not None and not replay:
+            with self._sync_lock:
+                return self._apply_recorded(chain, session, replay=False)
+        with self._sync_lock, Session(self.engine, expire_on_commit=False) as own:
+            applied = self._apply_recorded(chain, own, replay)
+            own.commit()
+            return applied
+
+    def _apply_recorded(self, chain: Chain, session: Session, replay: bool) -> int:
         from anchor.chain import BroadcastRejected, NonceTooLow, timestamp_to_datetime
 
-        with self._sync_lock, Session(self.engine, expire_on_commit=False) as session:
-            newest = session.exec(
-                select(func.max(AnchorTransaction.id)).where(
-                    AnchorTransaction.chain_id == chain.chain_id
-                )
-            ).one()
-            if newest is None or newest <= self._synced_id:
-                return 0
-            rows = session.exec(
-                select(AnchorTransaction)
-                .where(
-                    AnchorTransaction.chain_id == chain.chain_id,
-                    AnchorTransaction.id > self._synced_id,
-                )
-                .order_by(AnchorTransaction.id)
-            ).all()
-            applied = 0
-            for row in rows:
-                if row.tx_hash not in chain.applied:  # type: ignore[attr-defined]
-                    stamp = int(row.block_time.timestamp()) if row.block_time else None
-                    try:
-                        chain.apply(row.raw, row.tx_hash, stamp)  # type: ignore[attr-defined]
-                        applied += 1
-                    except (NonceTooLow, BroadcastRejected) as exc:
-                        # A replaced transaction whose nonce went to its replacement, typically.
-                        log.info("replay skipped transaction %s: %s", row.tx_hash, exc)
-                    rc = chain.receipt(row.tx_hash)
-                    if rc is not None and replay:
-                        self._write_back(
-                            session, row, rc, timestamp_to_datetime(chain.block(rc.block_number)[1])
-                        )
-                self._synced_id = row.id or self._synced_id
-            session.commit()
-            return applied
+        newest = session.exec(
+            select(func.max(AnchorTransaction.id)).where(
+                AnchorTransaction.chain_id == chain.chain_id
+            )
+        ).one()
+        if newest is None or newest <= self._synced_id:
+            return 0
+        rows = session.exec(
+            select(AnchorTransaction)
+            .where(
+                AnchorTransaction.chain_id == chain.chain_id,
+                AnchorTransaction.id > self._synced_id,
+            )
+            .order_by(AnchorTransaction.id)
+        ).all()
+        applied = 0
+        for row in rows:
+            if row.tx_hash not in chain.applied:  # type: ignore[attr-defined]
+                stamp = int(row.block_time.timestamp()) if row.block_time else None
+                try:
+                    chain.apply(row.raw, row.tx_hash, stamp)  # type: ignore[attr-defined]
+                    applied += 1
+                except (NonceTooLow, BroadcastRejected) as exc:
+                    # A replaced transaction whose nonce went to its replacement, typically.
+                    log.info("replay skipped transaction %s: %s", row.tx_hash, exc)
+                rc = chain.receipt(row.tx_hash)
+                if rc is not None and replay:
+                    self._write_back(
+                        session, row, rc, timestamp_to_datetime(chain.block(rc.block_number)[1])
+                    )
+            self._synced_id = row.id or self._synced_id
+        return applied
 
     @staticmethod
     def _write_back(session: Session, row: AnchorTransaction, rc, block_time) -> None:

@@ -54,8 +54,10 @@ class AnchorAccount(SQLModel, table=True):
     __tablename__ = "anchor_accounts"
 
     address: str = Field(sa_column=Column(String(42), primary_key=True))
-    # AES-GCM sealed 32-byte secp256k1 private key; associated data names the address.
-    sealed_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # AES-GCM sealed 32-byte secp256k1 private key; associated data names the address. None when
+    # the key lives in a token (DBP_KEY_BACKEND=pkcs11): then key_ref says where.
+    sealed_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    key_ref: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     active: bool = Field(sa_column=Column(Boolean, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 

@@ -216,7 +216,7 @@ def anchor_report(
     chain, error = None, None
     if runtime is not None and receipt["status"] in ("included", "confirmed"):
         try:
-            chain = runtime.chain(wait=CHAIN_WAIT_S)
+            chain = runtime.chain(wait=CHAIN_WAIT_S, session=session)
         except (ChainUnavailable, AnchorConfigError) as exc:
             error = exc
     confirmations = runtime.config.confirmations if runtime is not None else 1

@@ -1,6 +1,7 @@
 """The resolver's ceiling: a bare ASGI app under uvicorn answering with the very bytes the service
-returned (the linkset for `Accept: application/linkset+json`, else the consumer page), read once
-from BENCH_CEILING_DIR. Nothing is looked up, parsed or computed per request."""
+returned (the linkset for `Accept: application/linkset+json`, the JSON passport for another JSON
+type, else the consumer page), read once from BENCH_CEILING_DIR. Nothing is looked up, parsed
+or computed per request."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 _DIR = Path(os.environ.get("BENCH_CEILING_DIR", "."))
 _LINKSET = (_DIR / "linkset.json").read_bytes() if (_DIR / "linkset.json").exists() else b"{}"
 _PAGE = (_DIR / "page.html").read_bytes() if (_DIR / "page.html").exists() else b""
+_JSON = (_DIR / "passport.json").read_bytes() if (_DIR / "passport.json").exists() else b"{}"
 
 
 async def app(scope, receive, send):
@@ -21,6 +23,8 @@ async def app(scope, receive, send):
     accept = dict(scope["headers"]).get(b"accept", b"")
     if b"linkset" in accept:
         body, media = _LINKSET, b"application/linkset+json"
+    elif b"json" in accept:
+        body, media = _JSON, b"application/ld+json"
     else:
         body, media = _PAGE, b"text/html; charset=utf-8"
     headers = [(b"content-type", media), (b"content-length", str(len(body)).encode())]

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proofs.signer import Keystore
+
 
 @dataclass(frozen=True)
 class IssuerConfig:
     public_url: str  # DBP_PUBLIC_URL without a trailing slash
     did_web_base: str  # did:web:{host}[:path]
-    master_key: bytes  # seals the operators' private keys
+    # The operators' keys: the master key that seals them, or the key store (proofs.signer).
+    master_key: bytes | Keystore
+    # DBP_VC_API_STATUS: VC-API issuance adds status entries without being asked
+    vc_api_status: bool = False
 
     def status_list_url(self, list_id: str) -> str:
         return f"{self.public_url}/status-lists/{list_id}"

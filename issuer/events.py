@@ -2,8 +2,10 @@
 issued by the operator responsible for the battery now.
 
 Everything an event says is legitimate-interest data (catalogue rows 11 and 53-93), so event
-credentials are never served publicly; the passport view that merges them is for the responsible
-operator only.
+credentials are never served publicly: restricted-data access releases them, all of them, to
+readers entitled to the tiers of their data (`views.released_credentials`), and the passport view
+that merges them is for the responsible operator only. A status change follows the lifecycle rules
+(`issuer.lifecycle`); after `recycled` nothing more is recorded.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from issuer import batteries, operators, statuslists, store
+from issuer import batteries, lifecycle, operators, statuslists, store
 from issuer.config import IssuerConfig
+from issuer.dppregistry import outbox as registry_outbox
 from issuer.errors import IssuerError, PassportMismatch
 from issuer.passports import ACTIVE, ARCHIVED
 from issuer.tables import Battery, IssuedCredential, Operator, Passport
@@ -100,6 +103,9 @@ def post(
         raise NoPassportYet(
             f"battery {battery.id} has no issued passport yet; issue it before posting events"
         )
+    # Art 77(7)-(8): a status only moves forward, and nothing follows `recycled`.
+    requested = event.battery_status.value if event.battery_status is not None else None
+    lifecycle.check(battery.status, requested)
     signing = operators.signing_key(session, operator, config.master_key)
     [(revocation, suspension)] = statuslists.allocate(session, config, operator, 1)
     signed = dataintegrity.create_proof(
@@ -133,6 +139,8 @@ def post(
             current.superseded_at = utcnow()
             current.state_changed_by = operator.did
             session.add(current)
+            # ...and its registry entry is deactivated (queued here, sent later)
+            registry_outbox.deactivate_battery(session, battery)
     battery.updated_at = utcnow()
     session.add(battery)
     session.flush()

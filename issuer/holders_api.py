@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.openapi import content, json_body, merge, problems
 from issuer import holders
 from issuer.tables import Operator
 from service.bodies import json_object
@@ -18,7 +19,18 @@ router = APIRouter(tags=["DIDs"])
 DID_JSON = "application/did+json"
 
 
-@router.post("/holders", status_code=201, summary="Host a wallet holder's did:web here")
+@router.post(
+    "/holders",
+    status_code=201,
+    responses=problems(403, 409, 422),
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "publicKeyMultibase": {"type": "string"}},
+        }
+    ),
+    summary="Host a wallet holder's did:web here",
+)
 def register_holder(
     body: dict = Depends(json_object),
     operator: Operator = Depends(current_operator),
@@ -48,7 +60,11 @@ def register_holder(
     )
 
 
-@router.get("/holders/{name}/did.json", summary="A wallet holder's did:web document")
+@router.get(
+    "/holders/{name}/did.json",
+    responses=merge(content(200, DID_JSON), problems(404)),
+    summary="A wallet holder's did:web document",
+)
 def holder_did_document(name: str, session: Session = Depends(db_session)) -> Response:
     return Response(
         orjson.dumps(holders.did_document(holders.by_name(session, name))), media_type=DID_JSON

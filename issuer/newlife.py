@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from issuer import batteries, passports, transfers
+from issuer import batteries, lifecycle, passports, transfers
 from issuer.config import IssuerConfig
 from issuer.errors import InvalidOffer, PredecessorNotYours, UnknownPredecessor
 from issuer.passports import ACTIVE, INACTIVE
@@ -196,6 +196,9 @@ def issue(
     commits, so a refusal there leaves nothing written here."""
     battery = batteries.get(session, battery_id)
     batteries.require_responsible(session, battery, operator)
+    if isinstance(data, dict):
+        status = _status(data)
+        lifecycle.check(battery.status, status if isinstance(status, str) else None)
     data, predecessors = begin(session, operator, battery, data)
     issuance, allocated = passports.plan(session, config, operator, battery, data)
     prepared = passports.prepare(issuance)

@@ -22,8 +22,10 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from issuer import batteries, operators, statuslists, store
+from issuer import batteries, operator_identity, operators, statuslists, store
 from issuer.config import IssuerConfig
+from issuer.documents import library as documents
+from issuer.dppregistry import outbox as registry_outbox
 from issuer.errors import PassportMismatch, PassportVersionConflict
 from issuer.statuslists import AllocatedEntry
 from issuer.tables import Battery, Operator, Passport
@@ -54,8 +56,12 @@ class IssuancePlan:
     valid_from: str
     credential_ids: tuple[str, ...]  # one per tier slot
     statuses: tuple[tuple[dict, dict], ...]  # (revocation, suspension) entries per tier slot
-    seed: bytes
+    seed: bytes | None  # the sealed key, opened; None when the key is held in a token
     verification_method: str
+    # The key held in a token (proofs.pkcs11.TokenEd25519Key): it pickles as a reference.
+    token_key: Ed25519Key | None = None
+    # (tier, relatedResource entries): the battery's documents each tier credential lists
+    related: tuple[tuple[str, tuple[dict, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ class PreparedPassport:
     battery_status: str | None
     predecessors: list[str] | None
     credentials: list[PreparedCredential] = field(default_factory=list)
+    # kept on the battery row so the portals can search by them
+    model: str | None = None
+    chemistry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,9 +99,11 @@ def tier_credential(
     battery_did: str,
     valid_from: str,
     status: tuple[dict, dict],
+    related: tuple[dict, ...] = (),
 ) -> dict[str, Any]:
-    """The unsigned credential carrying one tier's document about the battery."""
-    return {
+    """The unsigned credential carrying one tier's document about the battery; `related` are the
+    battery's documents of that tier (VC DM 2.0 relatedResource, each with its digest)."""
+    credential = {
         "@context": list(CREDENTIAL_CONTEXTS),
         "id": credential_id,
         "type": ["VerifiableCredential", BATTERY_PASSPORT_CREDENTIAL, credential_type(tier)],
@@ -102,12 +113,17 @@ def tier_credential(
         "credentialSchema": credential_schema(tier),
         "credentialStatus": [dict(status[0]), dict(status[1])],
     }
+    if related:
+        credential["relatedResource"] = [dict(r) for r in related]
+    return credential
 
 
 def prepare(plan: IssuancePlan) -> PreparedPassport:
     """Validate, split by tier and sign (no database). Raises `PassportInvalid`."""
     passport = validate_passport(plan.passport)
-    key = Ed25519Key.from_private(plan.seed)
+    key = plan.token_key if plan.seed is None else Ed25519Key.from_private(plan.seed)
+    assert key is not None
+    related = dict(plan.related)
     credentials = []
     for slot, (tier, document) in enumerate(split_by_tier(passport).items()):
         unsigned = tier_credential(
@@ -118,6 +134,7 @@ def prepare(plan: IssuancePlan) -> PreparedPassport:
             battery_did=plan.battery_did,
             valid_from=plan.valid_from,
             status=plan.statuses[slot],
+            related=related.get(tier.value, ()),
         )
         signed = dataintegrity.create_proof(
             unsigned,
@@ -128,11 +145,14 @@ def prepare(plan: IssuancePlan) -> PreparedPassport:
         )
         credentials.append(PreparedCredential(tier.value, slot, signed))
     status = passport.lifecycle.battery_status.value if passport.lifecycle else None
+    chemistry = passport.materials.battery_chemistry if passport.materials else None
     return PreparedPassport(
         category=passport.general.battery_category.value,
         battery_status=status,
         predecessors=list(passport.predecessor) if passport.predecessor else None,
         credentials=credentials,
+        model=(passport.general.model or None) and str(passport.general.model)[:64],
+        chemistry=chemistry.short_name[:32] if chemistry else None,
     )
 
 
@@ -180,10 +200,13 @@ def plan(
     version: int | None = None,
 ) -> tuple[IssuancePlan, list[tuple[AllocatedEntry, AllocatedEntry]]]:
     version = version or next_version(session, battery.passport_id)
-    bound = bind_identity(data, battery, version)
+    bound = operator_identity.bind_operator(
+        bind_identity(data, battery, version),
+        operator.did,
+        operator_identity.aliases(session, operator),
+    )
     signing = signing or operators.signing_key(session, operator, config.master_key)
     allocated = statuslists.allocate(session, config, operator, TIER_SLOTS)
-    assert signing.key.private is not None
     issuance = IssuancePlan(
         passport=bound,
         battery_did=battery.did,
@@ -193,6 +216,13 @@ def plan(
         statuses=tuple((rev.entry, sus.entry) for rev, sus in allocated),
         seed=signing.key.private,
         verification_method=signing.verification_method,
+        token_key=None if signing.key.private is not None else signing.key,
+        related=tuple(
+            (tier, tuple(entries))
+            for tier, entries in documents.related_by_tier(
+                session, battery.id, config.public_url
+            ).items()
+        ),
     )
     return issuance, allocated
 
@@ -246,7 +276,13 @@ def commit(
             anchor=False,
         )
     store.anchor_all(session, [c.document for c in prepared.credentials], store.PASSPORT_TIER)
+    if version == 1:
+        # Art 77(10): the battery's identifier goes to the EU registry; queued in this
+        # transaction, sent later (issuer.dppregistry).
+        registry_outbox.register_battery(session, battery)
     battery.category = prepared.category
+    battery.model = prepared.model
+    battery.chemistry = prepared.chemistry
     if prepared.battery_status is not None:
         battery.status = prepared.battery_status
     battery.updated_at = now

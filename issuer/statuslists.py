@@ -168,24 +168,35 @@ def allocate(
     session: Session, config: IssuerConfig, operator: Operator, count: int
 ) -> list[tuple[AllocatedEntry, AllocatedEntry]]:
     """`count` pairs of (revocation, suspension) entries, each at a fresh random index."""
-    out: dict[str, list[AllocatedEntry]] = {}
-    for purpose in bitstring.PURPOSES:
-        picked: list[AllocatedEntry] = []
-        row = _open_list(session, config, operator, purpose)
-        while len(picked) < count:
-            index = allocator.draw(session, row)
-            if index is None:  # the list is full: roll over to a new one
-                row.full = True
-                session.add(row)
-                session.flush()
-                row = _open_list(session, config, operator, purpose)
-                continue
-            url = list_url(config, row.id)
-            picked.append(
-                AllocatedEntry(row.id, purpose, index, bitstring.entry(url, purpose, index))
-            )
-        out[purpose] = picked
+    out = {
+        purpose: _pick(session, config, operator, purpose, count) for purpose in bitstring.PURPOSES
+    }
     return list(zip(out[bitstring.REVOCATION], out[bitstring.SUSPENSION], strict=True))
+
+
+def allocate_purposes(
+    session: Session, config: IssuerConfig, operator: Operator, purposes: tuple[str, ...]
+) -> list[AllocatedEntry]:
+    """One entry per purpose (VC-API issuance, options.credentialStatus)."""
+    return [_pick(session, config, operator, purpose, 1)[0] for purpose in purposes]
+
+
+def _pick(
+    session: Session, config: IssuerConfig, operator: Operator, purpose: str, count: int
+) -> list[AllocatedEntry]:
+    picked: list[AllocatedEntry] = []
+    row = _open_list(session, config, operator, purpose)
+    while len(picked) < count:
+        index = allocator.draw(session, row)
+        if index is None:  # the list is full: roll over to a new one
+            row.full = True
+            session.add(row)
+            session.flush()
+            row = _open_list(session, config, operator, purpose)
+            continue
+        url = list_url(config, row.id)
+        picked.append(AllocatedEntry(row.id, purpose, index, bitstring.entry(url, purpose, index)))
+    return picked
 
 
 def record(session: Session, credential_row_id: str, entries: list[AllocatedEntry]) -> None:
@@ -317,6 +328,17 @@ def served(session: Session, list_id: str) -> ServedList:
     return ServedList(row.credential_json.encode(), row.etag)
 
 
+def publish(session: Session, operator: Operator, list_id: str) -> None:
+    """VC-API `POST /status-lists/{id}/publish`: a list is re-signed and stored with every change
+    (module docstring), so what is served is already the newest; this only checks the caller's
+    right to ask."""
+    row = session.get(StatusList, list_id)
+    if row is None:
+        raise UnknownStatusList(f"no status list {list_id!r} is published here")
+    if row.operator_id != operator.id:
+        raise NotAuthorized(f"status list {list_id!r} belongs to another operator")
+
+
 def list_credential_by_url(session: Session, config: IssuerConfig, url: str) -> dict | None:
     """The stored credential of one of our lists, by its URL (for the verifier's status check)."""
     if not url.startswith(config.status_list_prefix):
@@ -389,7 +411,8 @@ def parse_update_request(body: dict) -> tuple[str, StatusChange]:
             f"must be one of {', '.join(bitstring.PURPOSES)}",
             rule="allowed-values",
         )
-    value = body.get("status")
+    # VC-API: a request without `status` sets the status (the status list suite sends none)
+    value = body.get("status", True)
     if not isinstance(value, bool):
         raise InvalidStatusRequest(
             "status", "must be true (set the status) or false (clear it)", rule="type"

@@ -19,6 +19,7 @@ from vocab.datetimes import utcnow
 PASSPORT_TIER = "passport-tier"
 EVENT = "event"
 VC_API = "vc-api"
+GRANT = "grant"  # an AccessGrantCredential (issuer.grants), with status entries
 
 
 class CredentialIdTaken(FieldError):
@@ -37,6 +38,15 @@ def check_new_id(session: Session, credential_id: str | None) -> None:
         raise CredentialIdTaken(
             "credential.id", f"a credential with id {credential_id!r} was already issued here"
         )
+
+
+def previous(session: Session, credential_id: str | None) -> IssuedCredential | None:
+    """The credential issued earlier under `credential_id`, if any."""
+    if credential_id is None:
+        return None
+    return session.exec(
+        select(IssuedCredential).where(IssuedCredential.credential_id == credential_id)
+    ).first()
 
 
 def store(

@@ -51,11 +51,28 @@ class OperatorKey(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("operators.id"), nullable=False, index=True)
     )
     public_multibase: str = Field(max_length=64)
-    # AES-GCM sealed Ed25519 seed; associated data is the verification method id.
-    sealed_private: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # AES-GCM sealed Ed25519 seed; associated data is the verification method id. None when the
+    # key lives in a token (DBP_KEY_BACKEND=pkcs11): then key_ref says where.
+    sealed_private: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    key_ref: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     # A retired key signs nothing new but stays in the DID document so old credentials verify.
     retired_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class OperatorAlias(SQLModel, table=True):
+    """Another identifier of an operator (an EORI, LEI or GLN as a URI), listed as `alsoKnownAs`
+    in its DID document. A passport may name the operator by it (issuer.operator_identity)."""
+
+    __tablename__ = "operator_aliases"
+
+    # One identifier names one operator of this instance.
+    uri: str = Field(sa_column=Column(String(600), primary_key=True))
+    operator_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("operators.id"), nullable=False, index=True)
+    )
+    position: int = 0  # the order the operator gave them in
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
 def _json(nullable: bool = False) -> Column:
@@ -66,7 +83,11 @@ class Battery(SQLModel, table=True):
     """A registered battery. Its id is also the routing registry's id and its DID's last segment."""
 
     __tablename__ = "batteries"
-    __table_args__ = (UniqueConstraint("gtin", "serial", name="uq_batteries_gtin_serial"),)
+    __table_args__ = (
+        UniqueConstraint("gtin", "serial", name="uq_batteries_gtin_serial"),
+        # the portal's battery list: an operator's newest first, paged by (created_at, id)
+        Index("ix_batteries_operator_created", "operator_id", "created_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     gtin: str = Field(max_length=14)
@@ -84,6 +105,10 @@ class Battery(SQLModel, table=True):
     # Known once a passport is issued (battery category, Annex XIII 4(c) status).
     category: str | None = Field(default=None, max_length=16)
     status: str | None = Field(default=None, max_length=16)
+    # of the latest passport version (general.model, materials.batteryChemistry.shortName):
+    # what the portals search by
+    model: str | None = Field(default=None, max_length=64)
+    chemistry: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
@@ -132,7 +157,7 @@ class IssuedCredential(SQLModel, table=True):
     )
     passport_id: str | None = Field(default=None, max_length=45)
     passport_version: int | None = None
-    kind: str = Field(max_length=16)  # "passport-tier", "event", "vc-api"
+    kind: str = Field(max_length=16)  # "passport-tier", "event", "vc-api", "grant"
     tier: str | None = Field(default=None, max_length=40)
     issued_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     document: dict = Field(sa_column=_json())  # last: the large column
@@ -268,3 +293,13 @@ class Transfer(SQLModel, table=True):
     # The offer as signed by the transferor; then the credential signed by both.
     offer: dict = Field(sa_column=_json())
     completed: dict | None = Field(default=None, sa_column=_json(nullable=True))
+    # "in" rows: the public credentials of the passport handed over, as the offering instance
+    # served them, so the QR keeps showing that passport here until the new operator issues its
+    # own (a JSON list; None for hand-overs recorded before it was kept).
+    handed_over: list | None = Field(default=None, sa_column=_json(nullable=True))
+
+
+# The registry sync's and the documents' tables live beside their code; imported here so that
+# every place that loads the issuer's tables (migrations, create_all in tests) sees them.
+from issuer.documents import tables as _documents_tables  # noqa: E402, F401
+from issuer.dppregistry import tables as _dppregistry_tables  # noqa: E402, F401

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.openapi import json_body, problems
 from issuer import batteries, newlife, peers, transfers
 from issuer.errors import InvalidOffer
 from issuer.tables import Operator
@@ -38,6 +39,20 @@ def _credential(body: dict[str, Any]) -> Any:
 @router.post(
     "/batteries/{battery_id}/transfers",
     status_code=201,
+    responses=problems(403, 404, 409, 422),
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "required": ["to"],
+            "properties": {
+                "to": {"type": "string", "description": "DID of the operator offered the battery"},
+                "endpoint": {"type": "string", "description": "base URL of its dbp instance"},
+                "expires": {"type": "string", "format": "date-time"},
+                "ttlSeconds": {"type": "integer"},
+            },
+            "additionalProperties": False,
+        }
+    ),
     summary="Offer the battery to another operator: a BatteryTransferCredential signed by the "
     "responsible operator",
 )
@@ -71,6 +86,14 @@ def offer_transfer(
 
 @router.post(
     "/transfers/accept",
+    responses=problems(403, 404, 409, 410, 422, 502),
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "required": ["verifiableCredential"],
+            "properties": {"verifiableCredential": {"type": "object"}},
+        }
+    ),
     summary="Accept a transfer offer made to the authenticated operator: countersign it and "
     "complete it at the instance that made it",
 )
@@ -80,9 +103,15 @@ def accept_transfer(
     session: Session = Depends(db_session),
     rt: Runtime = Depends(runtime),
 ) -> Response:
+    return _json(accept(session, rt, operator, _credential(body)))
+
+
+def accept(session: Session, rt: Runtime, operator: Operator, credential: Any) -> dict[str, Any]:
+    """Accept an offer made to `operator` (the API above and the company portal): countersign,
+    complete it where it was made, register the battery here."""
     config = rt.issuer_config
     resolve = rt.resolver(session).verification_method
-    parsed, signed = transfers.countersign(session, config, operator, _credential(body), resolve)
+    parsed, signed = transfers.countersign(session, config, operator, credential, resolve)
     local = registry.normalise_endpoint(parsed.origin, field="id", own_url=config.public_url)
     if local is None:
         answer = commit_with_retry(
@@ -104,11 +133,19 @@ def accept_transfer(
     here = transfers.arrived_battery_view(config, battery, arrival)
     if arrival is None:
         here["predecessor"] = [parsed.passport_id]
-    return _json({**answer, "battery": {**answer.get("battery", {}), **here}})
+    return {**answer, "battery": {**answer.get("battery", {}), **here}}
 
 
 @router.post(
     "/transfers/{transfer_id}/complete",
+    responses=problems(403, 404, 409, 410, 422),
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "required": ["verifiableCredential"],
+            "properties": {"verifiableCredential": {"type": "object"}},
+        }
+    ),
     summary="Complete a transfer offered here with the credential countersigned by the new "
     "operator (called by the receiving instance; idempotent)",
 )
@@ -132,6 +169,7 @@ def complete_transfer(
 
 @router.post(
     "/passports/successors",
+    responses=problems(403, 404, 409, 422),
     summary="Mark passports held here inactive: the public credential of the new passport that "
     "names them as predecessors, signed by the operator responsible for their batteries now",
 )

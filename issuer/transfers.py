@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from issuer import batteries, operators, store
+from issuer import batteries, operators, store, views
 from issuer.config import IssuerConfig
 from issuer.errors import (
     InvalidOffer,
@@ -50,11 +50,17 @@ from proofs.errors import ProofError
 from resolver import registry
 from resolver.errors import DidNotAllowed, DidResolutionFailed, ResolverError
 from resolver.tables import BatteryTenure
-from vocab.context import BATTERY_TRANSFER_CREDENTIAL, CREDENTIAL_CONTEXTS
+from vocab.catalogue import Tier
+from vocab.context import (
+    BATTERY_TRANSFER_CREDENTIAL,
+    CREDENTIAL_CONTEXTS,
+    PUBLIC_PASSPORT_CREDENTIAL,
+)
 from vocab.datetimes import InvalidDateTime, as_utc, format_datetime, parse_datetime, utcnow
 from vocab.errors import VocabError
 from vocab.gs1 import item_key
 from vocab.models.events import BatteryTransfer
+from vocab.models.status import BatteryStatus
 from vocab.vcdm import as_list
 
 TRANSFER = "transfer"  # IssuedCredential.kind of a completed transfer credential
@@ -99,6 +105,11 @@ def parse_offer_request(body: dict[str, Any], *, own_url: str, now: datetime) ->
         ttl = body.get("ttlSeconds", int(DEFAULT_TTL.total_seconds()))
         if not isinstance(ttl, int) or isinstance(ttl, bool):
             raise InvalidTransferRequest("ttlSeconds", f"{ttl!r} is not a whole number of seconds")
+        # checked before timedelta, which overflows (a 500) for ttlSeconds like 10**20
+        if not MIN_TTL.total_seconds() <= ttl <= MAX_TTL.total_seconds():
+            raise InvalidTransferRequest(
+                "ttlSeconds", "an offer must stay open between 1 minute and 90 days", rule="range"
+            )
         expires = now + timedelta(seconds=ttl)
         field = "ttlSeconds"
     if not now + MIN_TTL <= expires <= now + MAX_TTL:
@@ -335,12 +346,18 @@ def completion(session: Session, config: IssuerConfig, row: Transfer) -> dict[st
             "did": battery.did,
             "passportId": row.passport_id,
             "category": battery.category,
+            # The status the next operator starts from (the lifecycle rules hold across
+            # instances) and the passport it keeps showing until it issues its own.
+            "status": battery.status,
         },
+        "publicCredentials": views.passport_credentials(session, row.passport_id, [Tier.PUBLIC]),
         "tenures": [
             {
                 "operator": t.operator_did,
                 "since": format_datetime(t.since),
-                "until": format_datetime(t.until) if t.until else None,
+                # rounded up: format_datetime drops the fraction, which would end the tenure
+                # before a credential issued in the hand-over's second
+                "until": format_datetime(registry.end_of_second(t.until)) if t.until else None,
             }
             for t in periods
         ],
@@ -480,6 +497,7 @@ def arrive(
         # Its next life gets a new passport; the one handed over is its predecessor.
         passport_id=batteries.new_passport_id(),
         category=info.get("category") if isinstance(info.get("category"), str) else None,
+        status=_status(info.get("status")),
         created_at=now,
         updated_at=now,
     )
@@ -525,10 +543,34 @@ def arrive(
             completed_at=now,
             offer=_offer_part(document),
             completed=document,
+            handed_over=_handed_over(answer.get("publicCredentials"), parsed),
         )
     )
     session.flush()
     return battery
+
+
+def _status(value: Any) -> str | None:
+    return value if value in {s.value for s in BatteryStatus} else None
+
+
+def _handed_over(credentials: Any, parsed: ParsedOffer) -> list[dict[str, Any]]:
+    """The public credentials of the passport handed over, from the offering instance's answer:
+    only public passport credentials about this battery and passport. They are shown, not
+    trusted: the page verifies them like any credential before showing their data."""
+    out = []
+    for credential in credentials if isinstance(credentials, list) else []:
+        if not isinstance(credential, dict):
+            continue
+        subject = credential.get("credentialSubject")
+        if (
+            PUBLIC_PASSPORT_CREDENTIAL in as_list(credential.get("type", []))
+            and isinstance(subject, dict)
+            and subject.get("id") == parsed.document["credentialSubject"].get("id")
+            and subject.get("passportId") == parsed.passport_id
+        ):
+            out.append(credential)
+    return out
 
 
 def arrived_battery_view(config: IssuerConfig, battery: Battery, row: Transfer | None) -> dict:

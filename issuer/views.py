@@ -22,7 +22,18 @@ from issuer.tables import Battery, IssuedCredential, Operator, Passport, Transfe
 from vocab.catalogue import Tier
 from vocab.datetimes import InvalidDateTime, as_utc, format_datetime, parse_datetime
 from vocab.gs1 import InvalidGs1Key, normalise_gtin
-from vocab.tiers import merge_tiers
+from vocab.tiers import merge_tiers, tiers_of_event
+
+
+@dataclass(frozen=True)
+class Handover:
+    """The battery was handed over (Art 77(7)) and the operator it went to has not issued a
+    passport yet: readers are shown the passport handed over, marked as such."""
+
+    to: str  # DID of the operator responsible now
+    at: str  # when the hand-over completed (RFC 3339)
+    passport_id: str  # the passport handed over
+    by: str  # DID of the operator that handed it over
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class BatteryView:
     passport_id: str
     passport_version: int | None  # None until the first issuance
     passport_state: str | None  # "active", "superseded", "inactive", "archived"
+    handover: Handover | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +104,42 @@ def _with_latest(
     return (row[0], row[1]) if row is not None else None
 
 
+def _handover(session: Session, battery: Battery, latest: Passport | None) -> Handover | None:
+    """The hand-over readers must be told about: the battery arrived here and has no passport
+    yet, or the passport shown was issued by an operator who has since handed the battery over
+    and the new operator has issued nothing since. Looked up only then (not on every scan)."""
+    if latest is None:
+        row = session.exec(
+            select(Transfer)
+            .where(Transfer.battery_id == battery.id, Transfer.direction == "in")
+            .order_by(col(Transfer.completed_at).desc())
+        ).first()
+    elif latest.operator_id != battery.operator_id:
+        row = session.exec(
+            select(Transfer)
+            .where(
+                Transfer.battery_id == battery.id,
+                Transfer.direction == "out",
+                Transfer.state == "completed",
+                Transfer.passport_id == latest.id,
+            )
+            .order_by(col(Transfer.completed_at).desc())
+        ).first()
+        completed = row.completed_at if row is not None else None
+        if completed is not None and as_utc(completed) < as_utc(latest.created_at):
+            row = None  # the passport shown was issued after the hand-over
+    else:
+        return None
+    if row is None or row.completed_at is None:
+        return None
+    return Handover(
+        to=row.to_did,
+        at=format_datetime(as_utc(row.completed_at)),
+        passport_id=row.passport_id,
+        by=row.from_did,
+    )
+
+
 def _view(session: Session, battery: Battery, latest: Passport | None) -> BatteryView:
     return BatteryView(
         id=battery.id,
@@ -105,6 +153,7 @@ def _view(session: Session, battery: Battery, latest: Passport | None) -> Batter
         passport_id=battery.passport_id,
         passport_version=latest.version if latest else None,
         passport_state=latest.state if latest else None,
+        handover=_handover(session, battery, latest),
     )
 
 
@@ -142,8 +191,67 @@ def credentials_for_tiers(
 
 
 def public_credentials(session: Session, battery_id: str) -> list[dict]:
-    """The signed public-tier credential(s) of the battery's current passport."""
-    return credentials_for_tiers(session, battery_id, [Tier.PUBLIC])
+    """The signed public-tier credential(s) of the battery's current passport; for a battery
+    handed over to this instance whose new operator has issued no passport yet, those of the
+    passport handed over (as the offering instance served them)."""
+    found = credentials_for_tiers(session, battery_id, [Tier.PUBLIC])
+    if found:
+        return found
+    battery = session.get(Battery, battery_id)
+    if battery is None or _latest_version(session, battery.passport_id) is not None:
+        return found
+    arrival = session.exec(
+        select(Transfer)
+        .where(Transfer.battery_id == battery_id, Transfer.direction == "in")
+        .order_by(col(Transfer.completed_at).desc())
+    ).first()
+    return list(arrival.handed_over or []) if arrival is not None else []
+
+
+def passport_credentials(session: Session, passport_id: str, tiers: Iterable[Tier | str]) -> list:
+    """The signed tier credentials of the latest version of passport `passport_id`, for `tiers`
+    (the passport handed over, when the battery's current passport is already another one)."""
+    latest = _latest_version(session, passport_id)
+    if latest is None:
+        return []
+    wanted = {Tier(t).value for t in tiers}
+    rows = session.exec(
+        select(IssuedCredential.tier, IssuedCredential.document).where(
+            IssuedCredential.passport_id == passport_id,
+            IssuedCredential.passport_version == latest.version,
+            IssuedCredential.kind == store.PASSPORT_TIER,
+            col(IssuedCredential.tier).in_(sorted(wanted)),
+        )
+    ).all()
+    order = [t.value for t in Tier]
+    return [document for _, document in sorted(rows, key=lambda r: order.index(r[0] or ""))]
+
+
+def released_credentials(
+    session: Session, battery_id: str, tiers: Iterable[Tier | str]
+) -> list[dict]:
+    """What a reader entitled to `tiers` gets: the tier credentials of the current passport,
+    then every event credential of the battery (Annex XIII point 4 data and status changes,
+    oldest first: the latest values and their history) whose data all belongs to those tiers."""
+    wanted = {Tier(t) for t in tiers}
+    out = credentials_for_tiers(session, battery_id, wanted)
+    for document in events.history(session, battery_id):
+        event_tiers = tiers_of_event(document.get("credentialSubject"))
+        if event_tiers and event_tiers <= wanted:
+            out.append(document)
+    return out
+
+
+def operator_names(session: Session, dids: Iterable[str]) -> dict[str, str]:
+    """The names of this instance's operators among `dids` (the page shows names, DIDs on
+    request)."""
+    wanted = sorted({d for d in dids if isinstance(d, str)})
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(Operator.did, Operator.name).where(col(Operator.did).in_(wanted))
+    ).all()
+    return {did: name for did, name in rows}
 
 
 def passport_history(session: Session, battery_id: str) -> list[dict]:

@@ -28,13 +28,33 @@ from issuer.tables import Operator
 
 log = logging.getLogger("dbp.bulk")
 DEAD_CHECK_S = 10.0  # how often to look for claims of dead worker processes on this host
+PARENT_CHECK_S = 0.5  # how often a signing process looks whether the server is still there
 
 
-def _warm_up() -> None:
+def _warm_up(parent: int) -> None:
     """Load the catalogue, schemas and JSON-LD contexts once per worker process."""
+    _exit_with_parent(parent)
     from vocab.catalogue import load_catalogue
 
     load_catalogue()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this signing process when the server process is gone.
+
+    A pool process waits for work on a queue that nobody closes when the server dies by
+    `kill -9` (or OOM): it would sit there forever with its ~130 MB. The kernel re-parents an
+    orphan, so a changed parent pid is the sign; polling it costs nothing measurable, unlike
+    PR_SET_PDEATHSIG, which fires when the *thread* that spawned us ends (the pool spawns from
+    whichever thread submits) and is Linux-only.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(70)  # EX_SOFTWARE: nothing to flush, the server that wanted our results is gone
+
+    threading.Thread(target=watch, name="dbp-parent-watch", daemon=True).start()
 
 
 def _prepare(plan: passports.IssuancePlan) -> passports.PreparedPassport | dict:
@@ -109,6 +129,7 @@ class BulkWorker:
                     self.processes,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_warm_up,
+                    initargs=(os.getpid(),),
                 )
             else:
                 self._pool = _InlineExecutor()

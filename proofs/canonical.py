@@ -1,9 +1,12 @@
 """Canonical forms that proofs are computed over: RDFC-1.0 N-Quads and JCS (RFC 8785).
 
-RDFC-1.0 is done in two steps: pyld turns JSON-LD into RDF (the only JSON-LD 1.1 processor we
-have in Python), and pyoxigraph canonicalizes the dataset. pyoxigraph is 30-50x faster than pyld's
-URDNA2015 and, unlike pyld, writes control characters in literals the way RDFC-1.0's canonical
-N-Quads require (`\\b`, `\\u0000`, …), which is what the reference JS implementation hashes.
+RDFC-1.0 is done in two steps: JSON-LD to RDF, then pyoxigraph canonicalizes the dataset.
+pyoxigraph is 30-50x faster than pyld's URDNA2015 and, unlike pyld, writes control characters
+in literals the way RDFC-1.0's canonical N-Quads require (`\\b`, `\\u0000`, …), which is what
+the reference JS implementation hashes. The first step is pyoxigraph's JSON-LD parser where
+`proofs.fastrdf` shows it gives pyld's dataset (plain documents over bundled contexts), and
+pyld, the reference, otherwise. In front of the canonicalization, `proofs.rdfc_work` refuses
+datasets over the reference implementation's work limit (poison graphs).
 
 pyld has no "safe mode": a term no context defines, a property mapped to null and a relative IRI
 are dropped without a word (pyld 3.3 even resolves relative IRIs against `http://example.org/base/`
@@ -13,6 +16,7 @@ signed credential; we refuse such documents instead, as jsonld.js does with `saf
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -24,10 +28,10 @@ from typing import Any
 
 import pyoxigraph
 import rfc8785
-from pyld.canon import URDNA2015
 from pyld.identifier_issuer import IdentifierIssuer
 from pyld.jsonld import JsonLdError, JsonLdProcessor
 
+from proofs import fastrdf, rdfc_work
 from proofs.errors import ContextNotAllowed, MalformedDocument, ProofError, UndefinedTerm
 from vocab.errors import ContextNotBundled
 from vocab.loader import UNDEFINED_TERM_VOCAB, UNDEFINED_TERMS_CONTEXT_URL, document_loader
@@ -41,7 +45,7 @@ DocumentLoader = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 _PYLD_LOCK = threading.Lock()
 # Base IRI used only so that relative IRIs become recognisable: `.invalid` can never be a real
 # host (RFC 2606), so an expanded IRI under it can only have come from a relative reference.
-_RELATIVE_BASE = "https://relative-iri.invalid/"
+_RELATIVE_BASE = fastrdf.RELATIVE_BASE
 # The same value the JS cryptosuites pass to jsonld.toRDF, so `@direction` is signed alike.
 _RDF_DIRECTION = "i18n-datatype"
 _JSONLD_KEYWORDS = frozenset(
@@ -57,11 +61,17 @@ _ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:\S*\Z")
 _ERROR_DETAIL_KEYS = ("term", "property", "keyword", "iri", "url", "value", "context", "language")
 
 
-def rdfc(document: dict[str, Any], *, document_loader: DocumentLoader = document_loader) -> str:
+def rdfc(
+    document: dict[str, Any],
+    *,
+    document_loader: DocumentLoader = document_loader,
+    fast: bool = True,
+) -> str:
     """RDFC-1.0 canonical N-Quads of a JSON-LD document.
 
     Raises UndefinedTerm, ContextNotAllowed or MalformedDocument instead of dropping data.
-    With the bundled loader the result is memoized (see `_MEMO`).
+    With the bundled loader the result is memoized (see `_MEMO`), and documents the compiled
+    path handles (`proofs.fastrdf`) skip pyld; `fast=False` forces pyld (differential tests).
     """
     key = _memo_key(document) if document_loader is bundled_loader else None
     if key is not None:
@@ -70,8 +80,15 @@ def rdfc(document: dict[str, Any], *, document_loader: DocumentLoader = document
             if hit is not None:
                 _MEMO.move_to_end(key)
                 return hit
-    dataset = _rdf_dataset(document, document_loader)
-    canonical = _canonicalize(JsonLdProcessor.to_nquads(dataset), _pyld_quads(dataset))
+    compiled = fastrdf.dataset(document) if fast and document_loader is bundled_loader else None
+    canonical = None
+    if compiled is not None:
+        # Else the pyld path below decides, with jsonld.js's blank node labels.
+        with contextlib.suppress(_NeedReferenceLabels):
+            canonical = _canonicalize_dataset(compiled, None, reference_labels=False)
+    if canonical is None:
+        dataset = _rdf_dataset(document, document_loader)
+        canonical = _canonicalize(JsonLdProcessor.to_nquads(dataset), _pyld_quads(dataset))
     if key is not None:
         with _MEMO_LOCK:
             _MEMO[key] = canonical
@@ -120,7 +137,7 @@ def canonicalize_nquads(nquads: str) -> str:
     """RDFC-1.0 canonical N-Quads of an N-Quads dataset (pyoxigraph).
 
     Refuses (MalformedDocument) datasets whose blank nodes are so alike that canonicalizing them
-    takes exponential time; see `_GuardedURDNA2015`.
+    takes exponential time; see `proofs.rdfc_work`.
     """
     return _canonicalize(nquads, None)
 
@@ -154,11 +171,32 @@ _Quad = tuple[str, str, str, str]
 
 def _canonicalize(nquads: str, quads: list[_Quad] | None) -> str:
     try:
-        dataset = pyoxigraph.Dataset(pyoxigraph.parse(nquads, format=pyoxigraph.RdfFormat.N_QUADS))
+        data = nquads.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON's "\ud800" escape decodes to a lone surrogate, which no RDF literal can hold
+        # (pyoxigraph would fail on it with an unrelated error).
+        raise MalformedDocument(
+            "the document contains text that is not valid Unicode (a lone UTF-16 surrogate)"
+        ) from None
+    try:
+        dataset = pyoxigraph.Dataset(pyoxigraph.parse(data, format=pyoxigraph.RdfFormat.N_QUADS))
     except SyntaxError as exc:
         raise MalformedDocument(f"the document does not map to valid RDF: {exc}") from None
-    if _may_need_deep_hashing(quads if quads is not None else _oxigraph_quads(dataset)):
-        _check_work(nquads)
+    return _canonicalize_dataset(dataset, quads, reference_labels=True)
+
+
+class _NeedReferenceLabels(Exception):
+    """The work check's verdict depended on blank node labels the reference does not use."""
+
+
+def _canonicalize_dataset(
+    dataset: pyoxigraph.Dataset, quads: list[_Quad] | None, *, reference_labels: bool
+) -> str:
+    # The pre-filter works on any injective writing of terms (pyld's, when we have it); the
+    # work check hashes, so it needs canonical N-Quads terms, which pyoxigraph writes.
+    written = _oxigraph_quads(dataset) if quads is None else None
+    if _may_need_deep_hashing(quads if quads is not None else written):
+        _check_work(written if written is not None else _oxigraph_quads(dataset), reference_labels)
     dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.RDFC_1_0)
     # pyoxigraph writes canonical N-Quads terms but in no particular order; RDFC-1.0 sorts lines.
     # Split on "\n" only: str.splitlines would also break at U+2028 and U+0085 inside literals.
@@ -180,7 +218,16 @@ def _pyld_quads(dataset: dict[str, Any]) -> list[_Quad]:
 
 
 def _oxigraph_quads(dataset: pyoxigraph.Dataset) -> list[_Quad]:
-    return [(str(q.subject), str(q.predicate), str(q.object), str(q.graph_name)) for q in dataset]
+    default = pyoxigraph.DefaultGraph
+    return [
+        (
+            str(q.subject),
+            str(q.predicate),
+            str(q.object),
+            "" if isinstance(q.graph_name, default) else str(q.graph_name),
+        )
+        for q in dataset
+    ]
 
 
 def _may_need_deep_hashing(quads: list[_Quad]) -> bool:
@@ -208,41 +255,37 @@ def _may_need_deep_hashing(quads: list[_Quad]) -> bool:
     return any(related[node] & look_alike for node in look_alike)
 
 
-class _WorkExceeded(Exception):
-    pass
-
-
-class _GuardedURDNA2015(URDNA2015):
-    """pyld's URDNA2015 (same algorithm as RDFC-1.0) with the work limit of rdf-canonize.
-
-    rdf-canonize, the reference implementation behind jsonld.js, gives up after as many runs of
-    Hash N-Degree Quads as there are blank nodes sharing a first-degree hash (its default
-    `maxWorkFactor` 1). pyoxigraph has no limit and would spend minutes to forever on a few dozen
-    look-alike blank nodes ("poison graphs"), so such datasets are refused before pyoxigraph sees
-    them, with the same limit, which also keeps us from signing what the reference cannot verify.
-    """
-
-    _remaining: int | None = None
-
-    def hash_n_degree_quads(self, id_: str, issuer: Any) -> Any:
-        if self._remaining is None:
-            # Step 5 is done: only groups of blank nodes with shared hashes are left.
-            self._remaining = sum(len(ids) for ids in self.hash_to_blank_nodes.values())
-        if self._remaining <= 0:
-            raise _WorkExceeded
-        self._remaining -= 1
-        return super().hash_n_degree_quads(id_, issuer)
-
-
-def _check_work(nquads: str) -> None:
+def _check_work(quads: list[_Quad], reference_labels: bool = True) -> None:
     try:
-        _GuardedURDNA2015().main(JsonLdProcessor.parse_nquads(nquads), {})
-    except _WorkExceeded:
+        order_dependent = rdfc_work.check_work(quads)
+    except rdfc_work.WorkExceeded:
+        if not reference_labels:
+            raise _NeedReferenceLabels from None
         raise MalformedDocument(
             "the document has too many indistinguishable blank nodes to canonicalize within the "
             "work limit of RDFC-1.0 implementations (repeated nested objects without an id or "
             "any distinguishing property); give them ids or distinguishing properties"
         ) from None
+    if order_dependent and not reference_labels:
+        raise _NeedReferenceLabels
+
+
+def check_nothing_dropped(
+    document: dict[str, Any], *, document_loader: DocumentLoader = document_loader
+) -> None:
+    """Raise as `expand_strict` does when JSON-LD processing would drop data from the document.
+
+    For formats that sign the JSON itself (eddsa-jcs-2022, vc+jwt). When the compiled path
+    (`proofs.fastrdf`) maps the document, nothing was dropped: it only answers for documents
+    where no sentinel showed up and nothing could vanish unseen (the differential tests hold it
+    to pyld's verdict); otherwise pyld decides and words the refusal.
+    """
+    if (
+        document_loader is bundled_loader
+        and fastrdf.dataset(document, exact_literals=False) is not None
+    ):
+        return
+    expand_strict(document, document_loader=document_loader)
 
 
 def expand_strict(

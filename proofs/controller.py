@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from proofs.errors import VerificationMethodError
-from vocab.datetimes import parse_datetime
+from vocab.datetimes import as_utc, format_datetime, parse_datetime
 
 # resolve(verification_method_id, proof_purpose) -> the verification method; raises
 # VerificationMethodError when it is unknown, unresolvable, or not listed under that purpose by its
@@ -84,13 +84,19 @@ def _normalised(vm: dict[str, Any], doc_id: str) -> dict[str, Any]:
 
 
 def checked_verification_method(
-    resolve: VerificationMethodResolver, vm_id: str, purpose: str, now: datetime
+    resolve: VerificationMethodResolver,
+    vm_id: str,
+    purpose: str,
+    now: datetime,
+    signed_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Resolve `vm_id` for `purpose` and check what the resolver returned is consistent.
 
     The method must be the one asked for, name a controller, belong to that controller's
-    document (Controlled Identifiers 1.0: a `did:x#key` method is controlled by `did:x`), and be
-    neither revoked nor expired at `now`.
+    document (Controlled Identifiers 1.0: a `did:x#key` method is controlled by `did:x`), not be
+    expired at `now`, and not have been revoked when the proof was made (`signed_at`, the proof's
+    `created`): a retired key keeps verifying what it signed before its retirement, never what
+    claims a later time. Without `signed_at` the proof could be from any time, so `now` is used.
     """
     method = resolve(vm_id, purpose)
     if not isinstance(method, dict):
@@ -109,13 +115,25 @@ def checked_verification_method(
             f"{owner}'s document"
         )
     for attribute in ("revoked", "expires"):
-        if attribute in method:
-            try:
-                when = parse_datetime(method[attribute])
-            except ValueError as exc:
-                raise VerificationMethodError(f"{vm_id}: {attribute} is malformed: {exc}") from None
-            if now >= when:
+        if attribute not in method:
+            continue
+        try:
+            when = parse_datetime(method[attribute])
+        except ValueError as exc:
+            raise VerificationMethodError(f"{vm_id}: {attribute} is malformed: {exc}") from None
+        if attribute == "expires" and now >= when:
+            raise VerificationMethodError(
+                f"verification method {vm_id} expired at {method[attribute]}"
+            )
+        if attribute == "revoked":
+            moment = as_utc(signed_at) if signed_at is not None else now
+            if moment >= when:
+                made = (
+                    f"the proof was created at {format_datetime(signed_at)}"
+                    if signed_at is not None
+                    else "the proof does not say when it was created"
+                )
                 raise VerificationMethodError(
-                    f"verification method {vm_id} is {attribute} as of {method[attribute]}"
+                    f"verification method {vm_id} was revoked at {method[attribute]} and {made}"
                 )
     return method

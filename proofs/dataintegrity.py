@@ -234,7 +234,7 @@ def verify_proof(
         if expires is not None and now >= expires:
             raise ProofExpired(f"{label} expired at {proof['expires']}")
 
-        method = checked_verification_method(resolve, vm_id, purpose, now)
+        method = checked_verification_method(resolve, vm_id, purpose, now, signed_at=created)
         key = Ed25519Key(public_key_from_verification_method(method))
 
         if proof_type == DATA_INTEGRITY_PROOF:

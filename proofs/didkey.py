@@ -1,14 +1,16 @@
-"""did:key for Ed25519 (W3C CCG did:key v0.7), computed locally: nothing is looked up."""
+"""did:key (W3C CCG did:key v0.7), computed locally: nothing is looked up. dbp's own keys are
+Ed25519 (`z6Mk…`); P-256 keys (`zDn…`) are resolved too, for verifying ES256 JWS."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from proofs.controller import verification_method_for_purpose
-from proofs.errors import InvalidDid, VerificationMethodError
+from proofs.errors import InvalidDid, InvalidKey, VerificationMethodError
 from proofs.keys import KEY_BYTES
 from proofs.multibase import ED25519_PUB_PREFIX, decode_base58btc, describe_prefix, encode_base58btc
 from proofs.multikey import MULTIKEY_CONTEXT
+from proofs.p256 import COMPRESSED_BYTES, P256_PUB_PREFIX, P256PublicKey
 
 DID_KEY_PREFIX = "did:key:"
 DID_CONTEXT = "https://www.w3.org/ns/did/v1"
@@ -45,14 +47,35 @@ def public_key_from_did_key(did: str) -> bytes:
     return data[2:]
 
 
+def _check_did_key(did: str) -> None:
+    """An Ed25519 or a P-256 did:key, or InvalidDid."""
+    try:
+        public_key_from_did_key(did)
+        return
+    except InvalidDid:
+        identifier = did[len(DID_KEY_PREFIX) :] if isinstance(did, str) else ""
+        try:
+            data = decode_base58btc(identifier)
+        except ValueError:
+            data = b""
+        if data[:2] != P256_PUB_PREFIX:
+            raise
+    if len(data) != 2 + COMPRESSED_BYTES:
+        raise InvalidDid(f"{did!r} does not encode a 33-byte compressed P-256 key")
+    try:
+        P256PublicKey(data[2:])
+    except InvalidKey as exc:
+        raise InvalidDid(f"{did!r}: {exc}") from None
+
+
 def did_key_verification_method_id(did: str) -> str:
-    public_key_from_did_key(did)
+    _check_did_key(did)
     return f"{did}#{did[len(DID_KEY_PREFIX) :]}"
 
 
 def did_key_document(did: str) -> dict[str, Any]:
-    """The DID document of an Ed25519 did:key, in Multikey form (no derived X25519 key)."""
-    public_key_from_did_key(did)
+    """The DID document of a did:key, in Multikey form (no derived X25519 key)."""
+    _check_did_key(did)
     vm_id = did_key_verification_method_id(did)
     vm = {
         "id": vm_id,

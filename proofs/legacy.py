@@ -28,6 +28,7 @@ from proofs.errors import (
 )
 from proofs.keys import SIGNATURE_BYTES, Ed25519Key, b64url_decode, b64url_encode
 from proofs.multibase import decode_base58btc, encode_base58btc
+from vocab import json_text
 from vocab.datetimes import format_datetime, utcnow
 from vocab.loader import document_loader as bundled_loader
 
@@ -157,7 +158,7 @@ def _parse_detached_jws(jws: object, label: str) -> tuple[str, bytes]:
     if payload:
         raise MalformedProof(f"{label}: jws must have a detached (empty) payload")
     try:
-        header = json.loads(b64url_decode(encoded_header))
+        header = json_text.loads_lenient(b64url_decode(encoded_header))
         signature = b64url_decode(encoded_signature)
     except ValueError as exc:
         raise MalformedProof(f"{label}: jws is not decodable: {exc}") from None

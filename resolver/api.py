@@ -9,9 +9,11 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
-from resolver import battery_dids, linktypes, registry, resolution
-from resolver.battery_links import build_linkset
+from infra.openapi import content, json_body, merge, problems, redirect, unchanged
+from resolver import battery_dids, linktypes, registry, resolution, views
+from resolver.battery_links import build_linkset, handed_over_text
 from resolver.caching import etag, not_modified
 from resolver.description import resolver_description
 from resolver.digital_link import (
@@ -24,7 +26,7 @@ from resolver.digital_link import (
 from resolver.errors import ResolverError
 from resolver.linkset import LINKSET_MEDIA_TYPE, Linkset, link_header, link_value
 from resolver.negotiation import NotAcceptable, choose, prefers_html
-from resolver.page import PassportPage, render_error, render_passport
+from resolver.page import PassportPage, document_rows, render_error, render_passport
 from resolver.qr import MEDIA_TYPES as QR_MEDIA_TYPES
 from resolver.qr import qr_image
 from resolver.tables import BatteryRoute
@@ -33,6 +35,7 @@ from service.bodies import json_object
 from service.deps import current_operator_did, db_session, runtime
 from service.runtime import Runtime
 from vocab.context import VC_CONTEXT_URL
+from vocab.datetimes import utcnow
 from vocab.errors import VocabError
 
 router = APIRouter(tags=["resolver"])
@@ -44,6 +47,17 @@ DID_JSON: Final = "application/did+json"
 # the target of gs1:defaultLink).
 ITEM_OFFERS: Final = (HTML, LINKSET_MEDIA_TYPE, JSON_LD, "application/json")
 SHORT_CACHE: Final = "public, max-age=60"
+# DID Resolution's HTTP(S) binding: a result (or the bare document) on success, and a result with
+# didResolutionMetadata.error and the binding's status for each error (resolver.resolution).
+DID_RESOLUTION_ANSWERS: Final = merge(
+    content(200, *resolution.OFFERS),
+    unchanged(),
+    *(
+        content(status, *resolution.RESULT_TYPES, description=f"DID Resolution error {code}.")
+        for code, status in resolution.STATUS.items()
+    ),
+    problems(400),
+)
 # Public data for any origin (GS1 resolvers must support CORS); Link and ETag readable by scripts.
 CORS: Final = {
     "Access-Control-Allow-Origin": "*",
@@ -80,6 +94,13 @@ class InvalidRouteRequest(ResolverError):
         self.problem_extensions = {"field": field}
 
 
+# The JSON-LD context GS1 publishes for resolver linksets (sent as a link, never fetched here).
+LINKSET_CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
+LINKSET_CONTEXT_LINK = (
+    f'<{LINKSET_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+)
+
+
 def _json(document: Any) -> bytes:
     # orjson straight to bytes: the body is needed before the response for its ETag, and this
     # is what ORJSONResponse does inside (FastAPI now deprecates constructing that class)
@@ -95,6 +116,18 @@ def _raw_path(request: Request) -> str:
 def _query(request: Request) -> str:
     query = request.scope.get("query_string", b"").decode("latin-1")
     return f"?{query}" if query else ""
+
+
+def _passed_on(request: Request, target: str) -> str:
+    """GS1 conformant resolver: "by default, SHALL pass on all key=value pairs in the query string
+    of the request URI (if present) when redirecting"; linkType chose the link and stays here."""
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    pairs = [p for p in raw.split("&") if p and p.split("=", 1)[0] != "linkType"]
+    if not pairs:
+        return target
+    base, _, fragment = target.partition("#")
+    joined = base + ("&" if "?" in base else "?") + "&".join(pairs)
+    return joined + (f"#{fragment}" if fragment else "")
 
 
 def _conditional(
@@ -140,20 +173,67 @@ def _html_error(exc: Exception, item_uri: str | None) -> Response:
     methods=["GET", "HEAD"],
     summary="Resolve a GS1 Digital Link item URI: page, linkset, credentials or a typed link",
     response_class=Response,
+    responses=merge(
+        content(200, *ITEM_OFFERS, *QR_MEDIA_TYPES.values()),
+        {204: {"description": "HEAD of the page, or no content for this link type."}},
+        unchanged(),
+        redirect(307, "Served by another instance, or a typed link's target: see Location."),
+        content(400, HTML, description="Not a valid battery identifier (as a page)."),
+        content(404, HTML, description="No such battery or link (as a page)."),
+        problems(400, 404, 405, 406, 410),
+    ),
 )
-def resolve_item(
+async def resolve_item(
     request: Request,
     item_path: str,
     rt: Runtime = Depends(runtime),
-    session: Session = Depends(db_session),
 ) -> Response:
+    # The whole scan runs in one worker thread (database calls block), with a session of its
+    # own: fewer hops from the event loop than a sync handler with a session dependency.
+    del item_path  # the raw path is parsed instead: it keeps percent-encoding intact
+    return await run_in_threadpool(_resolve_item, request, rt)
+
+
+def _resolve_item(request: Request, rt: Runtime) -> Response:
     raw_path = _raw_path(request)
     accept = request.headers.get("accept")
     own_url = rt.settings.public_url
     try:
         item = parse_item_path(raw_path)
-        route = registry.lookup(session, item.key.gtin, item.key.serial)
     except (ResolverError, VocabError) as exc:
+        if prefers_html(accept) and getattr(exc, "status", 400) in (400, 404):
+            return _html_error(exc, own_url + raw_path)
+        raise
+    # A scan of an unchanged battery is one indexed read in autocommit (no BEGIN and ROLLBACK
+    # round trips); when its answers must be built, that session ends (its connection goes back
+    # to the pool first: one pooled connection at a time) and the build gets a transaction.
+    with Session(rt.engine, expire_on_commit=False) as session:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        answer = _scan(request, rt, session, item, raw_path, stored_only=True)
+    if answer is not None:
+        return answer
+    with Session(rt.engine, expire_on_commit=False) as session:
+        answer = _scan(request, rt, session, item, raw_path, stored_only=False)
+    assert answer is not None
+    return answer
+
+
+def _scan(
+    request: Request,
+    rt: Runtime,
+    session: Session,
+    item: ItemRequest,
+    raw_path: str,
+    *,
+    stored_only: bool,
+) -> Response | None:
+    """The answer to a scan; None when `stored_only` and the answer must be built first."""
+    accept = request.headers.get("accept")
+    own_url = rt.settings.public_url
+    try:
+        # One indexed read: the route and the battery's materialized answers (resolver.views).
+        route, view = views.lookup(session, item.key.gtin, item.key.serial)
+    except ResolverError as exc:
         if prefers_html(accept) and getattr(exc, "status", 400) in (400, 404):
             return _html_error(exc, own_url + raw_path)
         raise
@@ -173,6 +253,14 @@ def resolve_item(
             ),
             {"Allow": "POST"},
         )
+    extra = _canonical(anchor, raw_path, item)
+    link_type = request.query_params.get("linkType")
+    # A typed link redirects, built from the live linkset; every other answer is stored bytes.
+    stored_answer = link_type is None or link_type in linktypes.LINKSET_REQUESTS
+    if stored_answer and views.servable(view, anchor, utcnow()):
+        return _answer(request, item, view, extra)
+    if stored_only:
+        return None
     battery = rt.passports.battery_by_id(session, route.id)
     credentials = rt.passports.public_credentials(session, route.id)
     links = build_linkset(
@@ -182,13 +270,34 @@ def resolve_item(
         credentials=credentials,
         did_document_url=f"{own_url}/batteries/{route.id}/did.json",
     )
-    extra = ()
-    if raw_path != item.canonical_path and item.resource is None:
-        extra = (link_value(anchor, "canonical"),)
+    if stored_answer:
+        built = _build(rt, session, route, battery, credentials, links, place)
+        # Only answers at the battery's own item URI (as registered, qualifiers included: what
+        # its QR code encodes) are kept; another form of the URI gets answers built for it.
+        if anchor == getattr(battery, "item_uri", None):
+            generation = view.generation if view is not None else None
+            views.store(session, route.id, generation, built)
+        return _answer(request, item, built, extra)
     headers = {"Link": link_header(links, linkset_url=f"{anchor}?linkType=linkset", extra=extra)}
-    if item.resource == PASSPORT_RESOURCE:
-        return _credentials(request, credentials, JSON_LD, headers)
-    return _item(request, rt, session, route, battery, credentials, links, place, headers)
+    known = linktypes.lookup(link_type)
+    targets = links.targets(known) if known else []
+    if not targets:
+        raise _with_headers(
+            NoSuchLink(
+                f"this battery has no link of type {link_type!r}; "
+                f"?linkType=linkset lists the ones it has"
+            ),
+            headers,
+        )
+    return _redirect(_passed_on(request, targets[0].href), headers)
+
+
+def _canonical(anchor: str, raw_path: str, item: ItemRequest) -> tuple[str, ...]:
+    """A canonical link when the URI was written otherwise (a GTIN-13, say); a trailing slash
+    alone does not count: GS1 asks resolvers to answer as without it."""
+    if raw_path.rstrip("/") != item.canonical_path and item.resource is None:
+        return (link_value(anchor, "canonical"),)
+    return ()
 
 
 def _with_headers(exc: ResolverError, headers: dict[str, str]) -> ResolverError:
@@ -196,32 +305,24 @@ def _with_headers(exc: ResolverError, headers: dict[str, str]) -> ResolverError:
     return exc
 
 
-def _item(
-    request: Request,
-    rt: Runtime,
-    session: Session,
-    route: BatteryRoute,
-    battery: Any,
-    credentials: list[dict],
-    links: Linkset,
-    place: registry.Placement,
-    headers: dict[str, str],
-) -> Response:
-    link_type = request.query_params.get("linkType")
-    if link_type is not None and link_type not in linktypes.LINKSET_REQUESTS:
-        known = linktypes.lookup(link_type)
-        targets = links.targets(known) if known else []
-        if not targets:
-            raise _with_headers(
-                NoSuchLink(
-                    f"this battery has no link of type {link_type!r}; "
-                    f"?linkType=linkset lists the ones it has"
-                ),
-                headers,
-            )
-        return _redirect(targets[0].href, headers)
-    headers = {**headers, "Vary": "Accept"}
-    if link_type in linktypes.LINKSET_REQUESTS:
+def _link_header(answers: Any, extra: tuple[str, ...]) -> str:
+    """The stored Link header, with `extra` (a canonical link) after its first value, where
+    resolver.linkset.link_header puts it."""
+    stored: str = answers.link_header
+    if not extra:
+        return stored
+    first = link_value(f"{answers.anchor}?linkType=linkset", "linkset", type=LINKSET_MEDIA_TYPE)
+    return ", ".join((first, *extra)) + stored[len(first) :]
+
+
+def _answer(request: Request, item: ItemRequest, answers: Any, extra: tuple[str, ...]) -> Response:
+    """Serve stored (or just built) answers: `answers` is a resolver.tables.ResolverView or a
+    resolver.views.Built, both with the bytes and their ETags."""
+    headers = {"Link": _link_header(answers, extra)}
+    if item.resource == PASSPORT_RESOURCE:
+        return _presentation(request, answers, JSON_LD, headers)
+    headers["Vary"] = "Accept"
+    if request.query_params.get("linkType") in linktypes.LINKSET_REQUESTS:
         media_type = LINKSET_MEDIA_TYPE
     else:
         try:
@@ -229,12 +330,73 @@ def _item(
         except NotAcceptable as exc:
             raise _with_headers(exc, headers) from None
     if media_type == LINKSET_MEDIA_TYPE:
-        body = _json(links.as_json())
-        return _conditional(
-            request, body, LINKSET_MEDIA_TYPE, {**headers, "Cache-Control": SHORT_CACHE}
+        # GS1 conformant resolver: a linkset answer SHOULD point to its JSON-LD context
+        link = f"{headers['Link']}, {LINKSET_CONTEXT_LINK}"
+        return _stored(
+            request,
+            answers.linkset,
+            answers.linkset_etag,
+            LINKSET_MEDIA_TYPE,
+            {**headers, "Link": link, "Cache-Control": SHORT_CACHE},
         )
     if media_type != HTML:
-        return _credentials(request, credentials, media_type, headers)
+        return _presentation(request, answers, media_type, headers)
+    # no-cache: the verdict changes when a credential is revoked, so caches must revalidate
+    return _stored(
+        request,
+        answers.page,
+        answers.page_etag,
+        "text/html; charset=utf-8",
+        {**headers, "Cache-Control": "no-cache"},
+    )
+
+
+def _presentation(
+    request: Request, answers: Any, media_type: str, headers: dict[str, str]
+) -> Response:
+    if answers.passport is None:
+        raise _with_headers(
+            NoPublicPassport("no public passport credential has been issued for this battery"),
+            headers,
+        )
+    return _stored(
+        request,
+        answers.passport,
+        answers.passport_etag,
+        media_type,
+        {**headers, "Cache-Control": SHORT_CACHE},
+    )
+
+
+def _stored(
+    request: Request, body: bytes, tag: str, media_type: str, headers: dict[str, str]
+) -> Response:
+    headers = {**CORS, **headers, "ETag": tag}
+    if not_modified(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _build(
+    rt: Runtime,
+    session: Session,
+    route: BatteryRoute,
+    battery: Any,
+    credentials: list[dict],
+    links: Linkset,
+    place: registry.Placement,
+) -> views.Built:
+    """Every answer a scan of the battery's item URI can get, as bytes: the work of a scan
+    after a change, done once and kept (resolver.views)."""
+    built_at = utcnow()
+    handover = getattr(battery, "handover", None)
+    verifications = [rt.passports.verify_credential(session, c) for c in credentials]
+    panels = [panel(c, v) for c, v in zip(credentials, verifications, strict=True)]
+    history = rt.passports.passport_history(session, route.id)
+    dids = [route.holder_did, *(p.issuer for p in panels)]
+    dids += [h.get("actor") for h in history if isinstance(h.get("actor"), str)]
+    if handover is not None:
+        dids += [handover.to, handover.by]
     page = PassportPage(
         item_uri=links.anchor,
         gtin=route.gtin,
@@ -242,11 +404,18 @@ def _item(
         battery_did=route.did,
         holder_did=route.holder_did,
         category=getattr(battery, "category", None),
-        passport_id=getattr(battery, "passport_id", None),
-        passport_version=getattr(battery, "passport_version", None),
-        passport_state=getattr(battery, "passport_state", None),
-        panels=[panel(c, rt.passports.verify_credential(session, c)) for c in credentials],
-        history=rt.passports.passport_history(session, route.id),
+        # While a handed-over passport is shown, it is the one named (the new operator's
+        # passport does not exist yet).
+        passport_id=handover.passport_id if handover else getattr(battery, "passport_id", None),
+        passport_version=None if handover else getattr(battery, "passport_version", None),
+        passport_state=None if handover else getattr(battery, "passport_state", None),
+        panels=panels,
+        history=history,
+        handover=handover,
+        names=rt.passports.operator_names(session, dids),
+        documents=document_rows(
+            panels, rt.document_facts(session, route.id), rt.related_resource_matches(session)
+        ),
         archived=place.archived,
         removed_operator_note=(
             f"The operator responsible for this battery ({route.holder_did}) left the market "
@@ -261,31 +430,35 @@ def _item(
             "qr": f"{links.anchor}/qr.svg",
             "access": f"{links.anchor}/{ACCESS_RESOURCE}",
         },
+        checked_at=built_at,
     )
-    body = render_passport(page).encode()
-    # no-cache: the verdict changes when a credential is revoked, so caches must revalidate
-    return _conditional(
-        request, body, "text/html; charset=utf-8", {**headers, "Cache-Control": "no-cache"}
+    checks = [c for v in verifications for c in v.checks]
+    return views.Built(
+        anchor=links.anchor,
+        link_header=link_header(links, linkset_url=f"{links.anchor}?linkType=linkset"),
+        linkset=_json(links.as_json()),
+        passport=_presentation_bytes(credentials, handover),
+        page=render_passport(page).encode(),
+        built_at=built_at,
+        stale_at=views.stale_at(built_at, rt.settings.resolver_view_max_age_s, credentials, checks),
     )
 
 
-def _credentials(
-    request: Request, credentials: list[dict], media_type: str, headers: dict[str, str]
-) -> Response:
+def _presentation_bytes(credentials: list[dict], handover: Any) -> bytes | None:
     if not credentials:
-        raise _with_headers(
-            NoPublicPassport("no public passport credential has been issued for this battery"),
-            headers,
-        )
+        return None
     # An unsigned VC 2.0 presentation: one JSON-LD document holding every public credential,
     # each with its own proof.
-    presentation = {
+    presentation: dict[str, Any] = {
         "@context": [VC_CONTEXT_URL],
         "type": ["VerifiablePresentation"],
         "verifiableCredential": credentials,
     }
-    body = _json(presentation)
-    return _conditional(request, body, media_type, {**headers, "Cache-Control": SHORT_CACHE})
+    if handover is not None:
+        # `description` is a VC 2.0 context term (schema:description): the presentation stays
+        # valid JSON-LD, and the credentials inside are untouched.
+        presentation["description"] = handed_over_text(handover)
+    return _json(presentation)
 
 
 def _qr(request: Request, item: ItemRequest, anchor: str) -> Response:
@@ -299,12 +472,38 @@ def _qr(request: Request, item: ItemRequest, anchor: str) -> Response:
 
 
 @router.options("/01/{item_path:path}", include_in_schema=False)
-def item_preflight() -> Response:
+def item_preflight(
+    request: Request, rt: Runtime = Depends(runtime), session: Session = Depends(db_session)
+) -> Response:
     """CORS preflight (GS1 resolvers support OPTIONS): scripts on any origin may send the
-    headers negotiation and revalidation need."""
+    headers negotiation and revalidation need. For a battery served here the answer carries the
+    same `Link` header as GET (GS1 conformant resolver)."""
+    extra: dict[str, str] = {}
+    raw_path = _raw_path(request)
+    own_url = rt.settings.public_url
+    try:
+        item = parse_item_path(raw_path)
+        route, _view = views.lookup(session, item.key.gtin, item.key.serial)
+        if item.resource is None and registry.placement(route, own_url).here:
+            anchor = own_url + item.canonical_path
+            links = build_linkset(
+                anchor=anchor,
+                route=route,
+                battery=rt.passports.battery_by_id(session, route.id),
+                credentials=rt.passports.public_credentials(session, route.id),
+                did_document_url=f"{own_url}/batteries/{route.id}/did.json",
+            )
+            extra["Link"] = link_header(
+                links,
+                linkset_url=f"{anchor}?linkType=linkset",
+                extra=_canonical(anchor, raw_path, item),
+            )
+    except (ResolverError, VocabError):
+        pass  # a preflight answers whatever the later request will get
     return Response(
         status_code=204,
         headers={
+            **extra,
             **CORS,
             "Allow": "GET, HEAD, OPTIONS",
             "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
@@ -319,6 +518,7 @@ def item_preflight() -> Response:
     tags=["DIDs"],
     summary="A battery's did:web document: its controller and where its passport is now",
     response_class=Response,
+    responses=merge(content(200, DID_JSON), unchanged(), problems(404)),
 )
 def battery_did_document(
     request: Request,
@@ -327,7 +527,9 @@ def battery_did_document(
     session: Session = Depends(db_session),
 ) -> Response:
     route = registry.by_id(session, battery_id)
-    document = battery_dids.did_document(route, own_url=rt.settings.public_url)
+    document = battery_dids.did_document(
+        route, own_url=rt.settings.public_url, backup_url=rt.settings.backup_url
+    )
     body = _json(document)
     return _conditional(request, body, DID_JSON, {"Cache-Control": SHORT_CACHE})
 
@@ -337,6 +539,7 @@ def battery_did_document(
     tags=["DIDs"],
     summary="Resolve a DID (did:key, did:web, battery DIDs): W3C DID Resolution result",
     response_class=Response,
+    responses=DID_RESOLUTION_ANSWERS,
 )
 def resolve_did(
     request: Request,
@@ -366,6 +569,18 @@ def resolve_did(
     "/batteries/{battery_id}/route",
     tags=["resolver"],
     summary="Re-point a battery: its new holder and the instance that serves its passport now",
+    responses=problems(403, 404),
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "required": ["holderDid"],
+            "properties": {
+                "holderDid": {"type": "string"},
+                "endpoint": {"type": ["string", "null"], "description": "instance base URL"},
+            },
+            "additionalProperties": False,
+        }
+    ),
 )
 def put_route(
     battery_id: str,
@@ -418,12 +633,14 @@ def route_view(route: BatteryRoute, own_url: str) -> dict[str, Any]:
     tags=["resolver"],
     summary="GS1 resolver description file",
     response_class=Response,
+    responses=merge(content(200, "application/json"), unchanged()),
 )
 @router.get(
     "/.well-known/resolver",
     tags=["resolver"],
     summary="ISO/IEC 18975 resolver description (same document)",
     response_class=Response,
+    responses=merge(content(200, "application/json"), unchanged()),
 )
 def describe(request: Request, rt: Runtime = Depends(runtime)) -> Response:
     body = _json(resolver_description(rt.settings.public_url))

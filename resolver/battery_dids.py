@@ -33,8 +33,11 @@ def passport_endpoint(route: BatteryRoute, own_url: str) -> str:
     return placement(route, own_url).base_url + item_path(route)
 
 
-def did_document(route: BatteryRoute, *, own_url: str) -> dict:
+def did_document(route: BatteryRoute, *, own_url: str, backup_url: str | None = None) -> dict:
+    """`backup_url`: base URL of the independent backup service (DBP_BACKUP_URL), named by the
+    `#backup` service unless the route has its own (the operator left the market)."""
     endpoint = passport_endpoint(route, own_url)
+    backup = route.backup_url or (backup_url.rstrip("/") if backup_url else None)
     services: list[dict] = [
         {"id": f"{route.did}#passport", "type": PASSPORT_SERVICE, "serviceEndpoint": endpoint},
         {
@@ -48,12 +51,12 @@ def did_document(route: BatteryRoute, *, own_url: str) -> dict:
             "serviceEndpoint": endpoint + "/access",
         },
     ]
-    if route.backup_url:
+    if backup:
         services.append(
             {
                 "id": f"{route.did}#backup",
                 "type": BACKUP_SERVICE,
-                "serviceEndpoint": route.backup_url + item_path(route),
+                "serviceEndpoint": backup + item_path(route),
             }
         )
     return {

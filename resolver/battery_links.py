@@ -54,6 +54,14 @@ def item_description(route: BatteryRoute, battery: BatteryInfo | None) -> str:
     return f"{kind}, GTIN {route.gtin}, serial {route.serial}"
 
 
+def handed_over_text(handover: Any) -> str:
+    """The mark of a passport shown after its battery was handed over (Art 77(7))."""
+    return (
+        f"Handed over to {handover.to} on {handover.at[:10]}: this is the passport handed over "
+        f"({handover.passport_id}); the new operator has not issued its own passport yet."
+    )
+
+
 def build_linkset(
     *,
     anchor: str,
@@ -68,7 +76,11 @@ def build_linkset(
     links.add(lt.DEFAULT_LINK, page)
     links.add(lt.PIP, page)
     if credentials:
-        passport = Target(f"{anchor}/{PASSPORT_RESOURCE}", JSON_LD, "Public passport credentials")
+        handover = getattr(battery, "handover", None) if battery is not None else None
+        title = "Public passport credentials"
+        if handover is not None:
+            title += f" ({handed_over_text(handover)})"
+        passport = Target(f"{anchor}/{PASSPORT_RESOURCE}", JSON_LD, title)
         for link_type in (lt.GS1_DPP, lt.DPP, lt.UNTP_DPP):
             links.add(link_type, passport)
     found = subjects(credentials)

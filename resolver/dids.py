@@ -16,6 +16,7 @@ from proofs.errors import ProofError, VerificationMethodError
 from resolver.didweb import DidWebPolicy, fetch_did_web
 from resolver.errors import DidNotFound, InvalidDid, MethodNotSupported
 from vocab.datetimes import format_datetime, utcnow
+from vocab.operator_identity import also_known_as
 
 LocalDocuments = Callable[[str], dict | None]
 
@@ -87,7 +88,7 @@ class DidResolver:
             return Resolution(document, {}, _meta())
         cached = _foreign_cache.get(did)
         if cached is None:
-            client = self._client or httpx.Client()
+            client = self._client or httpx.Client(trust_env=False)
             try:
                 cached = fetch_did_web(did, self._policy, client)
             finally:
@@ -95,6 +96,10 @@ class DidResolver:
                     client.close()
             _foreign_cache.put(did, cached)
         return Resolution(cached, {}, _meta())
+
+    def also_known_as(self, did: str) -> list[str]:
+        """The DID document's `alsoKnownAs` identifiers (the trust check's operator binding)."""
+        return also_known_as(self.resolve(did).document)
 
     def verification_method(self, vm_id: str, purpose: str) -> dict:
         """A `VerificationMethodResolver` for proofs: the VM, if authorised for `purpose`."""

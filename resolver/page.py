@@ -8,11 +8,14 @@ or issuer check failed is not shown at all.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any, Final
@@ -21,7 +24,7 @@ import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from resolver.page_values import humanise, number, render, unit
+from resolver.page_values import SCROLL_HINT, did_label, humanise, number, render, unit
 from resolver.verdict import CredentialPanel, Verdict, verdict
 from vocab.catalogue import Tier, load_catalogue
 from vocab.errors import VocabError
@@ -58,6 +61,12 @@ class Row:
     label: str
     value: Markup
 
+    @property
+    def wide(self) -> bool:
+        """A value holding a table gets the section's whole width (it still scrolls inside its
+        own box when wider than that)."""
+        return "<table" in self.value
+
 
 @dataclass(frozen=True)
 class Bar:
@@ -93,6 +102,60 @@ class HistoryRow:
     passport: str = ""
 
 
+@dataclass(frozen=True)
+class DocumentRow:
+    """A document a public credential links to (relatedResource), with its digest's verdict."""
+
+    title: str
+    kind: str
+    language: str
+    media_type: str
+    url: str
+    digest: str
+    status: str  # "ok" (digest matches), "bad" (it does not), "none" (not checked)
+
+    @property
+    def status_text(self) -> str:
+        return {
+            "ok": "Unchanged: its digest matches the signed one.",
+            "bad": "Changed after signing: its digest does not match.",
+        }.get(self.status, "Not checked: this service cannot read it.")
+
+
+def document_rows(
+    panels: Sequence[CredentialPanel],
+    facts: dict[str, dict[str, Any]],
+    matches: Callable[[dict[str, Any]], bool | None],
+) -> list[DocumentRow]:
+    """The documents the authentic credentials list, each checked against its digest; `facts`
+    gives title, type and language of documents this service keeps (by URL)."""
+    rows: list[DocumentRow] = []
+    seen: set[str] = set()
+    for p in panels:
+        if not p.authentic or not p.document:
+            continue
+        related = p.document.get("relatedResource") or []
+        for resource in related if isinstance(related, list) else [related]:
+            url = resource.get("id") if isinstance(resource, dict) else None
+            if not isinstance(url, str) or url in seen:
+                continue
+            seen.add(url)
+            fact = facts.get(url, {})
+            verdict_of = matches(resource)
+            rows.append(
+                DocumentRow(
+                    title=fact.get("title") or url.rsplit("/", 1)[-1],
+                    kind=str(fact.get("type", "")).replace("-", " "),
+                    language=fact.get("language", ""),
+                    media_type=str(resource.get("mediaType", "")),
+                    url=url,
+                    digest=str(resource.get("digestSRI") or resource.get("digestMultibase", "")),
+                    status={True: "ok", False: "bad"}.get(verdict_of, "none"),  # type: ignore[arg-type]
+                )
+            )
+    return rows
+
+
 @dataclass
 class PassportPage:
     item_uri: str
@@ -109,6 +172,70 @@ class PassportPage:
     archived: bool = False
     removed_operator_note: str | None = None
     links: dict[str, str] = field(default_factory=dict)
+    # Set while the battery's new operator has issued no passport since it was handed over:
+    # the page shows the passport handed over, marked (resolver.sources.BatteryInfo.handover).
+    handover: Any = None
+    # Operator DIDs this service knows by name (its own operators).
+    names: dict[str, str] = field(default_factory=dict)
+    # When the checks shown were run: the page is built once per change and then served as is.
+    checked_at: datetime | None = None
+    # Documents the public credentials link to (relatedResource), digests checked.
+    documents: list[DocumentRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str | None
+    model: str | None
+
+
+def product(document: dict[str, Any]) -> Product | None:
+    """The product's name and model, from the public passport data that verified."""
+    general = document.get("general")
+    if not isinstance(general, dict):
+        return None
+    name, model = general.get("productName"), general.get("model")
+    name = name if isinstance(name, str) and name else None
+    model = model if isinstance(model, str) and model else None
+    return Product(name, model) if name or model else None
+
+
+def operator_names(
+    document: dict[str, Any], known: dict[str, str], signers: Sequence[str] = ()
+) -> dict[str, str]:
+    """Names for DIDs: this service's operators, and the parties the verified public data
+    names with a DID as identifier (the operator's and manufacturer's legal names win).
+
+    `signers` are issuers whose credentials passed the trust check, which holds only when the
+    operator the passport names is its signer (its DID or an alsoKnownAs identifier,
+    vocab.operator_identity): they are shown by the operator's name even when the passport names
+    the operator by an EORI or LEI. A passport naming someone else gives its signer no name."""
+    names = dict(known)
+    general = document.get("general")
+    for role in ("manufacturer", "operator"):
+        party = general.get(role) if isinstance(general, dict) else None
+        if not isinstance(party, dict):
+            continue
+        identifier, name = party.get("identifier"), party.get("name")
+        if not isinstance(name, str):
+            continue
+        if isinstance(identifier, str) and identifier.startswith("did:"):
+            names[identifier] = name
+        if role == "operator" and identifier is not None:
+            for signer in signers:
+                names[signer] = name
+    return names
+
+
+def bound_signers(panels: Sequence[CredentialPanel]) -> list[str]:
+    """Issuers of authentic credentials whose trust check (with the operator binding) passed."""
+    return list(
+        dict.fromkeys(
+            p.issuer
+            for p in panels
+            if p.authentic and any(c.name == "trust" and c.status == "passed" for c in p.checks)
+        )
+    )
 
 
 def public_document(panels: Sequence[CredentialPanel]) -> dict[str, Any]:
@@ -207,6 +334,15 @@ def carbon_chart(document: dict[str, Any]) -> Chart | None:
     return Chart("Carbon footprint by life-cycle stage", bars, 8 + len(bars) * 44, description)
 
 
+_UTC_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?Z$")
+
+
+def _readable_time(text: str) -> str:
+    """`2026-12-04T17:13:55Z` -> `2026-12-04 17:13 UTC`; anything else as given."""
+    match = _UTC_TIME.match(text)
+    return f"{match[1]} {match[2]} UTC" if match else text
+
+
 def history_rows(entries: Sequence[dict[str, Any]]) -> list[HistoryRow]:
     """Lifecycle history entries, whatever names the issuer gives their fields."""
 
@@ -224,7 +360,9 @@ def history_rows(entries: Sequence[dict[str, Any]]) -> list[HistoryRow]:
         what = first(entry, "event", "type", "status", "state", "batteryStatus", "passportState")
         rows.append(
             HistoryRow(
-                when=first(entry, "at", "date", "timestamp", "occurredAt", "validFrom", "created"),
+                when=_readable_time(
+                    first(entry, "at", "date", "timestamp", "occurredAt", "validFrom", "created")
+                ),
                 what=humanise(what) if what and " " not in what else what,
                 version=first(entry, "passportVersion", "version"),
                 by=first(entry, "by", "actor", "operator", "operatorDid", "issuer"),
@@ -232,6 +370,18 @@ def history_rows(entries: Sequence[dict[str, Any]]) -> list[HistoryRow]:
             )
         )
     return rows
+
+
+STYLESHEET = resources.files("resolver").joinpath("templates/passport.css").read_text("utf-8")
+# The pages run no script at all; their one stylesheet is inlined (one request on a slow phone)
+# and allowed by its hash, so an injected <style> or any script would not run. The QR code is
+# a link, images are the inline SVG chart (part of the document) and the empty favicon.
+_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLESHEET.encode()).digest()).decode()
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; "
+    f"style-src 'sha256-{_STYLE_HASH}'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 @cache
@@ -242,9 +392,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["stylesheet"] = Markup(
-        resources.files("resolver").joinpath("templates/passport.css").read_text("utf-8")
-    )
+    env.globals["did_label"] = did_label
+    env.globals["scroll_hint"] = SCROLL_HINT
+    env.globals["stylesheet"] = Markup(STYLESHEET)  # exactly the text CSP's hash covers
     return env
 
 
@@ -286,6 +436,8 @@ def render_passport(page: PassportPage) -> str:
             verdict=_page_verdict(page),
             sections=memoized_sections(document),
             history=history_rows(page.history),
+            product=product(document),
+            names=operator_names(document, page.names, bound_signers(panels)),
         )
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Final
+from urllib.parse import unquote
 
 from markupsafe import Markup, escape
 
@@ -21,6 +22,11 @@ _DURATION = re.compile(r"^P(?:(?P<y>\d+)Y)?(?:(?P<m>\d+)M)?$")
 _URL = re.compile(r"^https?://[^\s<>\"]+$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Z]{2})?$")
 MAX_DEPTH: Final = 4
+# Shown above a table only while it is wider than its box (passport.css): the table scrolls
+# sideways inside the box, never the page.
+SCROLL_HINT: Final = Markup(
+    '<p class="scroll-hint" aria-hidden="true">Scroll sideways for more columns →</p>'
+)
 
 
 def humanise(name: str) -> str:
@@ -28,6 +34,17 @@ def humanise(name: str) -> str:
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").split()
     text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
     return text[:1].upper() + text[1:]
+
+
+def did_label(did: str) -> str:
+    """A DID short enough to read where no name is known for it: `acme (host)` for a did:web
+    under a path, the host for a bare did:web, the method and last characters otherwise."""
+    if did.startswith("did:web:"):
+        parts = did.removeprefix("did:web:").split(":")
+        host = unquote(parts[0])
+        return f"{unquote(parts[-1])} ({host})" if len(parts) > 1 else host
+    method, _, rest = did.removeprefix("did:").partition(":")
+    return f"did:{method}:…{rest[-8:]}" if len(rest) > 12 else did
 
 
 def number(value: float | int) -> str:
@@ -120,8 +137,9 @@ def _table(values: list[dict[str, Any]], depth: int) -> Markup:
         for v in values
     )
     return Markup(
-        '<div class="scroll"><table><thead><tr>{}</tr></thead><tbody>{}</tbody></table></div>'
-    ).format(head, body)
+        '<div class="scroll" role="region" aria-label="Table" tabindex="0">{}'
+        "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table></div>"
+    ).format(SCROLL_HINT, head, body)
 
 
 def _render_object(value: dict[str, Any], depth: int) -> Markup:

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from urllib.parse import urlsplit
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
+# Imported for its flush listener: every process that writes batteries (they all register them
+# through this module) invalidates the resolver's materialized answers (resolver.views).
+from resolver import views as _views  # noqa: F401
 from resolver.errors import ResolverError
 from resolver.tables import BatteryRoute, BatteryTenure
 from vocab.datetimes import utcnow
 from vocab.gs1 import ItemKey
+from vocab.urls import InvalidUrl, split_url
 
 
 class UnknownBattery(ResolverError):
@@ -119,7 +122,10 @@ def normalise_endpoint(value: object, *, field: str, own_url: str) -> str | None
     trailing slash; None when it is this instance."""
     if value is None:
         return None
-    parts = urlsplit(value) if isinstance(value, str) else None
+    try:
+        parts = split_url(value, field=field)
+    except InvalidUrl:
+        parts = None
     if (
         parts is None
         or parts.scheme not in ("http", "https")
@@ -132,7 +138,7 @@ def normalise_endpoint(value: object, *, field: str, own_url: str) -> str | None
         raise InvalidEndpoint(
             field, f"{value!r} must be the base URL of a dbp instance, like https://dpp.example.com"
         )
-    url = value.rstrip("/")
+    url = str(value).rstrip("/")
     return None if url == own_url.rstrip("/") else url
 
 
@@ -212,6 +218,16 @@ def whole_seconds(when: datetime) -> datetime:
     return when.replace(microsecond=0)
 
 
+def end_of_second(when: datetime) -> datetime:
+    """The end of a tenure, rounded up to a whole second: a hand-over at 12:00:05.9 must still
+    cover a credential the earlier operator issued in that second (validFrom 12:00:05), on this
+    instance and on the next one, which only learns the end in whole seconds. (Rounding down made
+    a passport issued in the hand-over's second fail the trust check at the receiving instance.)"""
+    if when.microsecond == 0:
+        return when
+    return when.replace(microsecond=0) + timedelta(seconds=1)
+
+
 def record_hand_over(
     session: Session,
     route: BatteryRoute,
@@ -235,7 +251,7 @@ def record_hand_over(
             operator_did=route.holder_did,
             since=whole_seconds(first_since),
         )
-    current.until = at
+    current.until = end_of_second(at)
     session.add(current)
     session.add(
         BatteryTenure(

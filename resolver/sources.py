@@ -26,6 +26,9 @@ class BatteryInfo(Protocol):
     passport_id: str | None
     passport_version: int | None
     passport_state: str | None
+    # Set while the battery's new operator has issued no passport since a hand-over: `to`, `at`,
+    # `passport_id` (the passport handed over) and `by` (issuer.views.Handover).
+    handover: Any
 
 
 class CheckOutcome(Protocol):
@@ -55,6 +58,10 @@ class PassportSource(Protocol):
 
     def passport_history(self, session: Session, battery_id: str) -> list[dict]:
         """Passport versions and passport-level lifecycle events, safe to show anyone."""
+        ...
+
+    def operator_names(self, session: Session, dids: list[str]) -> dict[str, str]:
+        """Names this service knows for operator DIDs (its own operators); others are left out."""
         ...
 
     def verify_credential(self, session: Session, credential: object) -> Verification:

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from vocab.datetimes import utcnow
@@ -54,3 +63,33 @@ class BatteryTenure(SQLModel, table=True):
     )
     # The transfer that started this tenure (None for the first operator).
     transfer_id: str | None = Field(default=None, max_length=36)
+
+
+class ResolverView(SQLModel, table=True):
+    """What a scan of a battery returns, kept as bytes (resolver.views): the linkset, the JSON
+    passport presentation and the consumer page at its canonical item URI, with their ETags.
+
+    `generation` is bumped by every write that changes the battery's answers; the bytes are
+    served only while `built_generation` equals it (and before `stale_at`)."""
+
+    __tablename__ = "resolver_views"
+
+    battery_id: str = Field(primary_key=True, max_length=36)
+    generation: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    built_generation: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    built_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    stale_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    # The item URI (own base URL + canonical path) the bytes were built for.
+    anchor: str | None = Field(default=None, sa_column=Column(String(1024), nullable=True))
+    link_header: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    linkset_etag: str | None = Field(default=None, max_length=40)
+    passport_etag: str | None = Field(default=None, max_length=40)
+    page_etag: str | None = Field(default=None, max_length=40)
+    # Large columns last. `passport` is None when no public credential exists (a 404 answer).
+    linkset: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    passport: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    page: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -54,6 +54,21 @@ WORDS: Final[dict[str, tuple[str, str, str]]] = {
         "Its issuer is not known to be allowed to issue this kind of credential.",
     ),
 }
+# Why the trust check failed, by code (verifier/authority.py): "not known to be allowed" alone
+# left a reader (and a failing test) guessing whether the issuer, the battery or the records
+# were at fault.
+TRUST_FAILURE_WORDS: Final = {
+    "issuer-not-responsible": "Its issuer was not the operator responsible for this battery "
+    "when it was issued, according to this service's records of who held the battery when.",
+    "grant-issuer-not-responsible": "The access grant was not issued by the operator "
+    "responsible for this battery.",
+    "unknown-battery": "This service does not know the battery it is about, so it cannot tell "
+    "which operator may issue it.",
+    "untrusted-issuer": "Its issuer is not accredited for this role by a trust anchor this "
+    "service trusts.",
+    "malformed-credential": "It does not say clearly which battery or role it is about, so its "
+    "issuer's right to issue it cannot be checked.",
+}
 WORDS["relatedResource"] = (
     "Linked documents",
     "The documents it links to are unchanged: their digests match.",
@@ -147,7 +162,8 @@ def _line(check: Any) -> CheckLine:
     if check.status == "passed":
         sentence = passed or check.detail
     elif check.status == "failed":
-        sentence = failed or check.detail or "This check failed."
+        why = TRUST_FAILURE_WORDS.get(getattr(check, "code", "")) if check.name == "trust" else None
+        sentence = why or failed or check.detail or "This check failed."
     else:
         sentence = (
             WARNING_WORDS.get(getattr(check, "code", ""))
@@ -194,6 +210,24 @@ def panel(credential: dict[str, Any], verification: Verification) -> CredentialP
     )
 
 
+# What the verdict says about a check that neither passed nor failed, by code.
+OPEN_NOTES: Final = {
+    "anchor-pending": "Anchor pending: its fingerprint is on its way to the blockchain.",
+    "anchor-unconfirmed": "Anchor pending: its fingerprint is on the blockchain, not yet "
+    "confirmed.",
+    "anchor-unknown": "No anchor: this service has not recorded its fingerprint on a blockchain.",
+    "anchor-unavailable": "Anchor not checked: the blockchain could not be reached just now.",
+    "anchor-other-chain": "Anchor not checked: it is anchored on another blockchain.",
+}
+
+
+def _open_note(check: CheckLine) -> str:
+    note = OPEN_NOTES.get(check.code)
+    if note:
+        return note
+    return f"{check.label}: {check.status_word} (see each check)."
+
+
 def verdict(panels: Sequence[CredentialPanel]) -> Verdict:
     if not panels:
         return Verdict(
@@ -203,11 +237,22 @@ def verdict(panels: Sequence[CredentialPanel]) -> Verdict:
         )
     failed = [(p, c) for p in panels for c in p.checks if c.status == "failed"]
     if not failed:
+        open_checks = [c for p in panels for c in p.checks if c.status != "passed"]
+        if not open_checks:
+            return Verdict(
+                "ok",
+                "Authentic",
+                "Every check passed: this passport data was signed by the operator named below "
+                "and has not been changed or withdrawn.",
+            )
+        # Not "every check passed" while a check is still open (a fingerprint on its way to the
+        # blockchain, a check that could not run): say which.
+        notes = dict.fromkeys(_open_note(c) for c in open_checks)
         return Verdict(
             "ok",
             "Authentic",
-            "Every check passed: this passport data was signed by the operator named below and "
-            "has not been changed or withdrawn.",
+            "The signature, issuer and status checks passed: this passport data was signed by "
+            "the operator named below and has not been changed or withdrawn. " + " ".join(notes),
         )
     names = {c.name for _, c in failed}
     labels = ", ".join(dict.fromkeys(c.label for _, c in failed))
@@ -233,4 +278,9 @@ def verdict(panels: Sequence[CredentialPanel]) -> Verdict:
             "The operator has suspended this passport data for now; it is shown for reference "
             "only.",
         )
-    return Verdict("bad", "Verification failed", f"Do not rely on this passport. Failed: {labels}.")
+    # Say why, not only what: each failed check's sentence (the technical detail stays in the
+    # check's own line).
+    reasons = " ".join(dict.fromkeys(c.sentence for _, c in failed))
+    return Verdict(
+        "bad", "Verification failed", f"Do not rely on this passport. Failed: {labels}. {reasons}"
+    )

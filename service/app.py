@@ -15,16 +15,33 @@ from starlette.routing import BaseRoute
 
 from anchor.api import router as anchor_router
 from anchor.errors import AnchorError
+from infra import openapi
+from infra.db import OneConnectionPerRequest
+from infra.headers import SecurityHeaders
+from infra.openapi import content
+from infra.ratelimit import RateLimited
 from issuer.api import router as issuer_router
+from issuer.documents.api import public_router as battery_documents_router
+from issuer.documents.api import upload_router as document_upload_router
+from issuer.dppregistry.api import router as registry_router
 from issuer.errors import IssuerError
 from issuer.holders_api import router as holders_router
 from issuer.transfer_api import router as transfer_router
+from pipeline.api import make_router as pipeline_router
+from pipeline.errors import PipelineError
+from portal import pages as portal_pages
+from portal.authority import api_router as authority_api_router
+from portal.authority import router as authority_router
+from portal.company import router as company_router
+from portal.dashboards import router as dashboards_router
+from portal.pipeline_pages import router as pipeline_pages_router
 from proofs.errors import ProofError
+from resolver import page
 from resolver.api import router as resolver_router
 from resolver.errors import ResolverError
 from service import health, metrics, problems, roles
-from service.bodies import BodyError, BodySizeLimit
-from service.deps import runtime
+from service.bodies import BodyError, BodySizeLimit, json_object, optional_json_object
+from service.deps import current_operator, current_operator_did, db_session, runtime
 from service.documents import router as documents_router
 from service.observe import ObserveRequests
 from service.runtime import Runtime
@@ -47,20 +64,40 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     VerifierError,
     BodyError,
     AnchorError,
+    RateLimited,
+    PipelineError,
 )
+
+
+def _pipeline_config(request: Request):
+    return request.app.state.runtime.settings.pipeline_config
+
 
 # Each package's router goes, whole, with one role (service/roles.py says why); the order is the
 # order of `--role all`, which matters where paths overlap.
 ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (documents_router, roles.RESOLVER),
     (issuer_router, roles.ISSUER),
+    (registry_router, roles.ISSUER),
+    (document_upload_router, roles.ISSUER),
     (holders_router, roles.ISSUER),
     # Hand-overs change who is responsible and where a battery is served: issuer writes.
     (transfer_router, roles.ISSUER),
+    # The pipeline's push API stages records for issuance: it belongs with the issuer.
+    (pipeline_router(current_operator_did, _pipeline_config), roles.ISSUER),
     (verifier_router, roles.VERIFIER),
     (access_router, roles.VERIFIER),
     (anchor_router, roles.VERIFIER),
+    (battery_documents_router, roles.RESOLVER),
     (resolver_router, roles.RESOLVER),
+    # The company portal issues and changes status: it writes, like the issuer's API.
+    (company_router, roles.ISSUER),
+    (pipeline_pages_router, roles.ISSUER),
+    # Dashboards only read, like the consumer pages.
+    (dashboards_router, roles.RESOLVER),
+    # The authority portal reads restricted tiers and the access log: the verifier's business.
+    (authority_router, roles.VERIFIER),
+    (authority_api_router, roles.VERIFIER),
 )
 
 
@@ -89,15 +126,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app, DOMAIN_ERRORS)
     app.add_exception_handler(StarletteHTTPException, _wrong_role_or(role))
+    for exc_class in portal_pages.EXCEPTIONS:
+        app.add_exception_handler(exc_class, portal_pages.handle)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         path_limits={"/batteries:bulk": settings.max_bulk_body_bytes},
+        # a document and its form fields (multipart adds a few hundred bytes)
+        suffix_limits={"/documents": settings.document_max_bytes + 65_536},
+    )
+    app.add_middleware(OneConnectionPerRequest)  # marks requests for infra.db.watch_pool
+    app.add_middleware(
+        SecurityHeaders,
+        html_policy=page.CONTENT_SECURITY_POLICY,
+        https_public_url=settings.public_url.startswith("https://"),
+        exempt_paths=[app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url],
     )
     app.add_middleware(ObserveRequests, role=role)  # outermost: sees every answer
     for router in routers_for(role):
         app.include_router(router)
     app.include_router(health.router)
+    openapi.document_responses(
+        app,
+        [*routers_for(role), health.router],
+        authenticated_by=[current_operator, current_operator_did],
+        json_bodies=[json_object],
+        optional_json_bodies=[optional_json_object],
+        database=[db_session, runtime],
+    )
 
     @app.get("/health", tags=["service"], summary="Liveness check")
     def health_() -> dict:
@@ -108,9 +164,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["service"],
         summary="Prometheus metrics: requests, latencies, issued credentials, anchor queue",
         response_class=Response,
+        responses=content(200, metrics.CONTENT_TYPE),
     )
     def metrics_(request: Request) -> Response:
-        rt: Runtime = runtime(request)
+        # the state directly: service.deps.runtime is a coroutine function now
+        rt: Runtime = request.app.state.runtime
         return Response(metrics.exposition(rt.engine), media_type=metrics.CONTENT_TYPE)
 
     return app

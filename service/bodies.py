@@ -8,6 +8,7 @@ import orjson
 from fastapi import Request
 
 from service.problems import problem_response
+from vocab import json_text
 
 
 class BodyError(Exception):
@@ -27,16 +28,32 @@ class BodyTooLarge(Exception):
 class BodySizeLimit:
     """ASGI middleware: refuse bodies over `max_bytes` with 413, by header or by counting."""
 
-    def __init__(self, app, max_bytes: int, path_limits: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app,
+        max_bytes: int,
+        path_limits: dict[str, int] | None = None,
+        suffix_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        # Larger limits for the few routes made for large bodies (bulk ingestion).
+        # Larger limits for the few routes made for large bodies (bulk ingestion, documents):
+        # by exact path, or by the path's last segment (routes with an id before it).
         self.path_limits = path_limits or {}
+        self.suffix_limits = suffix_limits or {}
+
+    def _limit(self, path: str) -> int:
+        if path in self.path_limits:
+            return self.path_limits[path]
+        for suffix, limit in self.suffix_limits.items():
+            if path.endswith(suffix):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
+        limit = self._limit(scope.get("path", ""))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -76,6 +93,13 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+async def optional_json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or {} when there is none."""
+    if not (await request.body()).strip():
+        return {}
+    return await json_object(request)
+
+
 async def json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 400/415 problem naming what is wrong."""
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -85,7 +109,8 @@ async def json_object(request: Request) -> dict[str, Any]:
     if not raw.strip():
         raise BodyError("the request body is empty; a JSON object is required")
     try:
-        body = orjson.loads(raw)
+        # duplicate member names are refused (DuplicateKey, 400): vocab/json_text.py says why
+        body = json_text.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BodyError(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):

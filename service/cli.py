@@ -9,6 +9,10 @@ import typer
 from rich.console import Console
 
 from anchor.cli import app as anchor_app
+from issuer.dppregistry.cli import app as registry_app
+from issuer.grant_cli import app as grant_app
+from pipeline.cli import app as pipeline_app
+from pipeline.cli import passport_app
 from verifier.cli import audit_app, trust_app
 from wallet.cli import app as wallet_app
 
@@ -22,11 +26,24 @@ app = typer.Typer(
 operator_app = typer.Typer(
     help="Economic operators: create them and manage their keys.", no_args_is_help=True
 )
+keys_app = typer.Typer(
+    help="Key custody: where signing keys live (DBP_KEY_BACKEND).", no_args_is_help=True
+)
 app.add_typer(operator_app, name="operator")
+app.add_typer(grant_app, name="grant")
+app.add_typer(keys_app, name="keys")
+signer_app = typer.Typer(
+    help="The reference remote signer: keys in a PKCS#11 token, served over mutual TLS.",
+    no_args_is_help=True,
+)
+app.add_typer(signer_app, name="signer")
 app.add_typer(audit_app, name="audit")
 app.add_typer(trust_app, name="trust")
 app.add_typer(anchor_app, name="anchor")
+app.add_typer(registry_app, name="registry")
 app.add_typer(wallet_app, name="wallet")
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(passport_app, name="passport")
 
 err = Console(stderr=True)
 
@@ -127,7 +144,7 @@ def operator_create(
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
-    master_key = settings.load_master_key()
+    master_key = settings.load_keystore()
     try:
         with session_scope(engine) as session:
             operators.ensure_instance(
@@ -171,7 +188,7 @@ def operator_rotate_key(
     try:
         with session_scope(engine) as session:
             row = operators.rotate_key(
-                session, operators.by_name(session, name), settings.load_master_key()
+                session, operators.by_name(session, name), settings.load_keystore()
             )
             out = {"name": name, "verificationMethod": row.id}
     except IssuerError as exc:
@@ -180,6 +197,81 @@ def operator_rotate_key(
         typer.echo(json.dumps(out))
         return
     Console().print(f"operator [bold]{name}[/bold] signs with {out['verificationMethod']} now")
+
+
+@keys_app.command("migrate")
+def keys_migrate(
+    rotate: bool = typer.Option(
+        False,
+        "--rotate",
+        help="Replace each did:web operator's active key with a new key made in the token "
+        "(instead of importing it), for tokens that refuse imports or a policy of in-token keys.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Move every key sealed in the database into the PKCS#11 token of DBP_KEY_BACKEND=pkcs11
+    and erase the sealed copies (reads the master key one last time)."""
+    from proofs.sealing import SealError
+    from proofs.signer import KeystoreError, SealedKeystore
+    from service.custody import CustodyError, migrate_keys
+    from service.db import make_engine, migrate, session_scope
+    from service.settings import Settings, SettingsError
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    try:
+        target = settings.load_keystore()
+        with session_scope(engine) as session:
+            moved = migrate_keys(
+                session, SealedKeystore(settings.load_master_key()), target, rotate=rotate
+            )
+    except (CustodyError, KeystoreError, SettingsError, SealError) as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps([m.as_dict() for m in moved]))
+        return
+    console = Console()
+    for m in moved:
+        console.print(f"{m.action:<9} {m.kind:<15} {m.name}", highlight=False)
+    console.print(f"{len(moved)} key(s) moved into {target.describe()}; none left sealed")
+
+
+@signer_app.command("serve")
+def signer_serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8443, help="TCP port."),
+    tls_cert: Path = typer.Option(..., help="The signer's certificate (PEM)."),
+    tls_key: Path = typer.Option(..., help="The signer's private key (PEM)."),
+    client_ca: Path = typer.Option(
+        ..., help="CA certificate (PEM): only clients with a certificate it issued connect."
+    ),
+) -> None:
+    """Serve the remote signer interface (proofs/remote.py) for the keys of the PKCS#11 token of
+    DBP_KEY_BACKEND=pkcs11 and DBP_PKCS11_*; dbp instances use it with DBP_KEY_BACKEND=remote."""
+    from proofs.pkcs11 import Pkcs11Keystore
+    from proofs.signer import KeystoreError
+    from service.settings import Settings, SettingsError
+    from service.signer_server import serve as serve_signer
+
+    try:
+        settings = Settings()
+        if settings.key_backend != "pkcs11":
+            fail(
+                "the signer keeps its keys in a token: set DBP_KEY_BACKEND=pkcs11 and DBP_PKCS11_*"
+            )
+        token = settings.load_keystore()
+        assert isinstance(token, Pkcs11Keystore)
+        serve_signer(
+            token,
+            host=host,
+            port=port,
+            certfile=str(tls_cert),
+            keyfile=str(tls_key),
+            client_ca=str(client_ca),
+        )
+    except (KeystoreError, SettingsError) as exc:
+        fail(str(exc))
 
 
 @operator_app.command("list")

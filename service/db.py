@@ -14,36 +14,58 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
+from infra.db import POOL_TIMEOUT_S, watch_pool
+from infra.files import private_dir, private_file
+
+# Its flush listener invalidates materialized scan answers on every write in this process,
+# whichever package writes (resolver.views).
+from resolver import views as _resolver_views  # noqa: F401
+
 # Packages that own tables. Each keeps its Alembic revisions in `<package>/migrations/` on a branch
 # named after the package, so packages add migrations without touching each other's history.
-TABLE_PACKAGES = ("issuer", "resolver", "verifier", "anchor")
+TABLE_PACKAGES = ("issuer", "resolver", "verifier", "anchor", "portal")
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # the database holds sealed keys and token hashes: only this user reads it (SQLite
+            # gives its -wal and -shm files the database file's mode)
+            if not Path(path).parent.exists():
+                private_dir(Path(path).parent)
+            private_file(Path(path))
+        # As many connections as anyio's 40 handler threads (SQLAlchemy's default of 5 + 10
+        # left 25 of 64 concurrent page requests queueing for one); SQLite connections are cheap.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             json_serializer=_json_dumps,
+            pool_size=20,
+            max_overflow=20,
+            pool_timeout=POOL_TIMEOUT_S,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        watch_pool(engine)
         return engine
     # Up to 40 connections: one for each of anyio's 40 threadpool threads that run the sync
     # handlers, so no handler thread queues for a connection (at 10+10, 64 concurrent scans
     # left half the threads waiting on the pool). Pre-ping stays although it costs a loopback
     # round trip per checkout (one of four on a linkset request): without it, the first request
     # on each connection after a database restart or failover fails with a 500.
-    return create_engine(
+    # A request waits at most POOL_TIMEOUT_S for a connection, then gets a 503 with Retry-After
+    # (service/problems.py) rather than hanging (the default is 30 s).
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         pool_size=20,
         max_overflow=20,
         pool_recycle=1800,
+        pool_timeout=POOL_TIMEOUT_S,
         json_serializer=_json_dumps,
     )
+    watch_pool(engine)
+    return engine
 
 
 def _json_dumps(value: object) -> str:

@@ -1,5 +1,6 @@
 """Demo data for `make run`: an operator whose token is kept in DBP_DATA_DIR/demo.json, and a few
-batteries (the bundled EV, LMT and stationary examples) with issued passports."""
+batteries (the bundled EV, LMT and stationary examples, in that order, also listed in demo.json)
+with issued passports."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from rich.console import Console
 from sqlmodel import select
 
+from infra.files import private_dir, write_private
 from issuer import batteries, operators, passports
 from issuer.config import IssuerConfig
 from issuer.errors import UnknownOperator
@@ -49,7 +51,7 @@ def seed_demo(settings: Settings) -> dict:
     path = settings.data_dir / "demo.json"
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
-    master_key = settings.load_master_key()
+    master_key = settings.load_keystore()
     with session_scope(engine) as session:
         operators.ensure_instance(
             session, did_web_base=settings.did_web_base, master_key=master_key
@@ -80,8 +82,8 @@ def seed_demo(settings: Settings) -> dict:
             else:  # demo.json was removed: the old token cannot be shown again, so issue a new one
                 operator, token = existing, operators.new_token(session, existing)
             demo = {"operator": operator.name, "did": operator.did, "token": token}
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(demo, indent=2))
+            private_dir(path.parent)
+            write_private(path, json.dumps(demo, indent=2))  # it holds an operator token
         operator = operators.by_name(session, DEMO_OPERATOR)
         config = IssuerConfig(settings.public_url, settings.did_web_base, master_key)
         demo_batteries = [
@@ -100,5 +102,7 @@ def seed_demo(settings: Settings) -> dict:
         )
     console.print(f"API docs  {settings.public_url}/docs")
     console.rule()
-    demo["batteries"] = [{"id": i, "itemUri": u} for i, u, _ in demo_batteries]
+    # Kept in demo.json too, so the README's commands find the batteries (`batteries[1].id`).
+    demo["batteries"] = [{"id": i, "itemUri": u, "category": c} for i, u, c in demo_batteries]
+    path.write_text(json.dumps(demo, indent=2))
     return demo

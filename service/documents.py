@@ -5,13 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from infra.openapi import content, merge, problems
 from vocab import context, schemas
 from vocab.loader import context_bytes
 
 router = APIRouter(tags=["vocabulary"])
 
 
-@router.get(context.BATTERY_CONTEXT_PATH, summary="The battery passport JSON-LD context")
+@router.get(
+    context.BATTERY_CONTEXT_PATH,
+    summary="The battery passport JSON-LD context",
+    response_class=Response,
+    responses=content(200, "application/ld+json"),
+)
 def battery_context() -> Response:
     return Response(
         context_bytes(context.BATTERY_CONTEXT_URL),
@@ -20,7 +26,12 @@ def battery_context() -> Response:
     )
 
 
-@router.get(schemas.SCHEMA_PATH_PREFIX + "/{name}", summary="A credential JSON Schema")
+@router.get(
+    schemas.SCHEMA_PATH_PREFIX + "/{name}",
+    summary="A credential JSON Schema",
+    response_class=Response,
+    responses=merge(content(200, "application/schema+json"), problems(404)),
+)
 def credential_schema(name: str) -> Response:
     url = schemas.SCHEMA_BASE_URL + "/" + name
     return Response(

@@ -1,6 +1,7 @@
-"""`GET /healthz` (the process answers; no I/O) and `GET /readyz` (the database and the chain
-answer within DBP_READINESS_TIMEOUT_S), on every role. A load balancer sends traffic to a copy
-only while it is ready; an orchestrator restarts a copy only when it is not alive."""
+"""`GET /healthz` (the process answers; no I/O) and `GET /readyz` (the database, the chain and
+the key store answer within DBP_READINESS_TIMEOUT_S), on every role. A load balancer sends
+traffic to a copy only while it is ready; an orchestrator restarts a copy only when it is not
+alive."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from proofs.signer import KeystoreError, as_keystore
 from service import problems
 from service.deps import runtime
 from service.runtime import Runtime
@@ -67,14 +69,33 @@ async def chain_state(rt: Runtime) -> str:
     return OK
 
 
+def _check_signer(rt: Runtime) -> None:
+    as_keystore(rt.master_key).check()
+
+
+async def signer_state(rt: Runtime) -> str:
+    """The key store answers: a PKCS#11 token is reachable and logged in (sealed keys are in the
+    database, which the database check covers)."""
+    timeout = rt.settings.readiness_timeout_s
+    try:
+        await asyncio.wait_for(run_in_threadpool(_check_signer, rt), timeout)
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except KeystoreError as exc:
+        return str(exc)
+    return OK
+
+
 @router.get(
     "/readyz",
-    summary="Readiness: the database and the chain answer",
+    summary="Readiness: the database, the chain and the key store answer",
     responses={503: {"description": "A problem naming what is down"}},
 )
 async def readyz(rt: Runtime = Depends(runtime)) -> Response:
-    database, chain = await asyncio.gather(database_state(rt), chain_state(rt))
-    checks = {"database": database, "chain": chain}
+    database, chain, signer = await asyncio.gather(
+        database_state(rt), chain_state(rt), signer_state(rt)
+    )
+    checks = {"database": database, "chain": chain, "signer": signer}
     down = [f"{name}: {state}" for name, state in checks.items() if state != OK]
     if down:
         return problems.problem_response(

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from anchor.tables import CONFIRMED, AnchorBatch, AnchorLeaf
 from issuer.tables import IssuedCredential
+from proofs.signer import add_sign_observer
 
 log = logging.getLogger("dbp.metrics")
 
@@ -46,6 +47,22 @@ ISSUED: Final = Counter(
     ("kind",),
     registry=REGISTRY,
 )
+
+SIGNING: Final = Histogram(
+    "dbp_signing_duration_seconds",
+    "Time to make one signature through the key store, by backend (sealed, pkcs11) and "
+    "algorithm (ed25519, secp256k1). Sealed Ed25519 keys sign in memory and are not timed.",
+    ("backend", "algorithm"),
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1),
+    registry=REGISTRY,
+)
+
+
+def _observe_signing(backend: str, algorithm: str, seconds: float) -> None:
+    SIGNING.labels(backend, algorithm).observe(seconds)
+
+
+add_sign_observer(_observe_signing)
 
 _PENDING_KEY: Final = "dbp_metrics_issued"
 

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -45,6 +46,9 @@ def _from_domain_error(_request: Request, exc: Exception) -> Response:
     extensions = dict(getattr(exc, "problem_extensions", {}) or {})
     if status >= 500 and status != 502:
         log.exception("internal error", exc_info=exc)
+    else:
+        # what a client was told, for whoever runs a suite or a client against the service
+        log.debug("problem %d %s: %s", status, code, exc)
     response = problem_response(status, code, str(exc), **extensions)
     # an error may carry headers the answer still needs (Link, Vary, Allow)
     for name, value in (getattr(exc, "headers", None) or {}).items():
@@ -83,9 +87,21 @@ def _unexpected(_request: Request, exc: Exception) -> Response:
     )
 
 
+def _pool_busy(_request: Request, _exc: Exception) -> Response:
+    # every pooled connection stayed busy for POOL_TIMEOUT_S (infra/db.py): say so at once
+    # instead of queueing the client behind them
+    log.warning("database connection pool exhausted")
+    response = problem_response(
+        503, "database-busy", "all database connections are busy; try again in a moment"
+    )
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def install(app: FastAPI, domain_errors: tuple[type[Exception], ...]) -> None:
     for cls in domain_errors:
         app.add_exception_handler(cls, _from_domain_error)
+    app.add_exception_handler(PoolTimeout, _pool_busy)
     app.add_exception_handler(RequestValidationError, _from_validation_error)
     app.add_exception_handler(StarletteHTTPException, from_http_exception)
     app.add_exception_handler(Exception, _unexpected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from issuer import operators
+from proofs.signer import Keystore
 from service.db import make_engine, migrate, session_scope
 from service.settings import Settings
 
@@ -30,7 +31,7 @@ def provision(settings: Settings, *, deploy_anchor_contract: bool = False) -> Pr
     engine = make_engine(settings.resolved_database_url)
     try:
         migrate(engine)
-        master_key = settings.load_master_key()
+        master_key = settings.load_keystore()
         with session_scope(engine) as session:
             instance = operators.ensure_instance(
                 session, did_web_base=settings.did_web_base, master_key=master_key
@@ -53,7 +54,9 @@ def create_address(sender: str, nonce: int) -> str:
     return to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
 
 
-def ensure_anchor_contract(settings: Settings, engine, master_key: bytes) -> tuple[str, bool]:
+def ensure_anchor_contract(
+    settings: Settings, engine, master_key: bytes | Keystore
+) -> tuple[str, bool]:
     """Make sure PassportAnchor is at DBP_ANCHOR_CONTRACT: nothing to do when code is there;
     deployed when the anchoring account's next deployment lands exactly at that address (a
     fresh development chain, e.g. anvil in docker-compose.yml); an error otherwise, without

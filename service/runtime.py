@@ -3,35 +3,45 @@ passport source the resolver reads batteries through."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from anchor.runtime import AnchorRuntime
 from anchor.verify import anchor_check
+from infra.ratelimit import RateLimit
 from issuer import credentials as issuing
 from issuer import holders, operators, statuslists, store, views
 from issuer.config import IssuerConfig
+from issuer.documents import library as documents
+from issuer.documents import links as document_links
+from issuer.documents.errors import DocumentUnavailable
+from issuer.documents.objectstore import ObjectStore, open_store
+from issuer.dppregistry.sync import RegistrySync
 from issuer.errors import IssuerError
+from issuer.tables import Battery
 from issuer.worker import BulkWorker
+from proofs.signer import Keystore, SealedKeystore
 from resolver import battery_dids, registry
 from resolver.dids import DidResolver
 from resolver.didweb import DidWebPolicy
 from resolver.sources import BatteryInfo, PassportSource
 from service import roles
 from service.db import make_engine, migrate, require_current_schema, session_scope
+from service.registry import make_sync
 from service.settings import Settings
 from verifier.authority import authority_check, routing_registry_tenures
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
 from verifier.errors import StatusChangeFailed
 from verifier.memo import Lru, ProofMemo, memoized_check
 from verifier.passports import BatteryRecord
+from verifier.peer_registries import PeerAnchors, http_fetcher
 from verifier.policy import AccessPolicy
 from verifier.presentations import VerifyPresentation
-from verifier.related import check_related_resources
+from verifier.related import related_resources_check, resource_matches
 from verifier.result import Result
 from verifier.schemas import check_schema
 from verifier.status import StatusListFetcher, status_check
@@ -43,15 +53,23 @@ from vocab.catalogue import Tier
 class Runtime:
     settings: Settings
     engine: Engine
-    master_key: bytes
+    master_key: bytes | Keystore  # the key store (proofs.signer); the name is historical
     http: httpx.Client
     trust: RegistrySource = field(default=None)  # type: ignore[assignment]
+    # The anchors of the trust registry's peer registries, fetched and kept (verifier.trust)
+    peer_anchors: PeerAnchors | None = None
     policy: AccessPolicy = field(default_factory=AccessPolicy)
     anchor: AnchorRuntime | None = field(default=None)
     bulk_worker: BulkWorker | None = None
+    registry_sync: RegistrySync | None = None
+    # Where document bytes live (issuer.documents.objectstore); made on first use.
+    _document_store: ObjectStore | None = field(default=None, init=False, repr=False)
+    _document_link_key: bytes | None = field(default=None, init=False, repr=False)
     # Where the resolver and the verifier read batteries and their passport credentials
     # (resolver.sources.PassportSource and verifier.passports.PassportStore); tests may swap it.
     passports: PassportSource = field(init=False)
+    # POST /challenges per client address (infra/ratelimit.py says what it does across processes)
+    challenge_limit: RateLimit = field(init=False)
     # Content-keyed verification memos for the consumer page (verifier.memo): per process, and
     # correct with any number of copies, because an entry is a fact about exact bytes.
     proof_memo: ProofMemo = field(default_factory=ProofMemo)
@@ -59,6 +77,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.passports = IssuerPassports(self)
+        self.challenge_limit = RateLimit(self.settings.challenge_rate_per_minute, what="challenges")
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -67,8 +86,14 @@ class Runtime:
             migrate(engine)
         else:
             require_current_schema(engine)  # `dbp migrate` ran first (docker-compose: migrate)
-        runtime = cls(settings, engine, settings.load_master_key(), httpx.Client())
-        runtime.trust = RegistrySource(settings.trust_registry, settings.did_web_base)
+        # no proxies from the environment: infra.fetch connects to the address it checked
+        runtime = cls(settings, engine, settings.load_keystore(), httpx.Client(trust_env=False))
+        runtime.peer_anchors = PeerAnchors(
+            http_fetcher(runtime.http, runtime.did_web_policy), settings.trust_peer_refresh_s
+        )
+        runtime.trust = RegistrySource(
+            settings.trust_registry, settings.did_web_base, runtime.peer_anchors.anchors
+        )
         runtime.policy = AccessPolicy(
             authorities_see_individual_data=settings.authorities_see_individual_data
         )
@@ -86,11 +111,17 @@ class Runtime:
                 engine, runtime.issuer_config, processes=settings.bulk_processes
             )
             runtime.bulk_worker.start()
+        # Sends the EU registry entries the issuing transactions queued (DBP_REGISTRY_URL).
+        runtime.registry_sync = make_sync(settings, engine)
+        if runtime.registry_sync is not None:
+            runtime.registry_sync.start()
         return runtime
 
     def close(self) -> None:
         if self.bulk_worker is not None:
             self.bulk_worker.stop()
+        if self.registry_sync is not None:
+            self.registry_sync.stop()
         if self.anchor is not None:
             self.anchor.close()
         self.http.close()
@@ -102,7 +133,89 @@ class Runtime:
             public_url=self.settings.public_url,
             did_web_base=self.settings.did_web_base,
             master_key=self.master_key,
+            vc_api_status=self.settings.vc_api_status,
         )
+
+    # --- battery documents --------------------------------------------------------------------
+
+    def document_store(self) -> ObjectStore:
+        if self._document_store is None:
+            self._document_store = open_store(
+                self.settings.resolved_document_store,
+                s3_endpoint_url=self.settings.document_s3_endpoint_url,
+            )
+        return self._document_store
+
+    @property
+    def document_link_key(self) -> bytes:
+        """The HMAC key of signed document links, the same in every process of a deployment:
+        derived from DBP_DOCUMENT_LINK_SECRET, else from the master key of sealed keys."""
+        if self._document_link_key is None:
+            secret = self.settings.document_link_secret
+            if secret is not None:
+                material = secret.get_secret_value().encode()
+            elif isinstance(self.master_key, bytes):
+                material = self.master_key
+            elif isinstance(self.master_key, SealedKeystore):
+                material = self.master_key.master_key
+            else:
+                raise DocumentUnavailable(
+                    "signed document links need DBP_DOCUMENT_LINK_SECRET when keys are not "
+                    f"sealed under a master key (DBP_KEY_BACKEND={self.settings.key_backend})"
+                )
+            self._document_link_key = document_links.link_key(material)
+        return self._document_link_key
+
+    def signed_document_links(
+        self, session: Session, item_uri: str, tiers: Iterable[str], reader: str
+    ) -> list[dict]:
+        """The documents of the released tiers, each with a signed link for `reader` that
+        expires after DBP_DOCUMENT_LINK_TTL_S (handed out in the /access answer)."""
+        battery = session.exec(select(Battery).where(Battery.item_uri == item_uri)).first()
+        if battery is None:
+            return []
+        wanted = set(tiers)
+        ttl = self.settings.document_link_ttl_s
+        out = []
+        for document in documents.of_battery(session, battery.id):
+            if document.tier not in wanted:
+                continue
+            described = documents.describe(document, self.settings.public_url)
+            path = self.settings.public_path + documents.DOCUMENTS_PATH + document.id
+            query = document_links.sign(self.document_link_key, path, reader, ttl)
+            described["url"] += "?" + query
+            described["expiresInSeconds"] = ttl
+            out.append(described)
+        return out
+
+    def own_document_bytes(self, session: Session) -> Callable[[str], bytes | None]:
+        """Bytes of documents this instance keeps, by URL, for the verifier's relatedResource
+        check (read from the store: nothing is fetched)."""
+        prefix = self.settings.public_url + documents.DOCUMENTS_PATH
+
+        def fetch(url: str) -> bytes | None:
+            if not isinstance(url, str) or not url.startswith(prefix):
+                return None
+            try:
+                document = documents.get(session, url[len(prefix) :].split("?", 1)[0])
+                return documents.read(self.document_store(), document)
+            except IssuerError:
+                return None
+
+        return fetch
+
+    def document_facts(self, session: Session, battery_id: str) -> dict[str, dict]:
+        """Title, type and language of a battery's public documents, by URL (for the page)."""
+        out = {}
+        for document in documents.of_battery(session, battery_id):
+            if document.tier == Tier.PUBLIC.value:
+                described = documents.describe(document, self.settings.public_url)
+                out[described["url"]] = described
+        return out
+
+    def related_resource_matches(self, session: Session) -> Callable[[dict], bool | None]:
+        fetch = self.own_document_bytes(session)
+        return lambda resource: resource_matches(resource, fetch)
 
     @property
     def did_web_policy(self) -> DidWebPolicy:
@@ -118,9 +231,11 @@ class Runtime:
         checks that depend on the credential's bytes alone (schema) from `check_memo`."""
         resolver = resolver or self.resolver(session)
         return [
-            check_related_resources,
+            related_resources_check(self.own_document_bytes(session)),
             memoized_check(check_schema, self.check_memo) if memoized else check_schema,
-            authority_check(self.trust.current(), routing_registry_tenures(session)),
+            authority_check(
+                self.trust.current(), routing_registry_tenures(session), resolver.also_known_as
+            ),
             status_check(
                 self.status_lists(session),
                 resolver.verification_method,
@@ -186,16 +301,19 @@ class Runtime:
         """`read_once`: for one verification (one request), each local DID document is read
         from the database once and reused, like a snapshot of that moment."""
         own_url = self.settings.public_url
+        backup_url = self.settings.backup_url
 
         def local(did: str) -> dict | None:
-            return local_did_document(session, did, own_url=own_url)
+            return local_did_document(session, did, own_url=own_url, backup_url=backup_url)
 
         if read_once:
             read: dict[str, dict | None] = {}
 
             def local(did: str) -> dict | None:  # noqa: F811 - the memoizing variant
                 if did not in read:
-                    read[did] = local_did_document(session, did, own_url=own_url)
+                    read[did] = local_did_document(
+                        session, did, own_url=own_url, backup_url=backup_url
+                    )
                 return read[did]
 
         return DidResolver(
@@ -246,7 +364,9 @@ class Runtime:
             raise StatusChangeFailed(str(exc)) from None
 
 
-def local_did_document(session: Session, did: str, *, own_url: str) -> dict | None:
+def local_did_document(
+    session: Session, did: str, *, own_url: str, backup_url: str | None = None
+) -> dict | None:
     """DID documents this service itself publishes: operators', holders' and batteries'."""
     operator = operators.by_did(session, did)
     if operator is not None:
@@ -256,7 +376,7 @@ def local_did_document(session: Session, did: str, *, own_url: str) -> dict | No
         return holders.did_document(holder)
     route = registry.by_did(session, did)
     if route is not None:
-        return battery_dids.did_document(route, own_url=own_url)
+        return battery_dids.did_document(route, own_url=own_url, backup_url=backup_url)
     return None
 
 
@@ -277,6 +397,9 @@ class IssuerPassports:
     def passport_history(self, session: Session, battery_id: str) -> list[dict]:
         return views.passport_history(session, battery_id)
 
+    def operator_names(self, session: Session, dids: list[str]) -> dict[str, str]:
+        return views.operator_names(session, dids)
+
     def verify_credential(self, session: Session, credential: object) -> Result:
         return self._runtime.verify_credential(session, credential, memoized=True)
 
@@ -286,4 +409,4 @@ class IssuerPassports:
     def credentials_for_tiers(
         self, session: Session, battery_id: str, tiers: Iterable[Tier]
     ) -> list[dict]:
-        return views.credentials_for_tiers(session, battery_id, list(tiers))
+        return views.released_credentials(session, battery_id, list(tiers))

@@ -20,7 +20,9 @@ from pydantic_settings import (
 )
 from sqlalchemy.engine import make_url
 
+from infra.files import private_dir
 from proofs.sealing import MASTER_KEY_BYTES, new_master_key
+from proofs.signer import Keystore, SealedKeystore
 
 
 class SettingsError(Exception):
@@ -116,7 +118,10 @@ class Settings(BaseSettings):
         "info", description="Lowest level logged."
     )
     readiness_timeout_s: float = Field(
-        2.0, gt=0, le=30, description="Time limit of each check of GET /readyz (database, chain)."
+        2.0,
+        gt=0,
+        le=30,
+        description="Time limit of each check of GET /readyz (database, chain, key store).",
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",
@@ -129,12 +134,64 @@ class Settings(BaseSettings):
             "default: the file DBP_DATA_DIR/master.key."
         ),
     )
+    key_backend: Literal["sealed", "pkcs11", "remote"] = Field(
+        "sealed",
+        description=(
+            "Where signing keys live: `sealed` (in the database, sealed under the master key), "
+            "`pkcs11` (generated inside a PKCS#11 token, an HSM; the database keeps references "
+            "only) or `remote` (a remote signer over mutual TLS, DBP_SIGNER_*). "
+            "`dbp keys migrate` moves sealed keys into the token or the signer."
+        ),
+    )
+    pkcs11_module: str | None = Field(
+        None,
+        description=(
+            "Path of the PKCS#11 module (the HSM vendor's library), e.g. "
+            "/usr/lib/softhsm/libsofthsm2.so; needed with DBP_KEY_BACKEND=pkcs11."
+        ),
+    )
+    pkcs11_token_label: str | None = Field(
+        None, description="Label of the PKCS#11 token that holds the keys (CKA_LABEL of the token)."
+    )
+    pkcs11_pin: SecretStr | None = Field(
+        None,
+        description="User PIN of the PKCS#11 token (use DBP_PKCS11_PIN_FILE with a Docker secret).",
+    )
+    signer_url: str | None = Field(
+        None,
+        description=(
+            "HTTPS URL of the remote signer (DBP_KEY_BACKEND=remote), e.g. one `dbp signer serve` "
+            "or a KMS adapter speaking the same interface."
+        ),
+    )
+    signer_client_cert: str | None = Field(
+        None, description="Client certificate (PEM) this service presents to the remote signer."
+    )
+    signer_client_key: str | None = Field(
+        None, description="Private key (PEM file path) of that client certificate."
+    )
+    signer_ca: str | None = Field(
+        None, description="CA certificate (PEM) the remote signer's certificate must chain to."
+    )
     did_web_allowed_hosts: str = Field(
         "",
         description=(
-            "Comma-separated hosts (host or host:port) whose did:web documents may be fetched. "
-            "An entry written as http://host:port also allows plain HTTP and a private address "
+            "Comma-separated hosts (host or host:port) this service may call: did:web documents, "
+            "status lists, other dbp instances (HTTPS, public addresses only). An entry written "
+            "as http://host:port (plain HTTP) or https://host:port also allows a private address "
             "for that exact origin (for local test set-ups)."
+        ),
+    )
+    resolver_view_max_age_s: float = Field(
+        3600.0,
+        ge=0,
+        le=86_400,
+        description=(
+            "Longest a battery's materialized scan answers (linkset, JSON passport, consumer page "
+            "with its verdicts) are served before they are rebuilt, for what changes without a "
+            "write to this database (other instances' status lists and DID documents, the trust "
+            "registry file). Every write here that changes a battery invalidates its answers at "
+            "once, and validity periods are honoured to the second; 0 rebuilds them on every scan."
         ),
     )
     did_web_timeout_s: float = Field(5.0, description="Time limit for fetching a did:web document.")
@@ -154,12 +211,95 @@ class Settings(BaseSettings):
         "in the worker thread.",
     )
 
+    # --- EU DPP registry (issuer/dppregistry) --------------------------------------------------
+    registry_url: str | None = Field(
+        None,
+        description=(
+            "Base URL of the EU DPP registry's API (the CIRPASS-2 mock registry's interface: "
+            "POST /metadata/v1/registerDPP). Set, the issuer roles send every battery's entry "
+            "there (Art 77(10)); unset, entries wait in the outbox (`dbp registry status`)."
+        ),
+    )
+    registry_token: SecretStr | None = Field(
+        None,
+        description="Bearer token (OIDC access token with the `eo` role) for the registry.",
+    )
+    registry_commodity_code: str | None = Field(
+        None,
+        pattern=r"^[0-9]{4,10}$",
+        description=(
+            "HS/TARIC commodity code of the batteries (e.g. 850760 for lithium-ion), used when "
+            "an operator's registry profile names none."
+        ),
+    )
+    registry_poll_s: float = Field(
+        10.0, gt=0, description="How often the registry sync looks for due entries (seconds)."
+    )
+    registry_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Time limit of one request to the registry (seconds)."
+    )
+    backup_url: str | None = Field(
+        None,
+        description=(
+            "Base URL of the independent backup service (`dbp serve --role backup`, run by "
+            "another organisation): the registry entries' backupURL points there."
+        ),
+    )
+
+    # --- battery documents (issuer/documents) ---------------------------------------------------
+    document_store: str | None = Field(
+        None,
+        description=(
+            "Where document bytes are kept, content-addressed: a folder path (file:///path) or "
+            "s3://bucket/prefix (credentials from the usual AWS_* variables); default: the "
+            "folder DBP_DATA_DIR/documents."
+        ),
+    )
+    document_s3_endpoint_url: str | None = Field(
+        None,
+        description="Endpoint of an S3-compatible store (MinIO, Ceph); unset: AWS S3.",
+    )
+    document_max_bytes: int = Field(
+        20_971_520, ge=1, description="Largest document accepted (bytes)."
+    )
+    document_link_secret: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description=(
+            "Secret (32 characters or more) the HMAC key of signed document links is derived "
+            "from, the same for every process; default: derived from the master key (required "
+            "with DBP_KEY_BACKEND=pkcs11 or remote, which keep no master key)."
+        ),
+    )
+    document_link_ttl_s: int = Field(
+        900,
+        ge=10,
+        le=86_400,
+        description="Lifetime of a signed link to a restricted document (seconds).",
+    )
+
     # --- verifier: trust, restricted data, challenges -------------------------------------------
+    pipeline_config: Path | None = Field(
+        None,
+        description=(
+            "The data pipeline's YAML (pipeline/config.py): its push sources take records at "
+            "POST /ingest/{source} into its staging store; unset, that route answers 404."
+        ),
+    )
     trust_registry: Path | None = Field(
         None,
         description=(
             "JSON file of trust anchors, notified bodies and issuer rules (verifier/trust.py); "
             "default: this instance's DID is the one trust anchor, for every role."
+        ),
+    )
+    trust_peer_refresh_s: float = Field(
+        300.0,
+        ge=1,
+        le=86_400,
+        description=(
+            "How often the peer registries a trust registry names (`peerRegistries`) are "
+            "re-validated (If-None-Match); a peer's change arrives without a restart."
         ),
     )
     authorities_see_individual_data: bool = Field(
@@ -170,7 +310,24 @@ class Settings(BaseSettings):
             "for them."
         ),
     )
+    vc_api_status: bool = Field(
+        False,
+        description=(
+            "Give every credential issued through POST /credentials/issue a revocation and a "
+            "suspension BitstringStatusListEntry from the operator's lists (a caller can also "
+            "ask per request with options.credentialStatus)."
+        ),
+    )
     challenge_ttl_s: int = Field(300, ge=10, le=86_400, description="Lifetime of a challenge.")
+    challenge_rate_per_minute: int = Field(
+        30,
+        ge=0,
+        le=100_000,
+        description=(
+            "`POST /challenges` allowed per client address and minute, per process (429 with "
+            "Retry-After beyond it); 0 turns the limit off."
+        ),
+    )
     challenge_domains: str = Field(
         "",
         description=(
@@ -260,6 +417,24 @@ class Settings(BaseSettings):
         gt=0,
         description="A transaction still unmined after this long is replaced with higher fees.",
     )
+    # --- portals and dashboards (package portal/) ------------------------------------------------
+    portal_pipeline_operators: str = Field(
+        "",
+        description=(
+            "Comma-separated names of the operators who see the data pipeline's runs, "
+            "quarantine and value lineage in the company portal (the pipeline of "
+            "DBP_PIPELINE_CONFIG serves the whole deployment, not one operator)."
+        ),
+    )
+    portal_session_minutes: int = Field(
+        60,
+        ge=1,
+        le=7 * 24 * 60,
+        description=(
+            "Lifetime of a company or authority portal session (minutes); the browser signs in "
+            "again after it."
+        ),
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -278,7 +453,13 @@ class Settings(BaseSettings):
             raise ValueError("DBP_ANCHOR_CONTRACT must be a 0x-prefixed 20-byte hex address")
         return value.strip() if value else None
 
-    @field_validator("chain_rpc_url", "anchor_webhook_url")
+    @field_validator(
+        "chain_rpc_url",
+        "anchor_webhook_url",
+        "registry_url",
+        "backup_url",
+        "document_s3_endpoint_url",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value and urlsplit(value).scheme not in ("http", "https"):
@@ -309,6 +490,10 @@ class Settings(BaseSettings):
         return url.render_as_string(hide_password=False)
 
     @cached_property
+    def resolved_document_store(self) -> str:
+        return self.document_store or str((self.data_dir / "documents").resolve())
+
+    @cached_property
     def public_host(self) -> str:
         """The host (with port when not default) the way did:web writes it, before encoding."""
         return urlsplit(self.public_url).netloc
@@ -335,6 +520,44 @@ class Settings(BaseSettings):
         extra = {d.strip() for d in self.challenge_domains.split(",") if d.strip()}
         return frozenset({self.public_host, self.public_url, *extra})
 
+    def load_keystore(self) -> Keystore:
+        """The key store of DBP_KEY_BACKEND: the sealed keys (the master key is read or made) or
+        the PKCS#11 token (no master key is made: nothing private is kept outside the token)."""
+        if self.key_backend == "sealed":
+            return SealedKeystore(self.load_master_key())
+        if self.key_backend == "remote":
+            return self._remote_keystore()
+        missing = [
+            f"DBP_{name.upper()}"
+            for name in ("pkcs11_module", "pkcs11_token_label", "pkcs11_pin")
+            if not getattr(self, name)
+        ]
+        if missing:
+            raise SettingsError("DBP_KEY_BACKEND=pkcs11 needs " + ", ".join(missing))
+        from proofs import pkcs11
+
+        assert self.pkcs11_module and self.pkcs11_token_label and self.pkcs11_pin
+        return pkcs11.keystore(
+            self.pkcs11_module, self.pkcs11_token_label, self.pkcs11_pin.get_secret_value()
+        )
+
+    def _remote_keystore(self) -> Keystore:
+        names = ("signer_url", "signer_client_cert", "signer_client_key", "signer_ca")
+        missing = [f"DBP_{name.upper()}" for name in names if not getattr(self, name)]
+        if missing:
+            raise SettingsError("DBP_KEY_BACKEND=remote needs " + ", ".join(missing))
+        if not str(self.signer_url).startswith("https://"):
+            raise SettingsError("DBP_SIGNER_URL must be an https:// URL (mutual TLS)")
+        from proofs import remote
+
+        assert self.signer_url and self.signer_client_cert and self.signer_client_key
+        assert self.signer_ca
+        return remote.keystore(
+            remote.RemoteConfig(
+                self.signer_url, self.signer_client_cert, self.signer_client_key, self.signer_ca
+            )
+        )
+
     def load_master_key(self) -> bytes:
         """The key that seals private keys; made (mode 0600) on first use when none is set."""
         if self.master_key:
@@ -344,7 +567,7 @@ class Settings(BaseSettings):
             return key
         path = self.data_dir / "master.key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.data_dir)
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:

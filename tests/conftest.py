@@ -17,7 +17,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 # for good and ignore the COLUMNS a CLI test passes to the command it runs.
 os.environ.pop("COLUMNS", None)
 
+# No silent skips in CI: with CI=true a skip fails the run unless its reason starts with
+# "not_applicable:" (a designed backend combination). The hooks live in ci_skips.py, the rule is
+# in tests/README.md.
+from ci_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402, F401
 from pg_testkit import create_database  # noqa: E402
+
+# DBP_TEST_KEY_BACKEND=pkcs11: every service the suite starts keeps its keys in a SoftHSM2 token
+# (issue 20), through the environment, so processes the tests start inherit it too.
+if os.environ.get("DBP_TEST_KEY_BACKEND") == "pkcs11":
+    from hsm_testkit import settings_overrides  # noqa: E402
+
+    for _name, _value in settings_overrides().items():
+        os.environ[f"DBP_{_name.upper()}"] = _value
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -26,7 +38,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(autouse=True)
+def one_pooled_connection_per_request() -> Iterator[None]:
+    """No request handled in this process holds two pooled database connections at once
+    (infra/db.py: that deadlocks under load); each second checkout is recorded there."""
+    from infra.db import second_checkouts
+
+    second_checkouts.clear()
+    yield
+    found = list(second_checkouts)
+    second_checkouts.clear()
+    assert not found, f"{len(found)} second pooled connection(s) in a request:\n" + found[0]
+
+
+# The postgres half carries the `postgres` marker, so `-m "not postgres"` means what it says.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, then a new PostgreSQL database."""
     if request.param == "sqlite":

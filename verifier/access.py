@@ -1,5 +1,6 @@
-"""Releasing restricted passport data: a presentation in, exactly the allowed tier credentials out,
-and one access-log row either way.
+"""Releasing restricted passport data: a presentation in, exactly the credentials of the allowed
+tiers out (the passport's tier credentials and the battery's event credentials, each by the tiers
+of its data), and one access-log row either way.
 
 Order of judgement: the presentation and its challenge (who is asking), every embedded credential
 (what it proves), the battery, each grant against the battery, then the tiers. A refusal names its
@@ -14,7 +15,6 @@ not happen.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,12 +44,13 @@ from verifier.passports import PassportStore
 from verifier.policy import AccessPolicy
 from verifier.presentations import VerifyPresentation, authenticate
 from verifier.result import Result
+from vocab import json_text
 from vocab.catalogue import Tier
 from vocab.context import BATTERY_EVENT_CREDENTIAL
 from vocab.datetimes import utcnow
 from vocab.errors import VocabError
 from vocab.gs1 import ItemKey
-from vocab.tiers import tier_of_credential_type
+from vocab.tiers import tier_of_credential_type, tiers_of_event
 from vocab.vcdm import as_list
 
 log = logging.getLogger("dbp.verifier")
@@ -63,6 +64,7 @@ class Release:
     battery: str
     tiers: list[str]
     credentials: list[dict]
+    reader: str | None = None  # the authenticated requester (signed document links name it)
 
     def as_json(self) -> dict:
         return {
@@ -85,23 +87,25 @@ def _requested_tiers(value: object) -> frozenset[Tier] | None:
         ) from None
 
 
-def tier_of(credential: dict) -> Tier | None:
-    """The tier a stored passport credential belongs to (event credentials carry point 4 data)."""
+def tiers_of(credential: dict) -> frozenset[Tier]:
+    """The tiers a stored credential's data belongs to: a passport tier credential's tier, or for
+    an event credential (Annex XIII point 4 data, status changes) the catalogue's tier of each
+    attribute it carries. Empty when unknown: such a credential is released to nobody."""
     document = credential
     if "EnvelopedVerifiableCredential" in as_list(credential.get("type", [])):
         try:
             _, payload, _ = jose.parse_compact(jose.unwrap_envelope(credential))
-            document = json.loads(payload)
+            document = json_text.loads_lenient(payload)
         except (ProofError, VocabError, ValueError):
-            return None
+            return frozenset()
     types = [t for t in as_list(document.get("type", [])) if isinstance(t, str)]
     for type_name in types:
         tier = tier_of_credential_type(type_name)
         if tier is not None:
-            return tier
+            return frozenset({tier})
     if BATTERY_EVENT_CREDENTIAL in types:
-        return Tier.LEGITIMATE_INTEREST
-    return None
+        return tiers_of_event(document.get("credentialSubject"))
+    return frozenset()
 
 
 def _judge_grant(grant: Grant, result: Result, key: ItemKey, operator: str | None, now) -> None:
@@ -167,13 +171,18 @@ def _decide(
     decision.tiers = sorted(t.value for t in allowed)
     released = []
     for credential in passports.credentials_for_tiers(session, battery.id, allowed):
-        tier = tier_of(credential)
+        tiers = tiers_of(credential)
         # Defence in depth: whatever the passport store hands back, only allowed tiers leave.
-        if tier is None or tier not in allowed:
+        if not tiers or not tiers <= allowed:
             log.error("passport store returned a credential outside tiers %s; withheld", allowed)
             continue
         released.append(credential)
-    return Release(battery.item_uri, [t.value for t in Tier if t in allowed], released)
+    return Release(
+        battery.item_uri,
+        [t.value for t in Tier if t in allowed],
+        released,
+        reader=presented.requester,
+    )
 
 
 def record(session: Session, decision: Decision, spent: list[str], now: datetime) -> Refusal | None:

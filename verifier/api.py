@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.openapi import content, json_body, merge, problems, unchanged
 from resolver.tables import BatteryRoute
-from service.bodies import BodyError, json_object
+from service.bodies import BodyError, json_object, optional_json_object
 from service.deps import current_operator, db_session, runtime
 from service.runtime import Runtime
 from verifier import audit, challenges
@@ -23,11 +24,29 @@ from verifier.oversight import authenticate_authority
 from verifier.result import Result
 from vocab.datetimes import format_datetime
 from vocab.gs1 import InvalidGs1Key, ItemKey, parse_item_uri
+from vocab.integers import INT64_MAX, whole_number
 
 router = APIRouter(tags=["VC-API"])
 access_router = APIRouter(tags=["restricted data"])
 
 NO_STORE = {"Cache-Control": "no-store"}
+# A verification that ran and failed answers 400 with the VC-API result (verified: false); a
+# request that could not be read answers 400 with a problem.
+FAILED_VERIFICATION = content(
+    400, "application/json", description="Verified, and failed: the checks and their errors."
+)
+ACCESS_ANSWERS = problems(401, 403, 404, 409, 410, 422)
+PRESENTATION = {"type": "object", "description": "A VerifiablePresentation (or its envelope)"}
+ACCESS_BODY = json_body(
+    {
+        "type": "object",
+        "properties": {
+            "verifiablePresentation": PRESENTATION,
+            "tiers": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    required=False,
+)
 MAX_LOG_PAGE = 1000
 
 
@@ -37,13 +56,18 @@ def _json(body: object, status: int = 200, headers: dict | None = None) -> Respo
     )
 
 
-# VC-API verify options this service acts on; `checks` lists the checks the caller wants, and
-# every check always runs here, so it is validated but changes nothing. Other members are
-# ignored (VerifyPresentationOptions has additionalProperties: true).
+# VC-API verify options this service acts on. Other members are ignored
+# (VerifyPresentationOptions has additionalProperties: true).
+# `checks` lists the checks the caller wants. Every check always runs; a non-empty list makes the
+# optional ones it leaves out (issuer binding, status) warnings instead of failures. The data
+# model, the proofs and the validity period always decide.
+OPTIONAL_CHECKS = {"issuer": "issuer", "credentialStatus": "status"}
+
+
 def _options(body: dict, *, default_purpose: str) -> dict:
     options = body.get("options", {})
-    if options is None:
-        return {"expected_purpose": default_purpose}
+    if options is None:  # as absent (it once answered 500: the route reads every key)
+        options = {}
     if not isinstance(options, dict):
         raise InvalidVerificationRequest("options must be a JSON object")
     for key in ("challenge", "domain", "expectedProofPurpose"):
@@ -60,6 +84,11 @@ def _options(body: dict, *, default_purpose: str) -> dict:
         "domain": options.get("domain"),
         "expected_purpose": options.get("expectedProofPurpose", default_purpose),
         "return": options.get("returnCredential") or options.get("returnPresentation") or False,
+        "not_asked": (
+            {ours for theirs, ours in OPTIONAL_CHECKS.items() if theirs not in checks}
+            if checks
+            else set()
+        ),
     }
 
 
@@ -73,7 +102,21 @@ def _answer(result: Result, what: str, returned: str | None = None) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.post("/credentials/verify", summary="Verify a credential (Data Integrity or vc+jwt)")
+@router.post(
+    "/credentials/verify",
+    responses=merge(FAILED_VERIFICATION, problems(400)),
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "required": ["verifiableCredential"],
+            "properties": {
+                "verifiableCredential": {"type": ["object", "string"]},
+                "options": {"type": "object"},
+            },
+        }
+    ),
+    summary="Verify a credential (Data Integrity or vc+jwt)",
+)
 def verify_credential_route(
     body: dict = Depends(json_object),
     rt: Runtime = Depends(runtime),
@@ -89,10 +132,25 @@ def verify_credential_route(
         challenge=options["challenge"],
         domain=options["domain"],
     )
+    result.not_asked(options["not_asked"])
     return _answer(result, "credential", "verifiableCredential" if options["return"] else None)
 
 
-@router.post("/presentations/verify", summary="Verify a presentation and every credential in it")
+@router.post(
+    "/presentations/verify",
+    responses=merge(FAILED_VERIFICATION, problems(400)),
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "required": ["verifiablePresentation"],
+            "properties": {
+                "verifiablePresentation": {"type": ["object", "string"]},
+                "options": {"type": "object"},
+            },
+        }
+    ),
+    summary="Verify a presentation and every credential in it",
+)
 def verify_presentation_route(
     body: dict = Depends(json_object),
     rt: Runtime = Depends(runtime),
@@ -108,22 +166,31 @@ def verify_presentation_route(
         domain=options["domain"],
         expected_purpose=options["expected_purpose"],
     )
+    result.not_asked(options["not_asked"])
     return _answer(result, "presentation", "verifiablePresentation" if options["return"] else None)
 
 
 # --- challenges and the trust registry ----------------------------------------------------------
 
 
-async def _optional_json_object(request: Request) -> dict:
-    if not (await request.body()).strip():
-        return {}
-    return await json_object(request)
+def challenge_allowance(request: Request, rt: Runtime = Depends(runtime)) -> None:
+    """Challenges are rate-limited per client address before anything else is done: each one
+    is a row in the database."""
+    rt.challenge_limit.take(request.client.host if request.client else "unknown")
 
 
 # VC-API "Create Challenge": 200 with {challenge}; the domain and expiry are dbp's additions.
-@access_router.post("/challenges", summary="A single-use challenge for a presentation")
+@access_router.post(
+    "/challenges",
+    responses=problems(429),
+    openapi_extra=json_body(
+        {"type": "object", "properties": {"domain": {"type": "string"}}}, required=False
+    ),
+    summary="A single-use challenge for a presentation",
+)
 def create_challenge(
-    body: dict = Depends(_optional_json_object),
+    _allowed: None = Depends(challenge_allowance),
+    body: dict = Depends(optional_json_object),
     rt: Runtime = Depends(runtime),
     session: Session = Depends(db_session),
 ) -> Response:
@@ -147,7 +214,11 @@ def create_challenge(
     )
 
 
-@access_router.get("/trust-registry", summary="Trust anchors and who may issue which credential")
+@access_router.get(
+    "/trust-registry",
+    responses=unchanged(),
+    summary="Trust anchors and who may issue which credential",
+)
 def trust_registry(request: Request, rt: Runtime = Depends(runtime)) -> Response:
     body, etag = rt.trust.current().document(accessPolicy=rt.policy.table())
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
@@ -172,17 +243,26 @@ def _release(
         verify=rt.presentation_verifier(),
         operator_of=responsible_operator,
     )
-    return _json(release.as_json(), headers=NO_STORE)
+    answer = release.as_json()
+    if release.reader:
+        # the battery's documents of the released tiers, each behind a link that names this
+        # reader and expires (DBP_DOCUMENT_LINK_TTL_S)
+        answer["documents"] = rt.signed_document_links(
+            session, release.battery, release.tiers, release.reader
+        )
+    return _json(answer, headers=NO_STORE)
 
 
 @access_router.post(
     "/01/{item_path:path}/access",
+    responses=ACCESS_ANSWERS,
+    openapi_extra=ACCESS_BODY,
     summary="Restricted passport data for a presentation (GS1 Digital Link item URI)",
 )
 def access_by_item(
     request: Request,
     item_path: str,
-    body: dict = Depends(_optional_json_object),
+    body: dict = Depends(optional_json_object),
     rt: Runtime = Depends(runtime),
     session: Session = Depends(db_session),
 ) -> Response:
@@ -203,11 +283,13 @@ def access_by_item(
 
 @access_router.post(
     "/batteries/{battery_id}/access",
+    responses=ACCESS_ANSWERS,
+    openapi_extra=ACCESS_BODY,
     summary="Restricted passport data for a presentation (the battery DID's service endpoint)",
 )
 def access_by_battery(
     battery_id: str,
-    body: dict = Depends(_optional_json_object),
+    body: dict = Depends(optional_json_object),
     rt: Runtime = Depends(runtime),
     session: Session = Depends(db_session),
 ) -> Response:
@@ -237,9 +319,13 @@ def _page(rows: list, limit: int) -> dict:
     }
 
 
-@access_router.get("/access-log", summary="Access decisions about the operator's batteries")
+@access_router.get(
+    "/access-log",
+    responses=problems(403),
+    summary="Access decisions about the operator's batteries",
+)
 def access_log_for_operator(
-    after: int = Query(0, ge=0),
+    after: int = Query(0, ge=0, le=INT64_MAX),
     limit: int = Query(100, ge=1, le=MAX_LOG_PAGE),
     battery: str | None = Query(None, description="Item URI or /01/.../21/... path"),
     rt: Runtime = Depends(runtime),
@@ -256,17 +342,30 @@ def access_log_for_operator(
     return _json(_page(rows, limit), headers=NO_STORE)
 
 
-@access_router.post("/access-log/query", summary="The whole access log, for authorities")
+@access_router.post(
+    "/access-log/query",
+    responses=problems(401, 403),
+    openapi_extra=json_body(
+        {
+            "type": "object",
+            "properties": {
+                "after": {"type": "integer", "minimum": 0, "maximum": INT64_MAX},
+                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LOG_PAGE},
+                "battery": {"type": "string", "description": "Item URI or /01/.../21/... path"},
+                "verifiablePresentation": PRESENTATION,
+            },
+        }
+    ),
+    summary="The whole access log, for authorities",
+)
 def access_log_for_authorities(
     body: dict = Depends(json_object),
     rt: Runtime = Depends(runtime),
     session: Session = Depends(db_session),
 ) -> Response:
-    after, limit, battery = body.get("after", 0), body.get("limit", 100), body.get("battery")
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-        raise BodyError("after must be a non-negative integer")
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LOG_PAGE:
-        raise BodyError(f"limit must be an integer from 1 to {MAX_LOG_PAGE}")
+    after = whole_number(body.get("after", 0), field="after")
+    limit = whole_number(body.get("limit", 100), field="limit", minimum=1, maximum=MAX_LOG_PAGE)
+    battery = body.get("battery")
     if battery is not None and not isinstance(battery, str):
         raise BodyError("battery must be an item URI")
     battery_uri = _battery_filter(rt, battery)

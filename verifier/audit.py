@@ -3,8 +3,10 @@
 Row n holds `prev_hash` = row n-1's `row_hash` (64 zeros for row 1) and `row_hash` = SHA-256 of the
 JCS (RFC 8785) serialisation of all its other columns, `prev_hash` included. Editing any column of
 any row, or removing a row, breaks the chain at that row; `verify_chain` finds the first break.
-(Cutting rows off the end leaves a shorter valid chain: only a copy of the head kept elsewhere can
-show that.)
+Rewriting a row together with its own hash breaks the link of the next row (its `prev_hash`).
+What the chain alone cannot show: rows cut off the end, or every row from some point on rewritten
+with fresh hashes (both leave a valid, different chain). A copy of the head (row number and
+hash, `dbp audit verify` prints it) kept elsewhere shows those: `verify_chain(known_head=...)`.
 
 Appends are serialised so the chain never forks: PostgreSQL takes a table lock that conflicts with
 itself (readers are not blocked); SQLite has one writer at a time, and a no-op write takes that
@@ -154,6 +156,9 @@ class ChainReport:
     rows: int
     broken_at: int | None = None
     problem: str | None = None
+    # The last verified row's hash: kept elsewhere (with its row number), it lets a later check
+    # see rows cut off the end, which the chain alone cannot show.
+    head: str = field(default=GENESIS, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -176,13 +181,17 @@ def _rows(session: Session, batch: int = 1000) -> Iterator[AccessLogEntry]:
         session.expunge_all()
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Recompute the chain from row 1; report the first row where it breaks."""
+def verify_chain(session: Session, known_head: tuple[int, str] | None = None) -> ChainReport:
+    """Recompute the chain from row 1; report the first row where it breaks.
+
+    `known_head` is (row number, row hash) as recorded elsewhere earlier (`dbp audit verify
+    --head`): the chain must still hold that row with that hash, so rows cut off the end, or the
+    tail rewritten with fresh hashes from some row on, are found too."""
     expected, prev, count = 1, GENESIS, 0
     for row in _rows(session):
         if row.seq != expected:
             return ChainReport(
-                count, expected, f"row {expected} is missing (the next row is {row.seq})"
+                count, expected, f"row {expected} is missing (the next row is {row.seq})", prev
             )
         if row.prev_hash != prev:
             problem = (
@@ -190,8 +199,20 @@ def verify_chain(session: Session) -> ChainReport:
                 if expected == 1
                 else f"its prev_hash is not the hash of row {expected - 1}"
             )
-            return ChainReport(count, row.seq, problem)
+            return ChainReport(count, row.seq, problem, prev)
         if row_digest(row) != row.row_hash:
-            return ChainReport(count, row.seq, "its content does not match its hash")
+            return ChainReport(count, row.seq, "its content does not match its hash", prev)
+        if known_head is not None and row.seq == known_head[0] and row.row_hash != known_head[1]:
+            return ChainReport(
+                count, row.seq, "its hash is not the one recorded for it earlier", prev
+            )
         prev, expected, count = row.row_hash, expected + 1, count + 1
-    return ChainReport(count)
+    if known_head is not None and known_head[0] > count:
+        return ChainReport(
+            count,
+            count + 1,
+            f"the log ends at row {count}, but row {known_head[0]} was recorded earlier: rows "
+            "were cut off the end",
+            prev,
+        )
+    return ChainReport(count, head=prev)

@@ -12,6 +12,11 @@ must be the operator responsible for that battery. Responsibility comes from the
   hand-over (`resolver.registry.record_hand_over`, table `battery_tenures`).
 
 Role credentials must come from a trust anchor that accredits every role the credential states.
+
+A passport credential that names its economic operator (`general.operator.identifier`) must be
+signed by that operator: the identifier is the issuer's DID or one its DID document lists under
+`alsoKnownAs` (vocab.operator_identity, the rule issuance applies too); otherwise the check fails
+with code `operator-not-issuer`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from resolver.errors import ResolverError
 from resolver.tables import BatteryRoute, BatteryTenure
 from verifier.credentials import CredentialCheck
 from verifier.entitlements import MalformedEntitlement, Role, parse_entitlement
@@ -30,13 +36,21 @@ from verifier.trust import NOTIFIED_BODY, RESPONSIBLE_OPERATOR, TRUST_ANCHOR, Tr
 from vocab.context import (
     ACCESS_GRANT_CREDENTIAL,
     AUTHORITY_CREDENTIAL,
+    BATTERY_PASSPORT_CREDENTIAL,
     LEGITIMATE_INTEREST_CREDENTIAL,
+    TIER_CREDENTIAL_TYPES,
 )
 from vocab.datetimes import InvalidDateTime, as_utc, parse_datetime
 from vocab.gs1 import InvalidGs1Key, ItemKey, parse_item_uri
+from vocab.operator_identity import OPERATOR_FIELD, binds, named_operator
 from vocab.vcdm import as_list, issuer_id
 
 CHECK = "trust"
+OPERATOR_NOT_ISSUER = "operator-not-issuer"
+PASSPORT_TYPES = frozenset({BATTERY_PASSPORT_CREDENTIAL, *TIER_CREDENTIAL_TYPES})
+
+# The alsoKnownAs identifiers of a DID (its DID document resolved); raises ResolverError.
+AlsoKnownAs = Callable[[str], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -179,10 +193,48 @@ class _Judge:
         return _Verdict(True, f"{self.issuer} is " + "; ".join(details))
 
 
+def operator_binding(credential: dict, known_as: AlsoKnownAs | None) -> _Verdict | None:
+    """Whether a passport credential's named operator is its signer; None when the credential
+    names no operator (or is no passport credential)."""
+    types = set(as_list(credential.get("type", [])))
+    if not types & PASSPORT_TYPES:
+        return None
+    issuer = issuer_id(credential)
+    named = [named_operator(s) for s in as_list(credential.get("credentialSubject", []))]
+    named = [n for n in named if n is not None]
+    if not named:
+        return None
+    aliases: Sequence[str] = ()
+    if known_as is not None and any(n != issuer for n in named):
+        try:
+            aliases = known_as(issuer)
+        except ResolverError as exc:
+            return _Verdict(
+                False,
+                f"the passport names {named[0]!r} as its operator, and the DID document of "
+                f"its signer {issuer} could not be read to check alsoKnownAs: {exc}",
+                OPERATOR_NOT_ISSUER,
+            )
+    for identifier in named:
+        if not binds(identifier, issuer, aliases):
+            return _Verdict(
+                False,
+                f"{OPERATOR_FIELD} names {identifier!r} as the economic operator, but the "
+                f"passport was signed by {issuer}, whose DID document does not list it "
+                "(alsoKnownAs)",
+                OPERATOR_NOT_ISSUER,
+            )
+    how = "its signer" if all(n == issuer for n in named) else "an alsoKnownAs of its signer"
+    return _Verdict(True, f"the operator it names is {how}")
+
+
 def authority_check(
-    registry: TrustRegistry, responsibility: ResponsibilityLookup
+    registry: TrustRegistry,
+    responsibility: ResponsibilityLookup,
+    known_as: AlsoKnownAs | None = None,
 ) -> CredentialCheck:
-    """The `trust` check, bound to a registry and a way to find who is responsible for a battery."""
+    """The `trust` check, bound to a registry, a way to find who is responsible for a battery,
+    and a way to read a DID's alsoKnownAs (the operator binding of passport credentials)."""
 
     def check(credential: dict, result: Result) -> None:
         types = [t for t in as_list(credential.get("type", [])) if isinstance(t, str)]
@@ -201,6 +253,12 @@ def authority_check(
                 result.failed(CHECK, f"may not issue {type_name}: {reasons}", code)
                 return
             passed.append(f"{type_name}: {good.detail}")
+        binding = operator_binding(credential, known_as)
+        if binding is not None and not binding.ok:
+            result.failed(CHECK, binding.detail, binding.code)
+            return
+        if binding is not None:
+            passed.append(binding.detail)
         result.passed(CHECK, "; ".join(passed))
 
     return check

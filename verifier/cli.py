@@ -20,6 +20,12 @@ err = Console(stderr=True)
 @audit_app.command("verify")
 def audit_verify(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    head: str | None = typer.Option(
+        None,
+        "--head",
+        help="ROW:HASH printed by an earlier run and kept elsewhere: the log must still hold "
+        "that row with that hash (finds rows cut off the end).",
+    ),
 ) -> None:
     """Recompute the access log's hash chain; exit 1 and name the first broken row if any."""
     from sqlmodel import Session
@@ -28,10 +34,17 @@ def audit_verify(
     from service.settings import Settings
     from verifier.audit import verify_chain
 
+    known = None
+    if head is not None:
+        seq, _, digest = head.partition(":")
+        if not (seq.isdigit() and int(seq) > 0 and len(digest) == 64):
+            err.print("[red]error:[/red] --head must be ROW:HASH (a row number, a SHA-256 hex)")
+            raise typer.Exit(2)
+        known = (int(seq), digest.lower())
     engine = make_engine(Settings().resolved_database_url)
     migrate(engine)
     with Session(engine) as session:
-        report = verify_chain(session)
+        report = verify_chain(session, known)
     engine.dispose()
     if as_json:
         typer.echo(
@@ -41,11 +54,15 @@ def audit_verify(
                     "rows": report.rows,
                     "brokenAt": report.broken_at,
                     "problem": report.problem,
+                    "head": f"{report.rows}:{report.head}" if report.ok else None,
                 }
             )
         )
     elif report.ok:
-        typer.echo(f"OK: {report.rows} rows, the hash chain is intact")
+        typer.echo(
+            f"OK: {report.rows} rows, the hash chain is intact; head {report.rows}:{report.head} "
+            "(keep it elsewhere, check later with --head)"
+        )
     else:
         err.print(
             f"[red]BROKEN[/red] at row {report.broken_at}: {report.problem} "
@@ -58,17 +75,33 @@ def audit_verify(
 
 @trust_app.command("show")
 def trust_show() -> None:
-    """Print the trust registry in force (the file, or the defaults)."""
+    """Print the trust registry in force (the file, or the defaults), with the anchors of its
+    peer registries fetched now; each anchor says where it came from (`source`)."""
+    import httpx
+
+    from infra.fetch import FetchPolicy
     from service.settings import Settings
+    from verifier.peer_registries import PeerAnchors, http_fetcher
     from verifier.trust import RegistrySource, TrustRegistryInvalid
 
     settings = Settings()
-    try:
-        registry = RegistrySource(settings.trust_registry, settings.did_web_base).current()
-    except TrustRegistryInvalid as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    typer.echo(json.dumps(registry.as_json(), indent=2))
+    policy = FetchPolicy(
+        settings.allowed_did_web_hosts, settings.did_web_timeout_s, settings.did_web_max_bytes
+    )
+    with httpx.Client(trust_env=False) as client:
+        peers = PeerAnchors(http_fetcher(client, policy), settings.trust_peer_refresh_s)
+        try:
+            source = RegistrySource(settings.trust_registry, settings.did_web_base, peers.anchors)
+            registry = source.current()
+        except TrustRegistryInvalid as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    shown = registry.as_json()
+    for anchor, entry in zip(registry.anchors, shown["trustAnchors"], strict=True):
+        entry["source"] = f"peer registry {anchor.via}" if anchor.via else source.origin
+    if registry.peers:
+        shown["peerRegistries"] = peers.report(registry.peers)
+    typer.echo(json.dumps(shown, indent=2))
 
 
 @trust_app.command("accredit")

@@ -16,7 +16,6 @@ from proofs.errors import ProofError
 from resolver.errors import ResolverError
 from verifier.memo import ProofMemo
 from verifier.result import Result
-from vocab.context import BATTERY_TRANSFER_CREDENTIAL
 from vocab.datetimes import InvalidDateTime, has_timezone, parse_datetime, utcnow
 from vocab.errors import VocabError
 from vocab.vcdm import as_list, check_credential, check_presentation, issuer_id
@@ -28,34 +27,24 @@ ENVELOPED_VP = "EnvelopedVerifiablePresentation"
 CredentialCheck = Callable[[dict, Result], None]
 
 
-def countersigners(credential: dict) -> set[str]:
-    """Parties other than the issuer whose proofs a credential's proof set may hold: the
-    transferee of a BatteryTransferCredential accepts the hand-over by adding its proof
-    (VC Data Integrity proof sets)."""
-    if BATTERY_TRANSFER_CREDENTIAL not in as_list(credential.get("type", [])):
-        return set()
-    return {
-        s["transferee"]
-        for s in as_list(credential.get("credentialSubject", []))
-        if isinstance(s, dict) and isinstance(s.get("transferee"), str)
-    }
-
-
 def _is_enveloped(document: object, kind: str) -> bool:
     return isinstance(document, dict) and kind in as_list(document.get("type", []))
 
 
 def _unwrap(
     document: dict, typ: str, resolve: VerificationMethodResolver, result: Result
-) -> dict | None:
+) -> tuple[dict, dict] | None:
+    """(the enveloped credential or presentation, the JWT claims), or None when it failed."""
     try:
         token = jose.unwrap_envelope(document)
-        payload = jose.verify_jwt(token, resolve, expected_typ=typ)
+        legacy = jose.is_legacy_envelope(document)
+        claims = jose.verify_jwt(token, resolve, expected_typ=typ, legacy=legacy)
+        inner = jose.document_of(claims, typ) if legacy else claims
     except (ProofError, VocabError, ResolverError) as exc:
         result.failed("proof", exc)
         return None
-    result.passed("proof", f"{typ} signature verified")
-    return payload
+    result.passed("proof", f"{'VC-JWT' if legacy else typ} signature verified")
+    return inner, claims
 
 
 def _check_proofs(
@@ -144,7 +133,7 @@ def _check_jsonld(credential: dict, result: Result) -> bool:
     if _signed_with_rdfc_only(credential):
         return True
     try:
-        canonical.expand_strict(credential)
+        canonical.check_nothing_dropped(credential)
     except (ProofError, VocabError) as exc:
         result.failed("dataModel", exc)
         return False
@@ -171,10 +160,10 @@ def verify_credential(
     result = Result(presented=credential)
     signed_by_envelope = False
     if _is_enveloped(credential, ENVELOPED_VC):
-        payload = _unwrap(credential, "vc+jwt", resolve, result)
-        if payload is None:
+        unwrapped = _unwrap(credential, "vc+jwt", resolve, result)
+        if unwrapped is None:
             return result
-        credential, signed_by_envelope = payload, True
+        credential, signed_by_envelope = unwrapped[0], True
     result.document = credential if isinstance(credential, dict) else None
     try:
         version = check_credential(credential, lenient_time=True)
@@ -202,12 +191,13 @@ def verify_credential(
     result.signers = list(signers)
     if signers:
         issuer = issuer_id(credential)
-        cosigners = countersigners(credential)
-        wrong = sorted({s for s in signers if s != issuer and s not in cosigners})
-        if wrong or issuer not in signers:
+        # The issuer must have signed; further proofs (a proof set or chain: a transferee's
+        # acceptance, a notary's endorsement, the Data Integrity suite's previousProof vectors)
+        # are other parties vouching for the same document, and do not make it less the issuer's.
+        if issuer not in signers:
             result.failed(
                 "issuer",
-                f"signed by {', '.join(wrong or signers)}, but the issuer is {issuer}",
+                f"signed by {', '.join(sorted(set(signers)))}, but the issuer is {issuer}",
                 "issuer-mismatch",
             )
         elif len(set(signers)) > 1:
@@ -248,10 +238,11 @@ def verify_presentation(
     result = Result()
     signed_by_envelope = False
     if _is_enveloped(presentation, ENVELOPED_VP):
-        payload = _unwrap(presentation, "vp+jwt", resolve, result)
-        if payload is None:
+        unwrapped = _unwrap(presentation, "vp+jwt", resolve, result)
+        if unwrapped is None:
             return result
-        presentation, signed_by_envelope = payload, True
+        presentation, signed_by_envelope = unwrapped[0], True
+        payload = unwrapped[1]
         if challenge is not None and payload.get("nonce") != challenge:
             result.failed(
                 "challenge",
@@ -309,18 +300,19 @@ def verify_presentation(
 def _check_self_asserted(
     presentation: dict, holder: str | None, signers: list[str], result: Result
 ) -> None:
-    """VCDM 2.0 4.13.4: a presentation carrying a self-asserted credential (issued by whoever
-    signed the presentation, with the same kind of securing mechanism) MUST name its holder."""
+    """A presentation carrying a self-asserted credential (issued by whoever signed the
+    presentation) without naming its holder: VCDM 2.0 makes `holder` optional and the VC 2.0 suite
+    expects such a presentation to verify, so this is a warning, not a failure."""
     if holder or not signers:
         return
     for i, embedded in enumerate(as_list(presentation.get("verifiableCredential", []))):
         if not isinstance(embedded, dict) or _is_enveloped(embedded, ENVELOPED_VC):
             continue
         if "proof" in embedded and issuer_id(embedded) in signers:
-            result.failed(
+            result.warn(
                 "holder",
                 f"verifiableCredential[{i}] is self-asserted by {issuer_id(embedded)}, the "
-                "presentation's signer, so the presentation must name it as holder",
-                "holder-required",
+                "presentation's signer; naming it as holder says so explicitly",
+                "holder-recommended",
             )
             return

@@ -139,7 +139,7 @@ def _still_valid(
             return None
         try:
             method = checked_verification_method(
-                resolve, proof.verification_method, proof.proof_purpose, now
+                resolve, proof.verification_method, proof.proof_purpose, now, proof.created
             )
             same_key = public_key_from_verification_method(method) == key
         except (ProofError, VocabError, ResolverError):

@@ -3,7 +3,7 @@ tier credentials of its current passport.
 
 The issuer package keeps them (`issuer.views`), but the verifier must not import a sibling
 package, so it states what it needs here and the service wires an implementation in
-(`service.runtime`). Tests hand in a fake.
+(`service.runtime`). Tests use that real one, filled through the issuer's API.
 """
 
 from __future__ import annotations
@@ -35,5 +35,7 @@ class PassportStore(Protocol):
     def credentials_for_tiers(
         self, session: Session, battery_id: str, tiers: Iterable[Tier]
     ) -> list[dict]:
-        """The signed credentials of the current passport that belong to `tiers`, nothing else."""
+        """The signed credentials whose data belongs to `tiers`, nothing else: the current
+        passport's tier credentials, then the battery's event credentials (Annex XIII point 4
+        data and status changes, oldest first), each released with the tiers of its data."""
         ...

@@ -11,7 +11,6 @@ presented proof allowed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +42,7 @@ from verifier.errors import (
     UntrustedIssuer,
 )
 from verifier.result import Check, Result
+from vocab import json_text
 from vocab.errors import VocabError
 from vocab.vcdm import as_list
 
@@ -71,7 +71,7 @@ def binding(presentation: dict) -> tuple[str | None, list[str]]:
     if ENVELOPED_VP in as_list(presentation.get("type", [])):
         try:
             _, payload, _ = jose.parse_compact(jose.unwrap_envelope(presentation))
-            claims = json.loads(payload)
+            claims = json_text.loads_lenient(payload)
         except (ProofError, VocabError, ValueError):
             return None, []
         if not isinstance(claims, dict):

@@ -1,87 +1,26 @@
-"""`relatedResource` integrity (VC Data Model 2.0 §5.3): the digests a credential pins for the
-resources it depends on must match those resources.
-
-Only resources dbp holds offline are checked (bundled JSON-LD contexts, our JSON Schemas):
-nothing is fetched at run time. Any other resource is reported as a warning, not a pass.
-"""
+"""`relatedResource` integrity on verification (the rule is vocab.related's, shared with the
+issuer). A resource dbp cannot get (offline, or through the `fetch` the composition root hands in
+for this instance's documents) is reported as a warning, not a pass."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
+from collections.abc import Callable
 
 from verifier.result import Result
-from vocab import schemas
-from vocab.errors import VocabError
-from vocab.loader import context_bytes
-from vocab.vcdm import as_list
+from vocab.related import Fetch, check_digests, resource_matches
 
-_SRI_ALGORITHMS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
-# Multihash codes (multicodec table) for the digests digestMultibase may carry.
-_MULTIHASH = {0x12: ("sha256", 32), 0x20: ("sha384", 48), 0x13: ("sha512", 64)}
+__all__ = ["check_related_resources", "related_resources_check", "resource_matches"]
 
 
-def _local_bytes(url: str) -> bytes | None:
-    for lookup in (context_bytes, schemas.schema_bytes):
-        try:
-            return lookup(url)
-        except VocabError:
-            continue
-    return None
-
-
-def _sri_matches(expression: str, data: bytes) -> bool:
-    # An SRI value may list several hashes; one matching strong hash is enough (SRI §3.3.5).
-    for token in expression.split():
-        algorithm, _, digest = token.partition("-")
-        hasher = _SRI_ALGORITHMS.get(algorithm)
-        if hasher and base64.b64encode(hasher(data).digest()).decode() == digest.split("?")[0]:
-            return True
-    return False
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _multibase_matches(value: str, data: bytes) -> bool:
-    if not value.startswith("u"):
-        return False
-    try:
-        raw = _b64url_decode(value[1:])
-    except ValueError:
-        return False
-    if len(raw) >= 2 and raw[0] in _MULTIHASH and raw[1] == _MULTIHASH[raw[0]][1]:
-        name, size = _MULTIHASH[raw[0]]
-        return len(raw) == 2 + size and _SRI_ALGORITHMS[name](data).digest() == raw[2:]
-    # Some publishers put the bare SHA-256 digest behind the multibase prefix.
-    return raw == hashlib.sha256(data).digest()
-
-
-def check_related_resources(credential: dict, result: Result) -> None:
-    """A `CredentialCheck`: named `relatedResource`, only when the credential has any."""
+def check_related_resources(credential: dict, result: Result, fetch: Fetch | None = None) -> None:
+    """A `CredentialCheck`: named `relatedResource`, only when the credential has any. `fetch`
+    gives the bytes of other resources the caller can reach (None: it cannot)."""
     if "relatedResource" not in credential:
         return
-    unchecked: list[str] = []
-    for resource in as_list(credential["relatedResource"]):
-        url = resource.get("id")
-        data = _local_bytes(url)
-        if data is None:
-            unchecked.append(url)
-            continue
-        if "digestSRI" in resource and not _sri_matches(resource["digestSRI"], data):
-            result.failed(
-                "relatedResource", f"digestSRI of {url} does not match", "digest-mismatch"
-            )
-            return
-        if "digestMultibase" in resource and not _multibase_matches(
-            resource["digestMultibase"], data
-        ):
-            result.failed(
-                "relatedResource", f"digestMultibase of {url} does not match", "digest-mismatch"
-            )
-            return
-    if unchecked:
+    mismatch, unchecked = check_digests(credential, fetch)
+    if mismatch is not None:
+        result.failed("relatedResource", mismatch, "digest-mismatch")
+    elif unchecked:
         result.warn(
             "relatedResource",
             f"not checked (not held offline): {', '.join(unchecked)}",
@@ -89,3 +28,12 @@ def check_related_resources(credential: dict, result: Result) -> None:
         )
     else:
         result.passed("relatedResource", "every related resource matches its digest")
+
+
+def related_resources_check(fetch: Fetch) -> Callable[[dict, Result], None]:
+    """`check_related_resources` with a way to get more resources than the offline ones."""
+
+    def check(credential: dict, result: Result) -> None:
+        check_related_resources(credential, result, fetch)
+
+    return check

@@ -20,20 +20,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import httpx
-import orjson
 
+from infra.fetch import FetchFailed, HostNotAllowed, fetch
 from proofs import dataintegrity
 from proofs.dataintegrity import VerificationMethodResolver
 from proofs.errors import ProofError
-from resolver.didweb import DidWebPolicy, is_public_host
-from resolver.errors import ResolverError
+from resolver.didweb import DidWebPolicy
 from verifier.credentials import CredentialCheck
 from verifier.memo import ProofMemo
 from verifier.result import Result
-from vocab import bitstring
+from vocab import bitstring, json_text
 from vocab.datetimes import InvalidDateTime, parse_datetime, utcnow
 from vocab.errors import VocabError
 from vocab.vcdm import as_list, issuer_id
@@ -85,59 +83,41 @@ class StatusListFetcher:
         return self._fetch(url)
 
     def _fetch(self, url: str) -> dict:
-        parts = urlsplit(url)
-        host = (parts.netloc or "").lower()
-        insecure = parts.scheme == "http" and f"http://{host}" in self.policy.allowed_hosts
-        if not insecure and (parts.scheme != "https" or host not in self.policy.allowed_hosts):
-            raise StatusListUnavailable(
-                f"status list host {host!r} is not in DBP_DID_WEB_ALLOWED_HOSTS (https only); "
-                "this service does not fetch from other hosts"
-            )
-        try:
-            if not insecure and not is_public_host(host):
-                raise StatusListUnavailable(f"status list host {host!r} is a private address")
-        except ResolverError as exc:
-            raise StatusListUnavailable(str(exc)) from None
         cached = _cache.get(url)
         if cached is not None and cached.fresh_until > time.monotonic():
             return cached.document
         headers = {"Accept": "application/vc+ld+json, application/json"}
         if cached is not None and cached.etag:
             headers["If-None-Match"] = cached.etag
-        client = self.client or httpx.Client()
+        client = self.client or httpx.Client(trust_env=False)
         try:
-            with client.stream(
-                "GET", url, timeout=self.policy.timeout_s, follow_redirects=False, headers=headers
-            ) as response:
-                if response.status_code == 304 and cached is not None:
-                    cached.fresh_until = _fresh_until(response.headers, cached.document)
-                    return cached.document
-                if response.status_code != 200:
-                    raise StatusListUnavailable(f"{url} answered HTTP {response.status_code}")
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > self.max_bytes:
-                        raise StatusListUnavailable(f"{url} sent more than {self.max_bytes} bytes")
-                response_headers = response.headers
-        except httpx.HTTPError as exc:
-            raise StatusListUnavailable(
-                f"fetching {url} failed: {exc.__class__.__name__}"
-            ) from None
+            answer = fetch(
+                client, self.policy, "GET", url, headers=headers, max_bytes=self.max_bytes
+            )
+        except HostNotAllowed as exc:
+            raise StatusListUnavailable(f"status list {url}: {exc}") from None
+        except FetchFailed as exc:
+            raise StatusListUnavailable(str(exc)) from None
         finally:
             if self.client is None:
                 client.close()
+        if answer.status == 304 and cached is not None:
+            cached.fresh_until = _fresh_until(answer.headers, cached.document)
+            return cached.document
+        if answer.status != 200:
+            raise StatusListUnavailable(f"{url} answered HTTP {answer.status}")
         try:
-            document = orjson.loads(bytes(body))
-        except orjson.JSONDecodeError:
-            raise StatusListUnavailable(f"{url} did not return JSON") from None
+            # a signed document: one JSON, one meaning (vocab/json_text.py)
+            document = json_text.loads(answer.body)
+        except ValueError:
+            raise StatusListUnavailable(
+                f"{url} did not return JSON (or names a member twice)"
+            ) from None
         if not isinstance(document, dict):
             raise StatusListUnavailable(f"{url} did not return a JSON object")
         _cache.put(
             url,
-            _Cached(
-                document, response_headers.get("etag"), _fresh_until(response_headers, document)
-            ),
+            _Cached(document, answer.headers.get("etag"), _fresh_until(answer.headers, document)),
         )
         return document
 

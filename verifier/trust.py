@@ -20,6 +20,15 @@ same type; types the file does not name keep their default. The DID `self` stand
 instance's own DID (`did:web:{host}`).
 
 Without a file, this instance's DID is the one trust anchor and accredits every role.
+
+Trust across instances: `"peerRegistries": [{"url": "https://a.example/trust-registry",
+"name": "…", "accredits": [roles]?}]` adds the trust anchors another dbp instance's registry
+lists (its `GET /trust-registry`), limited to `accredits` when given. Peer registries are fetched
+through the one outbound fetch (infra/fetch.py: allowed hosts only, size and time limits), kept
+with their ETag and re-validated (`If-None-Match`) every `DBP_TRUST_PEER_REFRESH_S`, so a peer's
+change arrives without a restart; a peer that cannot be reached keeps its last good answer.
+Anchors a peer itself took from its own peers (`via`) are not taken over: trust is not
+transitive. Every anchor says where it came from (`dbp trust show`).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -93,11 +102,31 @@ class TrustAnchor:
     id: str
     accredits: frozenset[str]
     name: str | None = None
+    via: str | None = None  # the peer registry URL it came from; None: this instance's own
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "accredits": sorted(self.accredits)}
         if self.name:
             out["name"] = self.name
+        if self.via:
+            out["via"] = self.via
+        return out
+
+
+@dataclass(frozen=True)
+class PeerRegistry:
+    """Another instance's trust registry whose anchors this one trusts (up to `accredits`)."""
+
+    url: str
+    name: str | None = None
+    accredits: frozenset[str] | None = None  # None: every role the peer's anchors accredit
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"url": self.url}
+        if self.name:
+            out["name"] = self.name
+        if self.accredits is not None:
+            out["accredits"] = sorted(self.accredits)
         return out
 
 
@@ -121,6 +150,7 @@ class TrustRegistry:
     anchors: tuple[TrustAnchor, ...]
     notified_bodies: tuple[NotifiedBody, ...] = ()
     issuers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ISSUERS))
+    peers: tuple[PeerRegistry, ...] = ()
 
     def anchor(self, did: str) -> TrustAnchor | None:
         for anchor in self.anchors:
@@ -129,10 +159,19 @@ class TrustRegistry:
         return None
 
     def accredits(self, did: str, roles: Iterable[str]) -> bool:
-        """Whether `did` is a trust anchor that accredits every role in `roles`."""
-        anchor = self.anchor(did)
+        """Whether `did` is a trust anchor that accredits every role in `roles` (its own entry
+        and those peer registries give it together)."""
+        granted: set[str] = set()
+        for anchor in self.anchors:
+            if anchor.id == did:
+                granted |= anchor.accredits
         wanted = set(roles)
-        return anchor is not None and bool(wanted) and wanted <= anchor.accredits
+        return bool(wanted) and wanted <= granted
+
+    def with_peer_anchors(self, anchors: Iterable[TrustAnchor]) -> TrustRegistry:
+        return TrustRegistry(
+            (*self.anchors, *anchors), self.notified_bodies, self.issuers, self.peers
+        )
 
     def is_notified_body(self, did: str) -> bool:
         return any(nb.id == did for nb in self.notified_bodies)
@@ -148,11 +187,14 @@ class TrustRegistry:
         return {t: self.issuers[t] for t in types}
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "trustAnchors": [a.as_json() for a in self.anchors],
             "notifiedBodies": [nb.as_json() for nb in self.notified_bodies],
             "issuers": {t: list(p) for t, p in sorted(self.issuers.items())},
         }
+        if self.peers:
+            out["peerRegistries"] = [p.as_json() for p in self.peers]
+        return out
 
     def document(self, **extra: Any) -> tuple[bytes, str]:
         """The registry as served (canonical JSON, with `extra` members) and its strong ETag."""
@@ -199,7 +241,9 @@ def parse_registry(data: Any, instance_did: str) -> TrustRegistry:
     """A registry from its JSON form; `TrustRegistryInvalid` names the first problem."""
     if not isinstance(data, dict):
         raise TrustRegistryInvalid("the trust registry must be a JSON object")
-    unknown = sorted(set(data) - {"trustAnchors", "notifiedBodies", "issuers", "$comment"})
+    unknown = sorted(
+        set(data) - {"trustAnchors", "notifiedBodies", "issuers", "peerRegistries", "$comment"}
+    )
     if unknown:
         raise TrustRegistryInvalid(f"unknown member(s) {', '.join(unknown)}")
 
@@ -244,7 +288,28 @@ def parse_registry(data: Any, instance_did: str) -> TrustRegistry:
         issuers[type_name] = tuple(
             p if p in PRINCIPAL_KEYWORDS else _did(p, where, instance_did) for p in principals
         )
-    return TrustRegistry(tuple(anchors), tuple(bodies), issuers)
+    peers = []
+    for where, entry in _entries(data, "peerRegistries", {"url", "name", "accredits"}):
+        url = entry.get("url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise TrustRegistryInvalid(f"{where}.url must be the http(s) URL of a trust registry")
+        limit = entry.get("accredits")
+        if limit is not None:
+            if not isinstance(limit, list) or not limit:
+                raise TrustRegistryInvalid(f"{where}.accredits must be a non-empty list of roles")
+            bad = sorted(str(r) for r in limit if r not in ROLES)
+            if bad:
+                raise TrustRegistryInvalid(f"{where}.accredits: unknown role(s) {', '.join(bad)}")
+        peers.append(
+            PeerRegistry(
+                url,
+                _optional_str(entry, "name", where),
+                frozenset(limit) if limit is not None else None,
+            )
+        )
+    if len({p.url for p in peers}) != len(peers):
+        raise TrustRegistryInvalid("peerRegistries lists a URL twice")
+    return TrustRegistry(tuple(anchors), tuple(bodies), issuers, tuple(peers))
 
 
 def load_registry(path: Path, instance_did: str) -> TrustRegistry:
@@ -266,7 +331,15 @@ class RegistrySource:
     A file that breaks after start-up is logged and the last good registry stays in force: an
     operator's typo must neither stop the service nor silently trust nobody (or everybody)."""
 
-    def __init__(self, path: Path | None, instance_did: str) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        instance_did: str,
+        peer_anchors: Callable[[Sequence[PeerRegistry]], list[TrustAnchor]] | None = None,
+    ) -> None:
+        # peer_anchors: the anchors of the file's peer registries, fetched and kept up to date
+        # (verifier.peer_registries.PeerAnchors.anchors); None leaves them out.
+        self._peer_anchors = peer_anchors
         self._path = Path(path) if path else None
         self._instance = instance_did
         self._lock = threading.Lock()
@@ -286,6 +359,12 @@ class RegistrySource:
         return st.st_mtime_ns, st.st_size
 
     def current(self) -> TrustRegistry:
+        registry = self._from_file()
+        if registry.peers and self._peer_anchors is not None:
+            return registry.with_peer_anchors(self._peer_anchors(registry.peers))
+        return registry
+
+    def _from_file(self) -> TrustRegistry:
         if self._path is None:
             return self._registry
         stamp = self._stat()
@@ -299,3 +378,8 @@ class RegistrySource:
                     log.error("trust registry not reloaded, the previous one stays: %s", exc)
                 self._stamp = stamp
         return self._registry
+
+    @property
+    def origin(self) -> str:
+        """Where this instance's own anchors come from: the file, or the default."""
+        return f"file {self._path}" if self._path else "default (no DBP_TRUST_REGISTRY)"

@@ -120,7 +120,8 @@ class Attribute:
 
 @dataclass(frozen=True)
 class MetadataField:
-    """A passport field outside Annex XIII (Art 77(7) links, back-up reference) with its tier."""
+    """A passport field outside the numbered Annex XIII rows (Art 77(7) links, back-up reference,
+    the product's name and model shown at the top of the page) with its tier."""
 
     path: Path
     name: str

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from biip import ParseError
 from biip.gtin import Gtin
 
 from vocab.errors import VocabError
+from vocab.urls import InvalidUrl, split_url
 
 # GS1 General Specifications, character set 82 (AIs 21, 22 and 10): 1 to 20 characters.
 _CSET82 = re.compile(r"""^[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$""")
@@ -91,7 +92,10 @@ _ITEM_PATH = re.compile(
 
 def parse_item_uri(uri: str) -> ItemKey:
     """The key in a GS1 Digital Link item URI (`http(s)://host[/prefix]/01/…/21/…`, no query)."""
-    parts = urlsplit(uri) if isinstance(uri, str) else None
+    try:
+        parts = split_url(uri, field="uri")
+    except InvalidUrl:
+        parts = None
     match = _ITEM_PATH.match(parts.path) if parts else None
     if not parts or parts.scheme not in ("https", "http") or not parts.netloc or not match:
         raise InvalidGs1Key(

@@ -261,3 +261,36 @@ def merge_tiers(documents: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         body = {k: copy.deepcopy(v) for k, v in document.items() if k != ACCESS_TIER_FIELD}
         _merge_into(merged, body, "")
     return merged
+
+
+def event_document(subject: Mapping[str, Any]) -> dict[str, Any]:
+    """The passport data an event subject (BatteryEventCredential) carries, placed where the
+    passport keeps it: `batteryStatus` under `lifecycle` (with `occurredAt` as `lastUpdate`),
+    `condition` under `performance.condition`."""
+    out: dict[str, Any] = {}
+    status = subject.get("batteryStatus")
+    if status is not None:
+        out["lifecycle"] = {"batteryStatus": status}
+        if subject.get("occurredAt") is not None:
+            out["lifecycle"]["lastUpdate"] = subject["occurredAt"]
+    condition = subject.get("condition")
+    if isinstance(condition, Mapping) and condition:
+        out["performance"] = {"condition": copy.deepcopy(dict(condition))}
+    return out
+
+
+def tiers_of_event(subject: Any, catalogue: Catalogue | None = None) -> frozenset[Tier]:
+    """The access tiers of the data an event subject carries, from the catalogue's tier of each
+    attribute (battery status: row 11; condition readings: rows 53-93). A reader may have the
+    event credential only when it may see every one of them. Empty when the subject carries no
+    classifiable data (such a credential is released to nobody)."""
+    if not isinstance(subject, Mapping):
+        return frozenset()
+    document = event_document(subject)
+    if not document:
+        return frozenset()
+    try:
+        found = classify(document, catalogue)
+    except VocabError:
+        return frozenset()
+    return frozenset(tier for tiers in found.values() for tier in tiers)

@@ -520,6 +520,46 @@ def request(
         fail(f"{len(failed)} of {len(outcome.released)} released credential(s) failed verification")
 
 
+@app.command()
+def login(
+    ctx: typer.Context,
+    url: str = typer.Argument(
+        ..., metavar="URL", help="The login URL the authority portal's sign-in page shows."
+    ),
+    credential_ids: list[str] = typer.Option(
+        None,
+        "--credential",
+        help="Present these credentials (default: every unexpired AuthorityCredential about "
+        "this wallet's DID).",
+    ),
+    insecure_http: bool = typer.Option(
+        False, "--insecure-http", help="Allow plain HTTP to hosts other than this machine."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Sign a browser in to a dbp authority portal with the wallet's AuthorityCredential.
+
+    Reads the challenge behind the page's login URL, presents over it (Data Integrity
+    eddsa-rdfc-2022, proof purpose authentication) and posts the presentation to the portal;
+    the waiting browser is signed in once the service has verified it."""
+    from wallet import identity
+    from wallet import login as logins
+    from wallet.net import Http
+
+    with plain_errors():
+        _, data = wallet_context(ctx).load()
+        holder = identity.require(data.identity)
+        with Http(insecure_http=insecure_http) as http:
+            outcome = logins.login(url, holder, data.credentials, http, chosen=credential_ids or ())
+    if as_json:
+        emit_json(outcome)
+    else:
+        out.print(
+            f"signed in as [bold]{escape(str(outcome['authority']))}[/bold] "
+            f"({escape(', '.join(outcome['readers']))}); the browser continues by itself"
+        )
+
+
 def _print_outcome(outcome: Any) -> None:
     from wallet import requesting
 
@@ -550,6 +590,35 @@ def _print_outcome(outcome: Any) -> None:
         out.print(table)
         passed = [c.name for c in verdict.checks if c.status == "passed"]
         out.print(f"[green]verified[/green]: {', '.join(passed)}")
+    _print_latest(outcome)
+
+
+def _print_latest(outcome: Any) -> None:
+    """The newest reading of each dynamic attribute, with its time and source credential."""
+    from wallet import dynamic
+
+    rows = outcome.latest()
+    if not rows:
+        return
+    table = Table(
+        Column("attribute", overflow="fold"),
+        Column("value", overflow="fold"),
+        "unit",
+        Column("as of", overflow="fold"),
+        Column("credential", overflow="fold"),
+        title="latest dynamic data (Annex XIII point 4; older readings above are history)",
+        title_justify="left",
+    )
+    for row in rows:
+        table.add_row(
+            escape(row.name),
+            escape(dynamic.text(row.value)),
+            escape(row.unit or ""),
+            escape(row.at or ""),
+            escape(row.credential or ""),
+        )
+    out.print()
+    out.print(table)
 
 
 # The battery hand-over commands (`transfer`, `accept`) live in their own module: operator actions

@@ -9,13 +9,13 @@ goes into a presentation. Nothing here verifies a signature (`wallet.verify` doe
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from proofs import jose
 from proofs.canonical import jcs
 from proofs.errors import ProofError
+from vocab import json_text
 from vocab.context import ACCESS_GRANT_CREDENTIAL, AUTHORITY_CREDENTIAL
 from vocab.context import LEGITIMATE_INTEREST_CREDENTIAL as LEGITIMATE_INTEREST
 from vocab.errors import VocabError
@@ -36,7 +36,7 @@ def is_enveloped(document: object) -> bool:
 def _jwt_payload(token: str) -> dict[str, Any]:
     try:
         _, payload, _ = jose.parse_compact(token)
-        claims = json.loads(payload)
+        claims = json_text.loads_lenient(payload)
     except (ProofError, ValueError) as exc:
         raise BadInput(f"not a readable JWT: {exc}") from None
     if not isinstance(claims, dict):
@@ -142,7 +142,9 @@ def parse_input(text: str, where: str) -> list[dict[str, Any]]:
     if stripped[0] not in '[{"':
         return _from_compact(stripped, where)
     try:
-        data = json.loads(stripped)
+        data = json_text.loads_lenient(stripped)
+    except json_text.DuplicateKey as exc:
+        raise BadInput(f"{where}: {exc}") from None
     except ValueError as exc:
         raise BadInput(f"{where}: not JSON ({exc.args[0]})") from None
     return _from_json(data, where)

@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from vocab import json_text
 from wallet.errors import ServiceError, ServiceRefused
 
 MAX_REDIRECTS = 5
@@ -118,7 +119,10 @@ class Http:
         if response.status >= 400:
             raise refusal(final, response)
         try:
-            return final, json.loads(response.content)
+            # credentials and presentations come back here: one JSON, one meaning
+            return final, json_text.loads_lenient(response.content)
+        except json_text.DuplicateKey as exc:
+            raise ServiceError(f"{final} answered ambiguous JSON: {exc}") from None
         except ValueError:
             raise ServiceError(
                 f"{final} answered HTTP {response.status} with something other than JSON"

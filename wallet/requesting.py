@@ -19,9 +19,10 @@ from vocab.context import ACCESS_GRANT_CREDENTIAL, BATTERY_EVENT_CREDENTIAL
 from vocab.datetimes import InvalidDateTime, parse_datetime, utcnow
 from vocab.errors import VocabError
 from vocab.gs1 import ItemKey, parse_item_uri
-from vocab.tiers import tier_of_credential_type
+from vocab.tiers import tier_of_credential_type, tiers_of_event
 from vocab.vcdm import as_list, issuer_id
 from wallet import credentials as creds
+from wallet import dynamic
 from wallet.dids import Resolver
 from wallet.errors import BadInput, ServiceError, WalletError
 from wallet.net import Http
@@ -54,7 +55,16 @@ class Released:
             tier = tier_of_credential_type(name)
             if tier is not None:
                 return tier.value
-        return Tier.LEGITIMATE_INTEREST.value if BATTERY_EVENT_CREDENTIAL in types else None
+        if BATTERY_EVENT_CREDENTIAL in types:
+            # the catalogue's tier of each attribute the event carries (all legitimate-interest
+            # today: battery status and Annex XIII point 4)
+            tiers = tiers_of_event(self.credential.get("credentialSubject"))
+            return (
+                "+".join(sorted(t.value for t in tiers))
+                if len(tiers) > 1
+                else (next(iter(tiers)).value if tiers else None)
+            )
+        return None
 
 
 @dataclass
@@ -69,6 +79,10 @@ class Outcome:
     @property
     def verified(self) -> bool:
         return all(r.verdict.verified for r in self.released)
+
+    def latest(self) -> list[dynamic.Latest]:
+        """The latest value of each dynamic attribute among the credentials that verified."""
+        return dynamic.latest_values(r.credential for r in self.released if r.verdict.verified)
 
 
 def item_key(uri: str) -> ItemKey:
@@ -240,4 +254,7 @@ def as_json(outcome: Outcome) -> dict[str, Any]:
             }
             for r in outcome.released
         ],
+        # Annex XIII point 4 and the battery status: the newest reading of each, with its time
+        # and the credential it comes from (the others are history in `credentials`).
+        "latest": [row.as_json() for row in outcome.latest()],
     }

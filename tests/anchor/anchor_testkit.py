@@ -263,7 +263,7 @@ class Harness:
             self.wrappers.append(wrapper)
             return wrapper
 
-        rt = AnchorRuntime(settings, engine, settings.load_master_key(), chain_wrapper=wrap)
+        rt = AnchorRuntime(settings, engine, settings.load_keystore(), chain_wrapper=wrap)
         self.runtimes.append(rt)
         return rt
 

@@ -95,9 +95,14 @@ def test_malformed_verify_options_are_400(app_client, acme, options):
 
 def test_non_conforming_documents_are_errors(app_client):
     doc = {"type": ["NonconformingDocument"]}
-    assert verify(app_client, doc).status_code == 400
+    r = verify(app_client, doc)
+    assert r.status_code == 400
+    assert r.json()["type"].endswith("/verification-failed")
+    assert "failed check(s): dataModel" in r.json()["detail"]
     r = app_client.post("/presentations/verify", json={"verifiablePresentation": doc})
     assert r.status_code == 400
+    assert r.json()["type"].endswith("/verification-failed")
+    assert "the presentation did not verify; failed check(s): dataModel" in r.json()["detail"]
 
 
 def test_presentation_verify_with_the_suites_options(app_client):
@@ -127,3 +132,24 @@ def test_presentation_verify_with_the_suites_options(app_client):
         json={"verifiablePresentation": vp, "options": {"challenge": "another"}},
     )
     assert r.status_code == 400
+
+
+def test_options_checks_decide_which_optional_checks_fail(app_client):
+    # issue 14 item 3: the verifier suite's valid VC names an issuer other than its signer and
+    # asks for ["proof"] only
+    signer = Signer()
+    vc = dataintegrity.create_proof(
+        with_examples("https://vc.example/issuers/5678"), signer.key, signer.vm
+    )
+    everything = verify(app_client, vc)
+    assert everything.status_code == 400
+    assert everything.json()["errors"][0]["type"].endswith("/issuer-mismatch")
+    assert verify(app_client, vc, {"checks": []}).status_code == 400  # empty: all decide
+    proof_only = verify(app_client, vc, {"checks": ["proof"]})
+    assert proof_only.status_code == 200, proof_only.text
+    warned = {w["type"].rsplit("/", 1)[-1] for w in proof_only.json()["warnings"]}
+    assert "issuer-mismatch" in warned
+    assert verify(app_client, vc, {"checks": ["proof", "issuer"]}).status_code == 400
+    # a broken signature fails whatever the caller asks for
+    tampered = {**vc, "credentialSubject": {"id": "did:example:other"}}
+    assert verify(app_client, tampered, {"checks": ["proof"]}).status_code == 400

@@ -1,5 +1,5 @@
-"""10,000 batteries in one bulk job against a real server process that is SIGKILLed mid-job and
-restarted: the job resumes and every battery is issued exactly once."""
+"""A bulk job against a real server process that is SIGKILLed twice mid-job and restarted: the job
+resumes each time and every battery is issued exactly once."""
 
 from __future__ import annotations
 
@@ -20,14 +20,16 @@ from sqlalchemy import text
 from issuer import operators
 from service.db import make_engine, migrate, session_scope
 
-# The issue's figure, 10,000 batteries, runs on the embedded default (SQLite). PostgreSQL runs the
-# same crash-and-resume story with fewer batteries by default to keep CI well under 20 minutes
-# (10,000 there took 12 min on this 2-core machine under load); DBP_TEST_BULK_ITEMS_POSTGRES=10000
-# runs the full figure there too.
+# The crash-and-resume story needs a job that crosses many claim windows (the worker claims up to
+# 48 items at a time) and survives several restarts, not 10,000 items: 1,500 (SQLite) and 1,000
+# (PostgreSQL) cross ~30 windows each and are killed twice, in ~1/5 of the time 10,000 took (324 of
+# the suite's 595 s). The issue's figure is an opt-in: DBP_TEST_BULK_ITEMS=10000
+# (DBP_TEST_BULK_ITEMS_POSTGRES for PostgreSQL); bench/ measures issuance throughput.
 ITEMS = {
-    "sqlite": int(os.environ.get("DBP_TEST_BULK_ITEMS", "10000")),
-    "postgres": int(os.environ.get("DBP_TEST_BULK_ITEMS_POSTGRES", "2000")),
+    "sqlite": int(os.environ.get("DBP_TEST_BULK_ITEMS", "1500")),
+    "postgres": int(os.environ.get("DBP_TEST_BULK_ITEMS_POSTGRES", "1000")),
 }
+CLAIM_WINDOW = 48  # issuer/worker.py BulkWorker(window=48)
 pytestmark = pytest.mark.slow
 
 
@@ -85,10 +87,13 @@ class Server:
                 self.proc.wait(10)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_bulk_10k_survives_sigkill(database_url, tmp_path):
     items = ITEMS["sqlite" if database_url.startswith("sqlite") else "postgres"]
-    kill_after = items // 3
+    assert items >= 10 * CLAIM_WINDOW, "too few items to cross several claim windows"
+    kill_points = [items // 3, 2 * items // 3]
     engine = make_engine(database_url)
     migrate(engine)
     port = _free_port()
@@ -131,18 +136,22 @@ def test_bulk_10k_survives_sigkill(database_url, tmp_path):
         r = client.post("/batteries:bulk", content=body, headers=headers)
         assert r.status_code == 202, r.text
         job = r.json()["jobId"]
-        while True:  # let a third of the job through, then kill the server mid-job
-            report = client.get(f"/jobs/{job}?limit=1", headers=auth(acme)).json()
-            if report["done"] >= kill_after:
-                break
-            time.sleep(0.5)
-        server.kill()
-        killed_at = report["done"]
-        server.start()
-        # the client retries its request after the crash: same key, same body, same job
-        r = client.post("/batteries:bulk", content=body, headers=headers)
-        assert r.status_code == 200, r.text
-        assert r.json()["jobId"] == job
+        killed_at = []
+        for kill_after in kill_points:
+            deadline = time.monotonic() + 1800
+            while time.monotonic() < deadline:  # let part of the job through, then kill mid-job
+                report = client.get(f"/jobs/{job}?limit=1", headers=auth(acme)).json()
+                if report["done"] >= kill_after:
+                    break
+                time.sleep(0.2)  # polling a condition; the deadline bounds it
+            server.kill()
+            assert report["done"] < items, "the job finished before the crash"
+            killed_at.append(report["done"])
+            server.start()
+            # the client retries its request after the crash: same key, same body, same job
+            r = client.post("/batteries:bulk", content=body, headers=headers)
+            assert r.status_code == 200, r.text
+            assert r.json()["jobId"] == job
         deadline = time.monotonic() + 3600
         while time.monotonic() < deadline:
             report = client.get(f"/jobs/{job}?limit=1", headers=auth(acme)).json()
@@ -151,7 +160,7 @@ def test_bulk_10k_survives_sigkill(database_url, tmp_path):
             time.sleep(1)
         elapsed = time.monotonic() - started
         print(
-            f"\nbulk {items} EV batteries: {elapsed:.1f} s with a SIGKILL after {killed_at} "
+            f"\nbulk {items} EV batteries: {elapsed:.1f} s with SIGKILLs after {killed_at} "
             f"({items / elapsed:.1f} batteries/s)"
         )
         assert report["state"] == "finished", report

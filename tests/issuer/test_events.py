@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from issuer_testkit import auth, issued, registered, verify
+from issuer_testkit import auth, issue, issued, passport, registered, verify
 from sqlmodel import Session, select
 
 from anchor.tables import AnchorLeaf
@@ -133,6 +133,9 @@ def test_events_need_an_issued_passport(app_client, acme):
 
 def test_recycled_archives_the_passport(app_client, acme):
     battery = issued(app_client, acme)["battery"]
+    # a battery is waste before it is recycled (the lifecycle rules, Art 77(8))
+    waste = {**STATUS, "batteryStatus": "waste"}
+    assert post(app_client, acme, battery["id"], waste).status_code == 201
     recycled = {**STATUS, "batteryStatus": "recycled"}
     assert post(app_client, acme, battery["id"], recycled).status_code == 201
     with Session(app_client.app.state.runtime.engine) as s:
@@ -145,3 +148,52 @@ def test_recycled_archives_the_passport(app_client, acme):
         assert len(views.public_credentials(s, battery["id"])) == 1  # history stays readable
         assert views.battery_by_key(s, battery["gtin"][1:], battery["serial"]).id == battery["id"]
         assert views.battery_by_key(s, "123", battery["serial"]) is None
+
+
+def status_change(status: str, day: int = 1) -> dict:
+    return {
+        "eventType": "status-change",
+        "occurredAt": f"2027-05-{day:02d}T08:00:00Z",
+        "batteryStatus": status,
+    }
+
+
+def refused(response, current: str, requested: str | None) -> None:
+    assert response.status_code == 409, response.text
+    problem = response.json()
+    assert problem["type"].endswith("/status-transition-refused")
+    assert (problem["currentStatus"], problem["requestedStatus"]) == (current, requested)
+    assert repr(current) in problem["detail"]
+    if requested is not None:
+        assert repr(requested) in problem["detail"]
+
+
+def test_the_battery_status_only_moves_forward(app_client, acme):
+    """Issue 13 item 3 (Art 77(7)-(8)): original -> re-used | repurposed | remanufactured |
+    waste; those -> waste; waste -> recycled; nothing after recycled. A refused transition is a
+    409 naming both states and changes nothing."""
+    battery_id = issued(app_client, acme)["battery"]["id"]
+    refused(post(app_client, acme, battery_id, status_change("recycled")), "original", "recycled")
+    # staying where it is is no transition
+    assert post(app_client, acme, battery_id, status_change("original")).status_code == 201
+    assert post(app_client, acme, battery_id, status_change("repurposed")).status_code == 201
+    for backwards in ("original", "re-used", "remanufactured", "recycled"):
+        refused(post(app_client, acme, battery_id, status_change(backwards)), "repurposed",
+                backwards)  # fmt: skip
+    assert post(app_client, acme, battery_id, status_change("waste", 2)).status_code == 201
+    refused(post(app_client, acme, battery_id, status_change("repurposed")), "waste", "repurposed")
+    # a new passport version cannot take the battery back either
+    data = passport()
+    data["lifecycle"] = {"batteryStatus": "original"}
+    refused(issue(app_client, acme, battery_id, data), "waste", "original")
+    assert post(app_client, acme, battery_id, status_change("recycled", 3)).status_code == 201
+    # after recycling the passport has ceased to exist: no status, no reading, no new version
+    for status in ("recycled", "waste", "original"):
+        refused(post(app_client, acme, battery_id, status_change(status)), "recycled", status)
+    refused(post(app_client, acme, battery_id, CONDITION), "recycled", None)
+    refused(issue(app_client, acme, battery_id, passport()), "recycled", "original")
+    view = app_client.get(f"/batteries/{battery_id}/passport", headers=auth(acme)).json()
+    assert view["battery"]["status"] == "recycled"
+    assert [e["credentialSubject"]["batteryStatus"] for e in view["events"]] == [
+        "original", "repurposed", "waste", "recycled",
+    ]  # fmt: skip

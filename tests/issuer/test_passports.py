@@ -98,6 +98,7 @@ def _check_tiers_hold_exactly_their_fields(data: dict, credentials: dict[Tier, d
 
 def test_each_tier_holds_exactly_its_catalogue_fields(app_client, acme):
     data = passport("ev")
+    data["general"]["operator"]["identifier"] = acme["did"]  # the signer (issue 13 item 1)
     result = issued(app_client, acme, data=data)
     credentials = _by_tier(result["verifiableCredentials"])
     assert _check_tiers_hold_exactly_their_fields(data, credentials) == 80
@@ -109,6 +110,7 @@ def test_all_93_attributes_land_in_their_tier(app_client, acme):
         data.pop(field)
     # a predecessor must be a passport that exists here (of a battery acme is responsible for)
     data["predecessor"] = [issued(app_client, acme, "SN-OLD")["passportId"]]
+    data["general"]["operator"]["identifier"] = acme["did"]  # the signer (issue 13 item 1)
     result = issued(app_client, acme, data=data)
     credentials = _by_tier(result["verifiableCredentials"])
     assert _check_tiers_hold_exactly_their_fields(data, credentials) == 93
@@ -257,8 +259,14 @@ def test_vc_api_credentials_are_stored(app_client, acme):
     }
     r = app_client.post("/credentials/issue", json={"credential": cred}, headers=auth(acme))
     assert r.status_code == 201
+    # the same request again is answered with the credential issued the first time (issue 14
+    # item 4); other content under the taken id is a 409
     again = app_client.post("/credentials/issue", json={"credential": cred}, headers=auth(acme))
-    assert again.status_code == 409
+    assert again.status_code == 201
+    assert again.json()["verifiableCredential"] == r.json()["verifiableCredential"]
+    other = {**cred, "credentialSubject": {"id": "did:example:b2"}}
+    taken = app_client.post("/credentials/issue", json={"credential": other}, headers=auth(acme))
+    assert taken.status_code == 409
     jwt = app_client.post(
         "/credentials/issue",
         json={

@@ -20,7 +20,7 @@ from proofs.didkey import did_key, did_key_verification_method_id
 from proofs.keys import Ed25519Key
 from resolver.tables import BatteryTenure
 from service.app import create_app
-from vocab.datetimes import format_datetime, utcnow
+from vocab.datetimes import format_datetime, parse_datetime, utcnow
 
 
 @pytest.fixture
@@ -122,6 +122,13 @@ def test_offer_accept_and_history(app_client, acme, second, operator_token):
         rows = session.exec(select(BatteryTenure).where(BatteryTenure.battery_id == battery_id))
         tenures = sorted((t.operator_did, t.until is None) for t in rows.all())
     assert tenures == sorted([(acme["did"], False), (second["did"], True)])
+    # The tenures the receiving instance gets cover a credential the transferor issued in the
+    # hand-over's own second (credentials state whole seconds): an end rounded down made such a
+    # passport fail the trust check at the receiving instance (the CI failure of
+    # tests/wallet/test_handover_instances.py).
+    completed = parse_datetime(done["completedAt"])
+    (old,) = [t for t in done["tenures"] if t["operator"] == acme["did"]]
+    assert parse_datetime(old["since"]) <= completed < parse_datetime(old["until"]), done["tenures"]
 
     # the doubly signed credential is queued for anchoring like every credential
     receipt = app_client.get(f"/anchors/{signed['id']}")
@@ -308,3 +315,42 @@ def test_a_second_offer_for_a_battery_handed_over_is_stale(
     assert "changed hands" in r.json()["detail"]
     doc = app_client.get(f"/batteries/{battery_id}/did.json").json()
     assert doc["controller"] == second["did"]
+
+
+def test_the_qr_shows_the_passport_handed_over_until_the_new_one(app_client, acme, second):
+    """Issue 13 item 3: between the hand-over and the new operator's first passport, the QR
+    (page, linkset, JSON) shows the passport handed over, marked "handed over to X on D"; the
+    new operator's passport then takes its place, unmarked."""
+    battery = issued(app_client, acme, "HO-QR")
+    battery_id = battery["battery"]["id"]
+    path = battery["battery"]["itemUri"].removeprefix("http://testserver")
+    credential = offer(app_client, acme, battery_id, second["did"]).json()["verifiableCredential"]
+    done = accept(app_client, second, credential).json()
+    day = done["completedAt"][:10]
+
+    page = app_client.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "No public passport yet" not in page.text
+    assert f"Handed over to second-life on {day}" in page.text
+    assert battery["passportId"] in page.text and "Authentic" in page.text
+    assert "VX75 battery pack" in page.text  # the data of the passport handed over
+    linkset = app_client.get(path + "?linkType=linkset").json()["linkset"][0]
+    (dpp,) = linkset["https://gs1.org/voc/dpp"]
+    assert f"Handed over to {second['did']} on {day}" in dpp["title"]
+    answer = app_client.get(path, headers={"Accept": "application/ld+json"})
+    assert answer.status_code == 200
+    assert answer.json()["description"].startswith(f"Handed over to {second['did']} on {day}")
+    public = [c["id"] for c in battery["verifiableCredentials"]
+              if "PublicBatteryPassportCredential" in c["type"]]  # fmt: skip
+    assert [c["id"] for c in answer.json()["verifiableCredential"]] == public
+
+    # the new operator's passport replaces it, unmarked
+    r = app_client.post(
+        f"/batteries/{battery_id}/passport", json=repurposed(), headers=auth(second)
+    )
+    assert r.status_code == 201, r.text
+    page = app_client.get(path, headers={"Accept": "text/html"})
+    assert "Handed over to" not in page.text and r.json()["passportId"] in page.text
+    answer = app_client.get(path, headers={"Accept": "application/ld+json"}).json()
+    assert "description" not in answer
+    assert answer["verifiableCredential"][0]["issuer"] == second["did"]

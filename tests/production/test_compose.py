@@ -146,17 +146,31 @@ def test_the_dockerfile():
 # --- the proxy: deploy/Caddyfile sends every route to the role that serves it ------------------
 
 
-def caddy_routes() -> list[tuple[re.Pattern[str], str | None]]:
-    """(path regex, upstream) in the order Caddy tries its handle blocks; None: refused."""
+Route = tuple[re.Pattern[str], frozenset[str] | None, str | None]
+
+
+def caddy_routes() -> list[Route]:
+    """(path regex, methods or None for any, upstream) in the order Caddy tries its handle
+    blocks; upstream None: refused. Matchers are one line (`@name path_regexp RE`) or a block
+    with `method` and `path_regexp`."""
     text = (REPO / "deploy" / "Caddyfile").read_text()
-    matchers = dict(re.findall(r"^\s*@(\w+) path_regexp (\S+)$", text, re.M))
-    out: list[tuple[re.Pattern[str], str | None]] = []
+    matchers: dict[str, tuple[str, frozenset[str] | None]] = {
+        name: (regex, None)
+        for name, regex in re.findall(r"^\s*@(\w+) path_regexp (\S+)$", text, re.M)
+    }
+    for name, body in re.findall(r"^\s*@(\w+) \{\n(.*?)\n\s*\}", text, re.M | re.S):
+        regex = re.search(r"^\s*path_regexp (\S+)$", body, re.M)
+        methods = re.search(r"^\s*method (.+)$", body, re.M)
+        assert regex, name
+        matchers[name] = (regex.group(1), frozenset(methods.group(1).split()) if methods else None)
+    out: list[Route] = []
     for name, body in re.findall(r"handle @(\w+) \{(.*?)\n\t\}", text, re.S):
         upstream = re.search(r"dynamic a (\w+)", body)
-        out.append((re.compile(matchers[name]), upstream.group(1) if upstream else None))
+        regex, methods = matchers[name]
+        out.append((re.compile(regex), methods, upstream.group(1) if upstream else None))
     fallback = re.search(r"handle \{.*?dynamic a (\w+)", text, re.S)
     assert fallback
-    out.append((re.compile(".*"), fallback.group(1)))
+    out.append((re.compile(".*"), None, fallback.group(1)))
     return out
 
 
@@ -167,9 +181,9 @@ def sample_path(route: BaseRoute) -> str:
     return re.sub(r"\{\w+\}", "x1", path)
 
 
-def upstream_for(routes, path: str) -> str | None:
-    for regex, upstream in routes:
-        if regex.search(path):
+def upstream_for(routes: list[Route], path: str, method: str = "GET") -> str | None:
+    for regex, methods, upstream in routes:
+        if regex.search(path) and (methods is None or method in methods):
             return upstream
     raise AssertionError(path)
 
@@ -180,11 +194,20 @@ def test_the_proxy_routes_every_path_to_its_role():
     for router, owner in ROUTERS:
         for route in router.routes:
             path = sample_path(route)
-            assert upstream_for(routes, path) == owner, f"{path} should go to {owner}"
-            checked += 1
+            for method in getattr(route, "methods", None) or {"GET"}:
+                got = upstream_for(routes, path, method)
+                assert got == owner, f"{method} {path} should go to {owner}, not {got}"
+                checked += 1
     assert checked >= 30
     assert upstream_for(routes, "/metrics") is None
     assert upstream_for(routes, "/readyz") is None
+
+
+def test_one_path_two_roles_by_method():
+    # the documents of a battery: read from the resolver, uploaded to the issuer
+    routes = caddy_routes()
+    assert upstream_for(routes, "/batteries/x1/documents", "GET") == "resolver"
+    assert upstream_for(routes, "/batteries/x1/documents", "POST") == "issuer"
 
 
 def test_the_compose_file_mounts_the_caddyfile(compose):

@@ -166,6 +166,24 @@ def flow(deployment: Deployment) -> dict:
     return {"operator": operator, "battery": battery, **r.json()}
 
 
+def verified_once_chain_is_open(client, credential: dict) -> dict:
+    """The verification result once the verifier's chain is open.
+
+    A verifier opens its chain on the first anchored credential it sees and, while that takes
+    longer than its few seconds of patience, reports the anchor as "could not be checked" (by
+    design, a warning). A busy machine may need longer than that (issue 13 item 13), so wait on
+    the condition, bounded by a deadline, instead of asserting on the first answer."""
+    deadline = time.monotonic() + ANCHOR_WAIT_S
+    while True:
+        r = client.post("/credentials/verify", json={"verifiableCredential": credential})
+        assert r.status_code == 200, r.text
+        result = r.json()
+        opening = [w for w in result["warnings"] if "still being opened" in json.dumps(w)]
+        if not opening or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)  # polling a condition; the deadline bounds it
+
+
 def test_issue_resolve_access_verify_with_anchor(deployment: Deployment, flow: dict, tmp_path):
     d = deployment
     resolvers = itertools.cycle([httpx.Client(base_url=p.url) for p in d.resolvers])
@@ -230,9 +248,7 @@ def test_issue_resolve_access_verify_with_anchor(deployment: Deployment, flow: d
     assert receipt["contract"].lower() == contract.lower()
 
     for client in (v1, v2):
-        r = client.post("/credentials/verify", json={"verifiableCredential": public})
-        assert r.status_code == 200, r.text
-        result = r.json()
+        result = verified_once_chain_is_open(client, public)
         assert result["verified"] is True
         assert "anchor" in result["checks"], result
         assert not [w for w in result["warnings"] if "anchor" in json.dumps(w)], result
@@ -269,9 +285,15 @@ def test_json_logs_carry_the_request_id(deployment: Deployment, flow: dict):
     r = httpx.get(deployment.resolvers[0].url + "/healthz")
     rid = r.headers["x-request-id"]
     assert len(rid) == 32
-    time.sleep(0.2)
-    logged = [json.loads(x) for x in deployment.resolvers[0].log_lines() if x.startswith("{")]
-    assert any(e.get("request_id") == rid and e["path"] == "/healthz" for e in logged)
+    # the log line is written after the answer: wait for it (bounded), not for a fixed time
+    deadline = time.monotonic() + 20
+    while True:
+        logged = [json.loads(x) for x in deployment.resolvers[0].log_lines() if x.startswith("{")]
+        found = any(e.get("request_id") == rid and e["path"] == "/healthz" for e in logged)
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert found, logged[-5:]
 
 
 def _sample(metrics: str, name: str, **labels: str) -> float:

@@ -84,7 +84,7 @@ def test_every_role_has_health_readiness_and_metrics(role_client, role):
     assert r.json() == {
         "status": "ready",
         "role": role,
-        "checks": {"database": "ok", "chain": "ok"},
+        "checks": {"database": "ok", "chain": "ok", "signer": "ok"},
     }
     r = client.get("/metrics")
     assert r.status_code == 200

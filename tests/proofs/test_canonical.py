@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 
 import pytest
 from proofs_testkit import EXAMPLES_V2, V2, credential, read_vector, vector_loader
@@ -239,15 +238,34 @@ def _with_subject(subject) -> dict:
     }
 
 
-def test_a_blank_node_clique_is_refused_quickly():
-    """9 mutually linked look-alike blank nodes: pyoxigraph alone needs ~50 s, 10 take minutes."""
+def test_a_blank_node_clique_is_refused_by_the_work_bound():
+    """9 mutually linked look-alike blank nodes: pyoxigraph alone needs ~50 s, 10 take minutes; the
+    refusal comes from the counted work bound (the speed of it is a bench figure, not a test)."""
     lines = [
         f"_:b{i} <https://example.org/p> _:b{j} .\n" for i in range(9) for j in range(9) if i != j
     ]
-    started = time.perf_counter()
     with pytest.raises(MalformedDocument, match="indistinguishable blank nodes"):
         canonicalize_nquads("".join(lines))
-    assert time.perf_counter() - started < 2
+
+
+def _poison(shape: str, n: int) -> str:
+    p = "<https://example.org/p>"
+    if shape == "clique":
+        quads = [f"_:b{i} {p} _:b{j} ." for i in range(n) for j in range(n) if i != j]
+    elif shape == "chains":  # two look-alike chains: quadratic calls within the per-node limit
+        quads = [f"_:{c}{i} {p} _:{c}{i + 1} ." for c in "az" for i in range(n)]
+    else:  # two look-alike parents of n look-alike children each
+        quads = [f"_:m{m} {p} _:c{m}x{i} ." for m in range(2) for i in range(n)]
+        quads += [f'_:c{m}x{i} {p} "cell" .' for m in range(2) for i in range(n)]
+    return "\n".join(quads) + "\n"
+
+
+@pytest.mark.parametrize(("shape", "n"), [("clique", 30), ("chains", 2000), ("cells", 2000)])
+def test_poison_shapes_are_refused_by_the_work_bound(shape, n):
+    # The bound is counted in steps (proofs/rdfc_work.py), not timed: how fast the refusal comes is
+    # a bench figure, not a test (a loaded CI machine made the earlier 2 s limit flaky).
+    with pytest.raises(MalformedDocument, match="indistinguishable blank nodes"):
+        canonicalize_nquads(_poison(shape, n))
 
 
 def test_look_alike_nested_objects_are_refused_like_the_reference_does():

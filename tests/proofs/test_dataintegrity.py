@@ -298,6 +298,45 @@ def test_revoked_method(signed, resolve):
     raises_exactly(VerificationMethodError, verify_proof, signed, resolver)
 
 
+def test_a_revoked_method_verifies_only_proofs_created_before_its_revocation(
+    signer, resolve, suite
+):
+    """A retired key (CID `revoked`) keeps verifying what it signed before, and refuses a proof
+    whose `created` is at or after the revocation, even when verified later still."""
+    revoked = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def resolver(vm_id, purpose):
+        return {**resolve(vm_id, purpose), "revoked": "2026-06-01T00:00:00Z"}
+
+    def signed_at(moment):
+        doc = credential(signer.did)
+        return create_proof(doc, signer.key, signer.vm, cryptosuite=suite, created=moment)
+
+    later = revoked + timedelta(days=30)
+    [ok] = verify_proof(signed_at(revoked - timedelta(seconds=1)), resolver, now=later)
+    assert ok.verification_method == signer.vm
+    for moment in (revoked, revoked + timedelta(seconds=1)):
+        error = raises_exactly(
+            VerificationMethodError, verify_proof, signed_at(moment), resolver, now=later
+        )
+        assert "revoked at 2026-06-01T00:00:00Z" in str(error)
+        assert f"created at {moment.strftime('%Y-%m-%dT%H:%M:%SZ')}" in str(error)
+
+
+def test_an_expired_method_verifies_nothing_after_it_expired(signer, resolve, suite):
+    def resolver(vm_id, purpose):
+        return {**resolve(vm_id, purpose), "expires": "2026-06-01T00:00:00Z"}
+
+    early = datetime(2026, 1, 1, tzinfo=UTC)
+    doc = create_proof(
+        credential(signer.did), signer.key, signer.vm, cryptosuite=suite, created=early
+    )
+    verify_proof(doc, resolver, now=early + timedelta(days=1))
+    raises_exactly(
+        VerificationMethodError, verify_proof, doc, resolver, now=datetime(2026, 7, 1, tzinfo=UTC)
+    )
+
+
 def test_unknown_method_type(signed, resolve):
     def resolver(vm_id, purpose):
         return {**resolve(vm_id, purpose), "type": "EcdsaSecp256k1VerificationKey2019"}

@@ -185,6 +185,22 @@ def test_expired_token(signer, resolve):
     assert jose.verify_jwt(token, resolve, now=datetime(2023, 1, 1, tzinfo=UTC))
 
 
+def test_a_revoked_key_verifies_only_tokens_issued_before_its_revocation(signer, resolve):
+    def resolver(vm_id, purpose):
+        return {**resolve(vm_id, purpose), "revoked": "2026-06-01T00:00:00Z"}
+
+    revoked = int(datetime(2026, 6, 1, tzinfo=UTC).timestamp())
+    later = datetime(2026, 9, 1, tzinfo=UTC)
+
+    def token(claims):
+        return jose.sign_jwt(credential(signer.did), signer.key, signer.vm, claims=claims)
+
+    assert jose.verify_jwt(token({"iat": revoked - 1}), resolver, now=later)
+    for claims in ({"iat": revoked}, {"iat": revoked + 60}, {}):
+        raises_exactly(VerificationMethodError, jose.verify_jwt, token(claims), resolver, now=later)
+    raises_exactly(MalformedJws, jose.verify_jwt, token({"iat": "yesterday"}), resolver, now=later)
+
+
 @pytest.mark.parametrize(
     "token",
     [

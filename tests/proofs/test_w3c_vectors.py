@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-
 import pytest
-from proofs_testkit import VECTORS, read_vector, vector_loader
+from proofs_testkit import read_vector, vector_loader
 
 from proofs.canonical import jcs, rdfc
 from proofs.dataintegrity import create_proof, signing_input, verify_proof
 from proofs.keys import Ed25519Key
 from proofs.legacy import legacy_signing_input
 from proofs.multibase import decode_base58btc
-
-SHARED = Path("/work/shared/reference/w3c/vc-di-eddsa/TestVectors")
 
 # (folder, file suffix, unsigned input, cryptosuite)
 DATA_INTEGRITY = [
@@ -142,13 +136,3 @@ def test_the_ed25519_key_decodes_as_the_spec_says(spec_key):
     assert decode_base58btc(pair["privateKeyMultibase"])[:2] == b"\x80\x26"
     assert spec_key.public_multibase == pair["publicKeyMultibase"]
     assert spec_key.private_multibase == pair["privateKeyMultibase"]
-    assert hashlib.sha256(b"").digest()  # hashlib available (FIPS builds may lack sha256)
-
-
-@pytest.mark.skipif(not SHARED.is_dir(), reason="no shared reference copy on this machine")
-def test_copied_vectors_match_the_shared_reference():
-    for path in VECTORS.rglob("*"):
-        relative = path.relative_to(VECTORS)
-        if path.is_file() and relative.parts[0] != "contexts" and path.name != "LICENSE.md":
-            assert path.read_bytes() == (SHARED / relative).read_bytes(), relative
-    assert json.loads((VECTORS / "keyPair.json").read_text())

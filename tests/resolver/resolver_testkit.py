@@ -1,5 +1,6 @@
-"""Helpers for resolver tests: batteries in the registry, signed public passport credentials, and
-a `PassportSource` fake standing in for issuer/views.py (verification stays the real one)."""
+"""Helpers for resolver tests: batteries registered and passports issued through the issuer's API
+into the database (the runtime's real passport source), batteries only in the routing registry,
+signed public passport credentials, and other dbp instances really listening."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,52 +36,6 @@ from vocab.tiers import split_by_tier
 
 GTIN = "09520123456788"
 REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class FakeBattery:
-    """The fields of issuer.views.BatteryView the resolver reads."""
-
-    id: str
-    gtin: str
-    serial: str
-    item_uri: str
-    did: str
-    operator_did: str
-    category: str | None = "ev"
-    status: str | None = "original"
-    passport_id: str | None = None
-    passport_version: int | None = 1
-    passport_state: str | None = "active"
-
-
-@dataclass
-class FakePassports:
-    """`resolver.sources.PassportSource` over dicts; verification is the runtime's own."""
-
-    runtime: Any
-    batteries: dict[str, FakeBattery] = field(default_factory=dict)
-    credentials: dict[str, list[dict]] = field(default_factory=dict)
-    history: dict[str, list[dict]] = field(default_factory=dict)
-
-    def battery_by_id(self, session, battery_id):
-        return self.batteries.get(battery_id)
-
-    def public_credentials(self, session, battery_id):
-        return copy.deepcopy(self.credentials.get(battery_id, []))
-
-    def passport_history(self, session, battery_id):
-        return self.history.get(battery_id, [])
-
-    def verify_credential(self, session, credential):
-        return self.runtime.verify_credential(session, credential)
-
-
-def install_fake(client: TestClient) -> FakePassports:
-    runtime = client.app.state.runtime
-    fake = FakePassports(runtime)
-    runtime.passports = fake
-    return fake
 
 
 def register_battery(
@@ -138,32 +93,39 @@ def issue(client: TestClient, operator: dict, credential: dict) -> dict:
     return r.json()["verifiableCredential"]
 
 
-def battery_with_passport(
-    client: TestClient, fake: FakePassports, operator: dict, serial: str
-) -> dict[str, Any]:
-    """A registered battery with one signed public passport credential in the fake source."""
-    runtime = client.app.state.runtime
-    battery = register_battery(runtime, operator["did"], serial)
-    vc = issue(client, operator, public_credential(operator["did"], battery["uri"]))
-    fake.batteries[battery["id"]] = FakeBattery(
-        id=battery["id"],
-        gtin=battery["gtin"],
-        serial=serial,
-        item_uri=battery["uri"],
-        did=battery["did"],
-        operator_did=operator["did"],
-        passport_id=vc["credentialSubject"]["passportId"],
-    )
-    fake.credentials[battery["id"]] = [vc]
-    fake.history[battery["id"]] = [
-        {
-            "at": "2026-06-15T09:30:00Z",
-            "event": "issued",
-            "passportVersion": 1,
-            "by": operator["did"],
-        }
-    ]
-    return {**battery, "credential": vc}
+def battery_with_passport(client: TestClient, operator: dict, serial: str) -> dict[str, Any]:
+    """A battery registered with `POST /batteries` whose passport was issued with `POST
+    .../passport` (stored in the database); its ids, URIs and signed public credential."""
+    issued = issued_battery(client, operator, serial)
+    return {
+        "id": issued["id"],
+        "did": issued["did"],
+        "path": issued["path"],
+        "uri": issued["itemUri"],
+        "gtin": issued["gtin"],
+        "serial": serial,
+        "passportId": issued["passportId"],
+        "credential": issued_public_credential(issued),
+    }
+
+
+def tamper_stored_credential(runtime: Any, credential_id: str, change: Any) -> None:
+    """Change a signed credential where it is kept (its database row), as an intruder with write
+    access to the database would; `change` edits the document in place."""
+    from sqlalchemy.orm.attributes import flag_modified
+    from sqlmodel import select
+
+    from issuer.tables import IssuedCredential
+
+    with session_scope(runtime.engine) as session:
+        row = session.exec(
+            select(IssuedCredential).where(IssuedCredential.credential_id == credential_id)
+        ).one()
+        document = copy.deepcopy(row.document)
+        change(document)
+        row.document = document
+        flag_modified(row, "document")
+        session.add(row)
 
 
 # --- other dbp instances, really listening ---

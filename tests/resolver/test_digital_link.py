@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from resolver.digital_link import NotAnItemPath, parse_item_path
+from resolver.digital_link import MalformedItemPath, NotAnItemPath, parse_item_path
 from vocab.gs1 import InvalidGs1Key
 
 
@@ -55,16 +55,35 @@ def test_bad_values_name_their_field(path, field):
 
 @pytest.mark.parametrize(
     "path",
-    [
-        "/01/09520123456788",
-        "/01/09520123456788/10/B1",
-        "/01/09520123456788/21/S/unknown",
-        "/01/09520123456788/21/S/qr.png/x",
-        "/01/09520123456788/10/B/22/V/21/S",  # 22 must come before 10
-        "/01/09520123456788/21/S/21/T",
-        "/414/9520123456788",
-    ],
+    ["/01/09520123456788", "/01/09520123456788/10/B1", "/414/9520123456788"],
 )
 def test_not_item_paths(path):
     with pytest.raises(NotAnItemPath):
         parse_item_path(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/01/09520123456788/21/S/unknown",
+        "/01/09520123456788/21/S/qr.png/x",
+        "/01/09520123456788/10/B/22/V/21/S",  # 22 must come before 10
+        "/01/09520123456788/21/S/21/T",
+        "/01/09520123456788/21",
+        "/01/09520123456788/10/B1/foo",
+        "/01/09520123456788/99/x",
+    ],
+)
+def test_broken_digital_link_syntax_is_a_400(path):
+    # issue 14 item 5 (GS1 conformant resolver: syntax errors are 400, not 404)
+    with pytest.raises(MalformedItemPath) as caught:
+        parse_item_path(path)
+    assert caught.value.status == 400
+
+
+def test_a_trailing_slash_is_tolerated():
+    plain = parse_item_path("/01/09520123456788/21/S1")
+    assert parse_item_path("/01/09520123456788/21/S1/") == plain
+    assert parse_item_path("/01/09520123456788/21/S1/qr.svg/") == parse_item_path(
+        "/01/09520123456788/21/S1/qr.svg"
+    )

@@ -1,5 +1,9 @@
 """The consumer page rendered without HTTP: grouping by catalogue group, the carbon footprint chart,
-the verification panel and verdict, escaping, real headings, and WCAG AA colour contrast."""
+the verification panel and verdict, escaping, real headings, and WCAG AA colour contrast.
+
+A unit test of the rendering: check results are stand-ins (FakeCheck/FakeResult) so that every
+verdict can be drawn; the pages over real stores and real verification are in
+test_resolve_http.py and test_page_browser.py."""
 
 from __future__ import annotations
 
@@ -203,6 +207,25 @@ def test_suspended_and_unknown_status():
     assert "whether it was withdrawn is unknown" in unknown
 
 
+def test_a_failed_trust_check_says_why():
+    vc = credential()
+    checks = result(vc=vc)
+    detail = f"may not issue X: {ISSUER} is not the operator responsible for {URI}"
+    checks.checks.append(FakeCheck("trust", "failed", detail, "issuer-not-responsible"))
+    html = page(panel(vc, checks))
+    assert 'class="check check-failed" data-check="trust"' in html
+    why = "Its issuer was not the operator responsible for this battery when it was issued"
+    # in the check's line and in the verdict, with the verifier's own words behind a disclosure
+    verdict_html = html.split('class="verdict verdict-bad"', 1)[1].split("</section>", 1)[0]
+    assert why in verdict_html
+    assert html.count(why) >= 2
+    assert "is not the operator responsible for" in html
+    checks.checks[-1] = FakeCheck("trust", "failed", "battery x is not registered here",
+                                  "unknown-battery")  # fmt: skip
+    unknown = page(panel(vc, checks))
+    assert "does not know the battery it is about" in unknown
+
+
 def test_anchor_warning_in_plain_words():
     vc = credential()
     checks = result(vc=vc)
@@ -323,3 +346,73 @@ def test_colour_contrast_meets_wcag_aa():
         assert ratio >= 4.5, f"{fg} on {bg}: {ratio:.2f}"
     # the chart's bars are graphics: 3:1 against the page (WCAG 1.4.11)
     assert contrast(colours["bar"], colours["bg"]) >= 3
+
+
+def test_a_pending_anchor_is_not_every_check_passed():
+    """Issue 13 item 11: while a credential's fingerprint is on its way to the chain the verdict
+    says "anchor pending", not "every check passed"."""
+    vc = credential()
+    checks = result(vc=vc)
+    checks.checks[-1] = FakeCheck("anchor", "warning", "queued for anchoring", "anchor-pending")
+    html = page(panel(vc, checks))
+    assert 'class="verdict verdict-ok"' in html and "Authentic</h2>" in html
+    assert "Every check passed" not in html
+    assert "Anchor pending: its fingerprint is on its way to the blockchain." in html
+    assert "Every check passed" in page(panel(vc, result(vc=vc)))  # all passed: it may say so
+
+
+def test_product_first_and_operators_by_name():
+    """Issue 13 item 12: the product's name and model at the top; operator DIDs shown as names
+    (known here, or named by the verified passport data), the DID behind a disclosure."""
+    subject = public_subject(URI)
+    subject["general"]["operator"]["identifier"] = ISSUER
+    vc = credential(subject)
+    other = "did:web:b.example:operators:reuse"
+    html = page(
+        panel(vc, result(vc=vc)),
+        holder_did=other,
+        names={other: "reuse"},
+        history=[{"at": "2026-06-15T09:30:00Z", "event": "created", "actor": ISSUER}],
+    )
+    h1 = html.index("<h1>")
+    product = html.index('<p class="product">')
+    assert h1 < product < html.index('class="verdict')
+    assert "<strong>VX75 battery pack</strong> · model <strong" in html
+    assert "<title>Battery passport · VX75 battery pack · VX75 · GTIN" in html
+    issuer = (
+        '<details class="did"><summary>Example Battery Systems GmbH</summary>'
+        f'<code class="break">{ISSUER}</code></details>'
+    )
+    assert html.count(issuer) == 2  # "Issued by" and the history's "By"
+    reuse = f'<details class="did"><summary>reuse</summary><code class="break">{other}</code>'
+    assert reuse in html
+    assert "<td>2026-06-15 09:30 UTC</td>" in html
+    # a DID nobody named: a short form, the DID still behind the disclosure
+    unnamed = page(panel(vc, result(vc=credential())), holder_did="did:web:c.example:operators:x")
+    assert '<summary>x (c.example)</summary><code class="break">did:web:c.example' in unnamed
+
+
+def test_the_signer_is_named_only_when_it_is_the_operator_the_passport_names():
+    """Issue 13 item 1: a passport naming its operator by an alsoKnownAs identifier (an LEI)
+    shows its signer by the operator's name once the trust check (which holds the binding rule)
+    passed; when it failed (operator-not-issuer), the signer gets no name from the passport."""
+    subject = public_subject(URI)
+    subject["general"]["operator"]["identifier"] = "urn:lei:529900T8BM49AURSDO55"
+    vc = credential(subject)
+    named = (
+        '<details class="did"><summary>Example Battery Systems GmbH</summary>'
+        f'<code class="break">{ISSUER}</code>'
+    )
+
+    def with_trust(status: str) -> FakeResult:
+        checks = result(vc=vc)
+        code = "operator-not-issuer" if status == "failed" else ""
+        checks.checks.append(FakeCheck("trust", status, "trust detail", code))
+        return checks
+
+    other = "did:web:x.example:operators:y"
+    assert named in page(panel(vc, with_trust("passed")), holder_did=other)
+    assert named not in page(panel(vc, result(vc=vc)), holder_did=other)  # trust not checked
+    refused = page(panel(vc, with_trust("failed")), holder_did=other)
+    assert named not in refused
+    assert "Verification failed" in refused

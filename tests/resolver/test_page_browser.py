@@ -12,11 +12,11 @@ import pytest
 from resolver_testkit import (
     REPO,
     battery_with_passport,
-    install_fake,
     issued_battery,
     issued_public_credential,
     serving_in_thread,
     set_status,
+    tamper_stored_credential,
 )
 
 pytestmark = pytest.mark.browser
@@ -36,6 +36,9 @@ FLAGS = (
     "--disable-sync",
     "--disable-dev-shm-usage",
     "--window-size=412,915",  # a mid-range phone
+    # Overlay scrollbars, as on a phone: the window's width is all page, so a page that fits
+    # has document.documentElement.scrollWidth == window.innerWidth.
+    "--hide-scrollbars",
 )
 
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
@@ -85,12 +88,11 @@ def acme(operator_token):
 def site(app_client, acme, request):
     """The app of `app_client` (SQLite or PostgreSQL) on a real port, with one battery whose
     public passport credential is signed by acme."""
-    fake = install_fake(app_client)
-    battery = battery_with_passport(app_client, fake, acme, "BRW-1")
+    battery = battery_with_passport(app_client, acme, "BRW-1")
     with serving_in_thread(app_client.app) as url:
         yield {
             "url": url,
-            "fake": fake,
+            "runtime": app_client.app.state.runtime,
             "battery": battery,
             "db": request.node.callspec.params["database_url"],
         }
@@ -142,7 +144,10 @@ def test_valid_battery(browser, site):
     assert len(bars) == 4
     assert bars[0].size["width"] > bars[2].size["width"] > 0  # drawn to scale
     assert "482 kg" in find("#identity")[0].text
-    assert "Issued" in find("#history")[0].text
+    # the passport's history as the issuer recorded it: version 1 created, by acme
+    history = find("#history")[0].text
+    assert "Created 1 " + site["battery"]["passportId"] in history, history
+    assert "Example Battery Systems GmbH" in history, history  # the operator the passport names
     assert "/access" in find("#restricted")[0].text
     # the page works without JavaScript and asks nothing from elsewhere
     assert browser.execute_script("return document.scripts.length") == 0
@@ -172,8 +177,11 @@ def test_revoked_battery(browser, app_client, acme, request):
 
 
 def test_tampered_credential(browser, site):
-    stored = site["fake"].credentials[site["battery"]["id"]][0]
-    stored["credentialSubject"]["general"]["batteryMass"]["value"] = 120.0  # not what was signed
+    def heavier(document: dict) -> None:
+        document["credentialSubject"]["general"]["batteryMass"]["value"] = 120.0  # not signed
+
+    # the stored row is changed, as an intruder with write access to the database would
+    tamper_stored_credential(site["runtime"], site["battery"]["credential"]["id"], heavier)
     find = open_page(browser, site["url"] + site["battery"]["path"])
     verdict = find("section.verdict")[0]
     assert "verdict-bad" in verdict.get_attribute("class")
@@ -203,3 +211,107 @@ def test_qr_svg_as_drawn_by_the_browser_decodes(browser, site, tmp_path):
     )
     # the symbol carries the identifier as printed: this instance's public URL
     assert done.stdout.decode().strip() == battery["uri"]
+
+
+# Where each table sits: its scrolling box, the main column, and whether the hint shows.
+LAYOUT = """
+const main = document.querySelector('main').getBoundingClientRect();
+const style = getComputedStyle(document.querySelector('main'));
+const column = [main.left + parseFloat(style.paddingLeft),
+                main.right - parseFloat(style.paddingRight)];
+return {
+  scrollWidth: document.documentElement.scrollWidth,
+  innerWidth: window.innerWidth,
+  tables: [...document.querySelectorAll('main table')].map(t => {
+    const box = t.closest('.scroll');
+    const hint = box && box.querySelector(':scope > .scroll-hint');
+    const r = box ? box.getBoundingClientRect() : null;
+    return {
+      section: (t.closest('section') || {}).id,
+      boxed: !!box,
+      overflowX: box ? getComputedStyle(box).overflowX : null,
+      left: r && r.left, right: r && r.right, column: column,
+      table: t.getBoundingClientRect().width, box: box && box.clientWidth,
+      contains: !!box && box.scrollWidth >= Math.floor(t.getBoundingClientRect().width),
+      hint: !!hint && getComputedStyle(hint).display !== 'none' && hint.offsetHeight > 0,
+    };
+  }),
+};
+"""
+
+
+def full_page(driver, name: str, width: int) -> Path:
+    """The whole page at `width`, as tall as it is."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(height, 915), 16000))
+    path = SCREENSHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_the_page_fits_phone_and_desktop(browser, app_client, acme, request, width):
+    """Issue 13 item 12: at 390 and 1366 px no table widens the page (each scrolls inside its own
+    box, with a hint when it is wider than the box), the product's name and model are at the
+    top, and operator DIDs show as names with the DID behind a disclosure."""
+    from selenium.webdriver.common.by import By
+
+    db = request.node.callspec.params["database_url"]
+    battery = issued_battery(app_client, acme, f"FIT-{width}")
+    with serving_in_thread(app_client.app) as url:
+        browser.set_window_size(width, 900)
+        find = open_page(browser, url + battery["path"])
+        layout = browser.execute_script(LAYOUT)
+        assert layout["innerWidth"] == width
+        assert layout["scrollWidth"] == layout["innerWidth"], layout
+        assert len(layout["tables"]) >= 5  # materials, hazardous substances, ..., history
+        for table in layout["tables"]:
+            assert table["boxed"] and table["overflowX"] == "auto", table
+            left, right = table["column"]
+            assert left - 0.5 <= table["left"] and table["right"] <= right + 0.5, table
+            assert table["contains"], table
+            assert table["hint"] == (table["table"] > table["box"] + 0.5), table
+        scrolling = [t for t in layout["tables"] if t["hint"]]
+        assert scrolling, "the hazardous-substances table is wider than any phone or column"
+        if width == 1366:
+            assert len(scrolling) < len(layout["tables"])  # the narrow ones need no scrolling
+
+        # the product first: name and model right under the heading, above the verdict
+        (product,) = find("p.product")
+        assert product.text == "VX75 battery pack · model VX75"
+        assert product.location["y"] < find("section.verdict")[0].location["y"]
+
+        # operator DIDs: the operator's name, the DID on request
+        issued_by = find("#verification .issued-by details.did")[0]
+        # the signer is the operator the passport names (issue 13 item 1): shown by that name
+        assert issued_by.find_element(By.TAG_NAME, "summary").text == "Example Battery Systems GmbH"
+        did = issued_by.find_element(By.TAG_NAME, "code")
+        assert not did.is_displayed()
+        for details in find("details.did"):
+            assert not details.find_element(By.TAG_NAME, "summary").text.startswith("did:")
+        full_page(browser, f"fit-{width}-{db}", width)
+        issued_by.find_element(By.TAG_NAME, "summary").click()
+        assert did.is_displayed() and did.text == acme["did"]
+        browser.set_window_size(412, 915)
+
+
+def test_the_page_renders_under_its_content_security_policy(browser, site):
+    """Issue 13 item 9: the page is sent with a CSP that allows no script and only its own
+    stylesheet (by hash); Chromium applies that stylesheet, and a tampered one would not be."""
+    import httpx
+
+    url = site["url"] + site["battery"]["path"]
+    answer = httpx.get(url, headers={"Accept": "text/html"}, timeout=30)
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "'sha256-" in policy and "script" not in policy
+    assert answer.headers["x-frame-options"] == "DENY"
+    open_page(browser, url)
+    skip = "return getComputedStyle(document.querySelector('a.skip')).position"
+    assert browser.execute_script(skip) == "absolute"  # passport.css applied under the CSP
+    # a style the policy does not name is refused: the check above can fail
+    browser.execute_script(
+        "const s = document.createElement('style');"
+        "s.textContent = 'a.skip { position: fixed !important; }';"
+        "document.head.appendChild(s);"
+    )
+    assert browser.execute_script(skip) == "absolute"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from resolver_testkit import GTIN, battery_with_passport, install_fake, register_battery
+from resolver_testkit import GTIN, auth, battery_with_passport
 
 LINKSET = "application/linkset+json"
 
@@ -17,13 +17,17 @@ def acme(operator_token):
 
 
 @pytest.fixture
-def fake(app_client):
-    return install_fake(app_client)
+def battery(app_client, acme):
+    """Registered and issued through the issuer's API: the resolver reads the real store."""
+    return battery_with_passport(app_client, acme, "SN-0001")
 
 
-@pytest.fixture
-def battery(app_client, fake, acme):
-    return battery_with_passport(app_client, fake, acme, "SN-0001")
+def registered(app_client, operator: dict, serial: str, gtin: str = GTIN) -> dict:
+    """A battery registered with `POST /batteries`, no passport issued yet."""
+    r = app_client.post("/batteries", json={"gtin": gtin, "serial": serial}, headers=auth(operator))
+    assert r.status_code == 201, r.text
+    b = r.json()
+    return {**b, "path": b["itemUri"].removeprefix("http://testserver")}
 
 
 def links_by_rel(header: str) -> dict[str, list[str]]:
@@ -165,8 +169,7 @@ def test_gtin_13_is_normalised(app_client, battery, gtin_form):
     [("96385074", "00000096385074"), ("036000291452", "00036000291452")],
 )
 def test_gtin_8_and_12(app_client, acme, short, gtin14):
-    runtime = app_client.app.state.runtime
-    battery = register_battery(runtime, acme["did"], "S8", gtin=short)
+    battery = registered(app_client, acme, "S8", gtin=short)
     assert battery["path"] == f"/01/{gtin14}/21/S8"
     for gtin in (short, gtin14):
         r = app_client.get(f"/01/{gtin}/21/S8", headers={"Accept": LINKSET})
@@ -185,9 +188,8 @@ def test_variant_and_batch_qualifiers(app_client, battery, qualifiers):
     assert "SN-0001" in page.text
 
 
-def test_serial_with_slash_and_percent(app_client, acme, fake):
-    runtime = app_client.app.state.runtime
-    battery = register_battery(runtime, acme["did"], "A/B%c")
+def test_serial_with_slash_and_percent(app_client, acme):
+    battery = registered(app_client, acme, "A/B%c")
     assert battery["path"] == f"/01/{GTIN}/21/A%2FB%25c"
     r = app_client.get(battery["path"], headers={"Accept": LINKSET})
     assert r.status_code == 200, r.text
@@ -261,7 +263,8 @@ def test_resolver_description(app_client):
         ("/01/09520123456788/10/" + "L" * 21 + "/21/S", 400, "invalid-gs1-key", "batch"),
         ("/01/09520123456788/21/NOT-REGISTERED", 404, "unknown-battery", None),
         ("/01/09520123456788", 404, "not-found", None),
-        ("/01/09520123456788/21/SN-0001/nope", 404, "not-found", None),
+        # GS1: syntax errors are 400 (issue 14 item 5)
+        ("/01/09520123456788/21/SN-0001/nope", 400, "invalid-digital-link", None),
     ],
 )
 def test_bad_item_requests(app_client, battery, path, status, code, field):
@@ -304,8 +307,8 @@ def test_browsers_get_error_pages(app_client, battery):
     assert "check digit" in bad.text
 
 
-def test_no_public_passport_yet(app_client, acme, fake):
-    battery = register_battery(app_client.app.state.runtime, acme["did"], "EMPTY")
+def test_no_public_passport_yet(app_client, acme):
+    battery = registered(app_client, acme, "EMPTY")
     r = app_client.get(battery["path"], headers={"Accept": "application/ld+json"})
     assert r.status_code == 404
     assert r.json()["type"].endswith("/no-public-passport")

@@ -11,7 +11,6 @@ import pytest
 from resolver_testkit import (
     GTIN,
     battery_with_passport,
-    install_fake,
     register_battery,
     running_instance,
 )
@@ -71,11 +70,6 @@ def acme(operator_token):
     return operator_token("acme")
 
 
-@pytest.fixture
-def fake(app_client):
-    return install_fake(app_client)
-
-
 def repoint(client, token: str, battery_id: str, **body):
     return client.put(
         f"/batteries/{battery_id}/route",
@@ -84,9 +78,9 @@ def repoint(client, token: str, battery_id: str, **body):
     )
 
 
-def test_holder_moved_to_a_second_instance(app_client, fake, acme, second):
+def test_holder_moved_to_a_second_instance(app_client, acme, second):
     serial = unique("MOVE")
-    battery = battery_with_passport(app_client, fake, acme, serial)
+    battery = battery_with_passport(app_client, acme, serial)
     arrives_at(second, battery)
     r = repoint(
         app_client, acme["token"], battery["id"], holderDid=second.operator["did"],
@@ -139,7 +133,7 @@ def test_holder_moved_to_a_second_instance(app_client, fake, acme, second):
     assert again.status_code == 403
 
 
-def test_repoint_back_here(app_client, fake, acme, operator_token):
+def test_repoint_back_here(app_client, acme, operator_token):
     battery = register_battery(app_client.app.state.runtime, acme["did"], "BACK-1")
     other = operator_token("beta")
     r = repoint(
@@ -196,8 +190,8 @@ def cli_env(app_client, monkeypatch):
     return CliRunner()
 
 
-def test_removed_operator_served_from_the_kept_copy(app_client, fake, acme, cli_env):
-    battery = battery_with_passport(app_client, fake, acme, "GONE-1")
+def test_removed_operator_served_from_the_kept_copy(app_client, acme, cli_env):
+    battery = battery_with_passport(app_client, acme, "GONE-1")
     result = cli_env.invoke(cli, ["operator", "remove", "--name", "acme", "--backup", "--json"])
     assert result.exit_code == 0, result.output
     assert '"batteries": 1' in result.stdout
@@ -216,9 +210,9 @@ def test_removed_operator_served_from_the_kept_copy(app_client, fake, acme, cli_
     assert denied.status_code == 401
 
 
-def test_removed_operator_redirects_to_its_successor(app_client, fake, acme, cli_env, second):
+def test_removed_operator_redirects_to_its_successor(app_client, acme, cli_env, second):
     serial = unique("SUCC")
-    battery = battery_with_passport(app_client, fake, acme, serial)
+    battery = battery_with_passport(app_client, acme, serial)
     arrives_at(second, battery)
     result = cli_env.invoke(
         cli, ["operator", "remove", "--name", "acme", "--successor", second.url]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -11,9 +12,11 @@ from typer.testing import CliRunner
 from issuer import operators
 from issuer.errors import InvalidOperatorName, NotAuthenticated, OperatorExists
 from issuer.tables import Operator, OperatorKey
+from proofs.dataintegrity import create_proof
 from proofs.sealing import SealError, unseal
 from service.cli import app as cli
 from service.db import make_engine, migrate, session_scope
+from vocab.datetimes import parse_datetime
 
 
 @pytest.fixture
@@ -94,9 +97,43 @@ def test_key_rotation_keeps_old_credentials_verifiable(app_client, operator_toke
     for vc in (old, new):
         r = app_client.post("/credentials/verify", json=vc)
         assert r.status_code == 200, r.text
+    [key1, key2] = doc["verificationMethod"]
+    assert "revoked" in key1 and "revoked" not in key2
+    assert key1["revoked"] > old["verifiableCredential"]["proof"]["created"]
+
+
+def test_a_retired_key_cannot_sign_after_its_retirement(app_client, operator_token):
+    """Whoever still holds the old key cannot make credentials that verify: the DID document
+    marks it `revoked` at its retirement and the verifier refuses proofs created after it."""
+    acme = operator_token("acme")
+    rt = app_client.app.state.runtime
+    with session_scope(rt.engine) as s:
+        operator = operators.by_name(s, "acme")
+        old = operators.signing_key(s, operator, rt.master_key)
+        operators.rotate_key(s, operator, rt.master_key)
+    [key1, _] = app_client.get("/operators/acme/did.json").json()["verificationMethod"]
+    revoked = parse_datetime(key1["revoked"])
+    cred = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential"],
+        "issuer": acme["did"],
+        "credentialSubject": {"id": "did:example:b1"},
+    }
+    before = create_proof(
+        cred, old.key, old.verification_method, created=revoked - timedelta(seconds=5)
+    )
+    after = create_proof(
+        cred, old.key, old.verification_method, created=revoked + timedelta(seconds=1)
+    )
+    ok = app_client.post("/credentials/verify", json={"verifiableCredential": before})
+    assert ok.status_code == 200, ok.text
+    refused = app_client.post("/credentials/verify", json={"verifiableCredential": after})
+    assert refused.status_code != 200, refused.text
+    assert "revoked at " + key1["revoked"] in refused.text
 
 
 def test_cli_operator_create_json(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBP_KEY_BACKEND", "sealed")  # the master key file is the point here
     monkeypatch.setenv("DBP_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("DBP_PUBLIC_URL", "https://dpp.example.com")
     monkeypatch.delenv("DBP_DATABASE_URL", raising=False)

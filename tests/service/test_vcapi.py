@@ -338,19 +338,29 @@ def test_body_too_large_without_content_length(app_client, acme):
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "problem", "detail"),
     [
-        {},
-        {"verifiableCredential": 5},
-        {"verifiableCredential": []},
-        {"verifiableCredential": {"type": "EnvelopedVerifiableCredential", "id": "data:,x"}},
-        {"verifiableCredential": {"@context": V2}, "options": 5},
+        ({}, "invalid-verification-request", "must hold verifiableCredential"),
+        ({"verifiableCredential": 5}, "verification-failed", "failed check(s): dataModel"),
+        ({"verifiableCredential": []}, "verification-failed", "failed check(s): dataModel"),
+        (
+            {"verifiableCredential": {"type": "EnvelopedVerifiableCredential", "id": "data:,x"}},
+            "verification-failed",
+            "failed check(s): proof",
+        ),
+        (
+            {"verifiableCredential": {"@context": V2}, "options": 5},
+            "invalid-verification-request",
+            "options must be a JSON object",
+        ),
     ],
 )
-def test_malformed_verify_requests_are_4xx(app_client, body):
+def test_malformed_verify_requests_are_4xx(app_client, body, problem, detail):
     r = app_client.post("/credentials/verify", json=body)
-    assert 400 <= r.status_code < 500, r.text
+    assert r.status_code == 400, r.text
     assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == f"https://w3id.org/dbp/problems/{problem}"
+    assert detail in r.json()["detail"]
 
 
 def test_unknown_route_is_a_problem(app_client):

@@ -71,7 +71,11 @@ def test_empty_and_intact_chain(engine, database_url, tmp_path):
     assert result.exit_code == 0, result.output
     assert "OK: 5 rows" in result.output
     result = run_cli(database_url, tmp_path, "--json")
-    assert json.loads(result.output) == {"ok": True, "rows": 5, "brokenAt": None, "problem": None}
+    answer = json.loads(result.output)
+    head = answer.pop("head")
+    assert answer == {"ok": True, "rows": 5, "brokenAt": None, "problem": None}
+    with Session(engine) as session:
+        assert head == f"5:{audit.entries(session)[-1].row_hash}"
 
 
 def test_rows_link_to_their_predecessor(engine):
@@ -126,6 +130,94 @@ def test_a_deleted_row_is_reported_where_it_was(engine):
     assert "missing" in broken.problem
 
 
+# --- the real attacks: rows rewritten together with their own hashes -----------------------------
+# An editor who changes a row can recompute that row's hash too; the chain shows it only because
+# the next row's prev_hash still names the old hash. (Editing a column alone, above, is caught by
+# the row's own hash already, so it does not test the link.)
+
+
+def rows_of(engine) -> list[dict]:
+    with Session(engine) as session:
+        return [dict(r.model_dump()) for r in audit.entries(session, limit=1000)]
+
+
+def rewrite(engine, rows: list[dict]) -> None:
+    """Replace the whole log with `rows`, each row's own hash recomputed (a careful forger)."""
+    from verifier.tables import AccessLogEntry
+
+    with session_scope(engine) as session:
+        session.execute(text("DELETE FROM access_log"))
+        for values in rows:
+            row = AccessLogEntry(**values)
+            row.row_hash = audit.row_digest(row)
+            session.add(row)
+
+
+def test_a_row_rewritten_with_its_own_hash_breaks_the_next_link(engine):
+    fill(engine)
+    rows = rows_of(engine)
+    rows[2]["outcome"], rows[2]["tiers"] = "released", '["authorities","public"]'
+    rewrite(engine, rows)
+    broken = report(engine)
+    assert (broken.broken_at, broken.rows) == (4, 3), broken
+    assert broken.problem == "its prev_hash is not the hash of row 3"
+
+
+def test_a_deleted_row_with_the_rest_renumbered_breaks_at_its_place(engine):
+    fill(engine)
+    rows = rows_of(engine)
+    del rows[1]
+    for seq, row in enumerate(rows, start=1):
+        row["seq"] = seq
+    rewrite(engine, rows)
+    broken = report(engine)
+    assert (broken.broken_at, broken.rows) == (2, 1), broken
+    assert broken.problem == "its prev_hash is not the hash of row 1"
+
+
+def test_reordered_rows_break_the_chain(engine):
+    fill(engine)
+    rows = rows_of(engine)
+    rows[1]["seq"], rows[2]["seq"] = 3, 2
+    rewrite(engine, sorted(rows, key=lambda r: r["seq"]))
+    broken = report(engine)
+    assert (broken.broken_at, broken.rows) == (2, 1), broken
+
+
+def test_a_cut_tail_needs_the_head_kept_elsewhere(engine, database_url, tmp_path):
+    fill(engine)
+    intact = report(engine)
+    kept = (intact.rows, intact.head)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM access_log WHERE seq > 3"))
+    # the chain alone cannot tell: three rows, intact
+    assert report(engine) == audit.ChainReport(3)
+    # the head recorded before can
+    with Session(engine) as session:
+        cut = verify_chain(session, kept)
+    assert (cut.broken_at, cut.rows) == (4, 3), cut
+    assert "cut off the end" in cut.problem
+    result = run_cli(database_url, tmp_path, "--head", f"{kept[0]}:{kept[1]}")
+    assert result.exit_code == 1 and "BROKEN at row 4" in result.output, result.output
+    # rows appended after the cut (a rewritten tail) make a valid chain too; the head shows it
+    fill(engine, 2)
+    with Session(engine) as session:
+        assert verify_chain(session).ok
+        assert verify_chain(session, kept).broken_at == 5
+        assert verify_chain(session, (2, intact_row_hash(engine, 2))).ok
+
+
+def intact_row_hash(engine, seq: int) -> str:
+    with Session(engine) as session:
+        return audit.entries(session, after=seq - 1, limit=1)[0].row_hash
+
+
+def test_a_malformed_head_is_a_usage_error(engine, database_url, tmp_path):
+    result = run_cli(database_url, tmp_path, "--head", "nonsense")
+    assert result.exit_code == 2
+    assert "--head must be ROW:HASH" in result.output
+
+
 def test_appends_continue_the_chain(engine):
     fill(engine, 2)
     fill(engine, 2)
@@ -141,7 +233,7 @@ def test_operator_sees_decisions_about_its_batteries(world, operator_token):
     world.present_and_access(recycler, [role], world.b1)
     world.access(world.b2, {})
     rival = operator_token("rival")
-    rivals_battery = world.register("SN9", rival["did"])
+    rivals_battery = world.register("SN9", rival)
     world.access(rivals_battery, {})
 
     r = world.client.get("/access-log", headers={"Authorization": f"Bearer {world.acme['token']}"})
@@ -181,7 +273,7 @@ def test_operator_sees_decisions_about_its_batteries(world, operator_token):
 
 def test_authority_reads_the_whole_log(world, operator_token):
     rival = operator_token("rival")
-    rivals_battery = world.register("SN9", rival["did"])
+    rivals_battery = world.register("SN9", rival)
     world.access(rivals_battery, {})
     world.access(world.b1, {})
     officer = Holder.new()

@@ -17,7 +17,7 @@ from verifier.result import Result
 from verifier.status import StatusListFetcher, status_check
 from vocab import bitstring
 
-LIST_URL = "http://status.test:8080/lists/1"
+LIST_URL = "http://127.0.0.1:8080/lists/1"
 
 
 def test_codec_round_trip_and_bit_order():
@@ -91,7 +91,7 @@ def run(credential: dict, served: dict, headers: dict | None = None) -> tuple[Re
     fetcher = StatusListFetcher(
         own_prefix="http://testserver/status-lists/",
         local=lambda url: None,
-        policy=DidWebPolicy(frozenset({"http://status.test:8080"})),
+        policy=DidWebPolicy(frozenset({"http://127.0.0.1:8080"})),
         client=httpx.Client(transport=httpx.MockTransport(handler)),
     )
     resolver = DidResolver(
@@ -134,6 +134,15 @@ def test_purpose_issuer_and_signature_must_match():
     assert outcome(run(issuer.credential(), foreign)[0]) == [
         ("failed", "status-list-issuer-mismatch")
     ]
+    # a list that names the credential's issuer but is signed by someone else's key: it verifies
+    # as a signature, yet only the issuer may say whether its credential was withdrawn
+    impostor = dict(issuer.status_list("revocation"))
+    impostor.pop("proof")
+    impostor = other.sign(impostor)
+    assert impostor["issuer"] == issuer.did
+    assert outcome(run(issuer.credential(), impostor)[0]) == [
+        ("failed", "status-list-issuer-mismatch")
+    ]
     tampered = issuer.status_list("revocation", [42])
     tampered["credentialSubject"]["encodedList"] = issuer.status_list("revocation")[
         "credentialSubject"
@@ -159,7 +168,7 @@ def test_cache_follows_cache_control_and_ttl():
     assert len(calls) == 1
     _, calls = run(issuer.credential(), served, {"Cache-Control": "max-age=300"})
     assert calls == []  # fresh in the cache
-    other_url = "http://status.test:8080/lists/2"
+    other_url = "http://127.0.0.1:8080/lists/2"
     no_cache = issuer.status_list("revocation", url=other_url)
     credential = issuer.credential()
     credential["credentialStatus"] = bitstring.entry(other_url, "revocation", 1)

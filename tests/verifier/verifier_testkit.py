@@ -1,13 +1,12 @@
-"""Helpers for the verifier tests: holders with did:key keys, real signed passport tier credentials,
-role credentials, grants, presentations over challenges, and a passport store standing in for
-`issuer.views` until the issuer package provides it."""
+"""Helpers for the verifier tests: holders with did:key keys, batteries registered and passports
+issued through the issuer's API into the database (the runtime's real passport store, on SQLite
+and PostgreSQL), role credentials, grants, and presentations over challenges."""
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -30,7 +29,7 @@ from vocab.datetimes import format_datetime, utcnow
 from vocab.examples import load_example
 from vocab.gs1 import ItemKey
 from vocab.schemas import credential_schema
-from vocab.tiers import credential_type, split_by_tier
+from vocab.tiers import credential_type
 
 V2 = "https://www.w3.org/ns/credentials/v2"
 GTIN = "09520123456788"
@@ -95,7 +94,9 @@ class Holder:
 
 
 @dataclass
-class FakeBattery:
+class BatteryRef:
+    """A battery registered through `POST /batteries` (what the tests need to address it)."""
+
     id: str
     gtin: str
     serial: str
@@ -104,68 +105,36 @@ class FakeBattery:
     operator_did: str
 
 
-@dataclass
-class FakePassports:
-    """`verifier.passports.PassportStore` with in-memory passports."""
-
-    batteries: dict[tuple[str, str], FakeBattery] = field(default_factory=dict)
-    credentials: dict[str, dict[Tier, list[dict]]] = field(default_factory=dict)
-    # A store that misbehaves: hand back every tier whatever was asked (defence-in-depth test).
-    leak_everything: bool = False
-    # What the resolver asks of the runtime's passports (pages, linksets) goes to the real one.
-    fallback: object = None
-
-    def __getattr__(self, name: str):
-        if name.startswith("_") or self.fallback is None:
-            raise AttributeError(name)
-        return getattr(self.fallback, name)
-
-    def battery_by_key(self, session: Session, gtin: str, serial: str) -> FakeBattery | None:
-        return self.batteries.get((gtin, serial))
-
-    def credentials_for_tiers(
-        self, session: Session, battery_id: str, tiers: Iterable[Tier]
-    ) -> list[dict]:
-        wanted = set(Tier) if self.leak_everything else set(tiers)
-        stored = self.credentials.get(battery_id, {})
-        return [copy.deepcopy(c) for t in Tier if t in wanted for c in stored.get(t, [])]
-
-
 class World:
-    """One running service with an operator (`acme`), two registered batteries and the first
-    battery's four tier credentials, signed by acme."""
+    """One running service with an operator (`acme`), two batteries registered through the API
+    and the first one's passport issued through it: four tier credentials, signed by acme and
+    kept in the database, which the verifier reads through the runtime's real passport store."""
 
     def __init__(self, client: TestClient, operator: dict) -> None:
         self.client = client
         self.rt = client.app.state.runtime
         self.acme = operator
-        self.passports = FakePassports(fallback=self.rt.passports)
-        self.rt.passports = self.passports
+        self.passports = self.rt.passports
         self.public_url = self.rt.settings.public_url
         self.domain = self.rt.settings.public_host
-        self.b1 = self.register("SN1", operator["did"])
-        self.b2 = self.register("SN2", operator["did"])
+        self.b1 = self.register("SN1", operator)
+        self.b2 = self.register("SN2", operator)
         self.tier_credentials = self.issue_passport(self.b1, operator)
 
     # --- batteries and passports -----------------------------------------------------------
 
-    def register(self, serial: str, holder_did: str) -> FakeBattery:
-        key = ItemKey(GTIN, serial)
-        battery_id = str(uuid.uuid4())
-        with session_scope(self.rt.engine) as session:
-            route = registry.register(
-                session,
-                battery_id=battery_id,
-                key=key,
-                did_web_base=self.rt.settings.did_web_base,
-                holder_did=holder_did,
-            )
-            did = route.did
-        battery = FakeBattery(battery_id, GTIN, serial, key.uri(self.public_url), did, holder_did)
-        self.passports.batteries[(GTIN, serial)] = battery
-        return battery
+    def register(self, serial: str, operator: dict) -> BatteryRef:
+        r = self.client.post(
+            "/batteries",
+            json={"gtin": GTIN, "serial": serial},
+            headers={"Authorization": f"Bearer {operator['token']}"},
+        )
+        assert r.status_code == 201, r.text
+        b = r.json()
+        return BatteryRef(b["id"], GTIN, serial, b["itemUri"], b["did"], operator["did"])
 
-    def transfer(self, battery: FakeBattery, new_holder: str) -> None:
+    def transfer(self, battery: BatteryRef, new_holder: str) -> None:
+        """Re-point the battery in the routing registry (what a hand-over does to it)."""
         with session_scope(self.rt.engine) as session:
             route = registry.lookup(session, battery.gtin, battery.serial)
             registry.repoint(session, route, holder_did=new_holder, endpoint=None)
@@ -183,7 +152,8 @@ class World:
         assert r.status_code == 201, r.text
         return r.json()["verifiableCredential"]
 
-    def tier_credential(self, battery: FakeBattery, issuer: str, tier: Tier, doc: dict) -> dict:
+    def tier_credential(self, battery: BatteryRef, issuer: str, tier: Tier, doc: dict) -> dict:
+        """An unsigned tier credential about `battery` (for credentials from other issuers)."""
         return {
             "@context": list(CREDENTIAL_CONTEXTS),
             "id": f"urn:uuid:{uuid.uuid4()}",
@@ -194,14 +164,23 @@ class World:
             "credentialSubject": doc,
         }
 
-    def issue_passport(self, battery: FakeBattery, operator: dict) -> dict[Tier, dict]:
-        passport = load_example("ev")
-        passport["batteryIdentifier"] = battery.item_uri
-        out = {}
-        for tier, doc in split_by_tier(passport).items():
-            vc = self.issue(operator, self.tier_credential(battery, operator["did"], tier, doc))
-            out[tier] = vc
-            self.passports.credentials.setdefault(battery.id, {})[tier] = [vc]
+    def issue_passport(self, battery: BatteryRef, operator: dict) -> dict[Tier, dict]:
+        """The ev example issued as `battery`'s passport through `POST /batteries/{id}/passport`;
+        its signed tier credentials by tier."""
+        data = load_example("ev")
+        for key in ("batteryIdentifier", "passportId", "passportVersion"):
+            data.pop(key)
+        r = self.client.post(
+            f"/batteries/{battery.id}/passport",
+            json=data,
+            headers={"Authorization": f"Bearer {operator['token']}"},
+        )
+        assert r.status_code == 201, r.text
+        out = {
+            Tier(vc["credentialSubject"]["accessTier"]): vc
+            for vc in r.json()["verifiableCredentials"]
+        }
+        assert set(out) == set(Tier), sorted(out)
         return out
 
     # --- role credentials and grants -------------------------------------------------------
@@ -218,7 +197,7 @@ class World:
         self,
         issuer: str,
         grantee: str,
-        batteries: list[FakeBattery],
+        batteries: list[BatteryRef],
         tiers: list[str],
         expiry: datetime | None = None,
     ) -> dict:
@@ -237,7 +216,7 @@ class World:
             },
         }
 
-    def grant(self, grantee: str, batteries: list[FakeBattery], tiers: list[str], **kw) -> dict:
+    def grant(self, grantee: str, batteries: list[BatteryRef], tiers: list[str], **kw) -> dict:
         """A grant issued by acme through the VC-API."""
         return self.issue(
             self.acme, self.grant_credential(self.acme["did"], grantee, batteries, tiers, **kw)
@@ -251,14 +230,14 @@ class World:
         data = r.json()
         return data["challenge"], data["domain"]
 
-    def access(self, battery: FakeBattery | str, body: dict | None, **kwargs):
+    def access(self, battery: BatteryRef | str, body: dict | None, **kwargs):
         path = battery if isinstance(battery, str) else ItemKey(battery.gtin, battery.serial).path()
         if body is None:
             return self.client.post(path + "/access", **kwargs)
         return self.client.post(path + "/access", json=body, **kwargs)
 
     def present_and_access(
-        self, holder: Holder, credentials: list[dict], battery: FakeBattery, **extra
+        self, holder: Holder, credentials: list[dict], battery: BatteryRef, **extra
     ):
         nonce, domain = self.challenge()
         vp = holder.present(credentials, nonce, domain)

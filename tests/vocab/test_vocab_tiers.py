@@ -179,6 +179,46 @@ def test_a_list_element_never_spans_tiers():
         classify(load_example("ev"), parse_catalogue(raw))
 
 
+# Tier precedence: two catalogue paths cover the same value with different tiers (a list's every
+# element, `[]`, and some of its elements, `[key=value]`); the most specific one decides, whichever
+# comes first in the catalogue and whichever tier is the wider.
+MATERIALS = ("materials", "batteryMaterials")
+
+
+def _materials_catalogue(battery_path: str, rest_path: str) -> dict:
+    raw = _raw_catalogue()
+    next(r for r in raw["attributes"] if r["number"] == 32)["paths"] = [battery_path]
+    next(r for r in raw["attributes"] if r["number"] == 33)["paths"] = [rest_path]
+    return raw
+
+
+def _tiers_by_component(catalogue) -> dict[str, frozenset[Tier]]:
+    data = load_example("ev")
+    units = classify(data, catalogue)
+    elements = data["materials"]["batteryMaterials"]
+    return {elements[i]["component"]: units[(*MATERIALS, i)] for i in range(len(elements))}
+
+
+def test_the_most_specific_covering_path_wins_over_a_restricted_list():
+    # every element restricted (attribute 33, `[]`), the battery's public (32, `[component=...]`)
+    raw = _materials_catalogue(
+        "materials.batteryMaterials[component=battery]", "materials.batteryMaterials[]"
+    )
+    tiers = _tiers_by_component(parse_catalogue(raw))
+    assert tiers.pop("battery") == {Tier.PUBLIC}
+    assert tiers and set(tiers.values()) == {frozenset({Tier.LEGITIMATE_INTEREST_AND_COMMISSION})}
+
+
+def test_the_most_specific_covering_path_wins_over_a_public_list():
+    # the generic rule first in the catalogue and public; the specific one restricts the cathode
+    raw = _materials_catalogue(
+        "materials.batteryMaterials[]", "materials.batteryMaterials[component=cathode]"
+    )
+    tiers = _tiers_by_component(parse_catalogue(raw))
+    assert tiers.pop("cathode") == {Tier.LEGITIMATE_INTEREST_AND_COMMISSION}
+    assert tiers and set(tiers.values()) == {frozenset({Tier.PUBLIC})}
+
+
 def test_merge_refuses_documents_of_different_passports():
     documents = list(split_by_tier(load_example("ev")).values())
     other = dict(documents[1], passportVersion=2)

@@ -53,15 +53,21 @@ class Instance:
 
 
 @contextmanager
-def instance(data_dir: Path, port: int, database_url: str, allowed: str) -> Iterator[Instance]:
+def instance(
+    data_dir: Path, port: int, database_url: str, allowed: str, extra_env: dict | None = None
+) -> Iterator[Instance]:
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
+        **(extra_env or {}),
         "DBP_DATA_DIR": str(data_dir),
         "DBP_PUBLIC_URL": url,
         "DBP_DATABASE_URL": database_url,
         "DBP_DID_WEB_ALLOWED_HOSTS": allowed,
         "DBP_BULK_WORKER": "false",
+        # calls between the two instances (did:web, status lists, transfers) get a total time
+        # limit (infra/fetch.py); 5 s is tight for two busy local processes on a loaded CI box
+        "DBP_DID_WEB_TIMEOUT_S": "30",
     }
     settings = Settings(data_dir=data_dir, public_url=url, database_url=database_url)
     with uvicorn_instance(url, port, env, data_dir.parent / f"instance-{port}.log") as process:
@@ -69,7 +75,9 @@ def instance(data_dir: Path, port: int, database_url: str, allowed: str) -> Iter
 
 
 @contextmanager
-def two_instances(tmp: Path, database_url_a: str) -> Iterator[tuple[Instance, Instance]]:
+def two_instances(
+    tmp: Path, database_url_a: str, env_b: dict | None = None
+) -> Iterator[tuple[Instance, Instance]]:
     """Instance A (the manufacturer's, on `database_url_a`) and B (the second-life operator's,
     SQLite), each allowing the other; operators `acme` on A and `second-life` on B."""
     port_a, port_b = free_port(), free_port()
@@ -79,7 +87,13 @@ def two_instances(tmp: Path, database_url_a: str) -> Iterator[tuple[Instance, In
     with ExitStack() as stack:
         a = stack.enter_context(instance(tmp / "a" / "var", port_a, database_url_a, allowed))
         b = stack.enter_context(
-            instance(tmp / "b" / "var", port_b, f"sqlite:///{tmp / 'b' / 'dbp.sqlite3'}", allowed)
+            instance(
+                tmp / "b" / "var",
+                port_b,
+                f"sqlite:///{tmp / 'b' / 'dbp.sqlite3'}",
+                allowed,
+                env_b,
+            )
         )
         a.add_operator("acme")
         b.add_operator("second-life")

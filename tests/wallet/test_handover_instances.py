@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import timedelta
 
 import httpx
@@ -159,6 +160,36 @@ def test_hand_over_between_two_instances(pair, tmp_path):
     assert len(doubly["proof"]) == 2
     r = verified(a, doubly)
     assert r.status_code == 200, r.text
+
+    # until B issues its own passport, the QR shows the passport handed over, marked as such
+    # (issue 13 item 3), never "No public passport yet"
+    with httpx.Client(follow_redirects=True, timeout=60) as client:
+        page = client.get(a.url + battery["path"], headers={"Accept": "text/html"})
+        assert page.status_code == 200 and str(page.url) == b.url + battery["path"]
+        assert "No public passport yet" not in page.text
+        assert "Handed over to second-life on " in page.text
+        assert old_passport in page.text
+        # A's credentials verify at B (the checks' classes say which did not, if any)
+        checks = re.findall(r'class="check (check-\w+)" data-check="(\w+)"', page.text)
+        failed = re.findall(r'<li class="check check-failed".*?</li>', page.text, re.S)
+        assert 'class="verdict verdict-ok"' in page.text, (checks, failed)
+        answer = client.get(a.url + battery["path"], headers={"Accept": "application/ld+json"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["description"].startswith(f"Handed over to {second['did']} on ")
+        public = [c for c in battery["verifiableCredentials"]
+                  if "PublicBatteryPassportCredential" in c["type"]]  # fmt: skip
+        assert answer.json()["verifiableCredential"] == public
+        links = client.get(a.url + battery["path"] + "?linkType=linkset").json()["linkset"][0]
+        assert "Handed over to" in links["https://gs1.org/voc/dpp"][0]["title"]
+    # B learnt the battery's status at the hand-over: the lifecycle rules hold there too
+    with b.client("second-life") as client:
+        data = passport_data()
+        data["lifecycle"] = {"batteryStatus": "recycled"}
+        r = client.post(f"/batteries/{battery['id']}/passport", json=data)
+        assert r.status_code == 409, r.text
+        refused = r.json()
+        assert refused["type"].endswith("/status-transition-refused")
+        assert (refused["currentStatus"], refused["requestedStatus"]) == ("original", "recycled")
 
     # B: the repurposed passport, linked to the original
     with b.client("second-life") as client:

@@ -159,6 +159,13 @@ def test_bad_files_import_nothing(wallet, issuer, tmp_path):
         "unsigned.json": (unsigned, "has no proof"),
         "other.json": ({"hello": "world"}, "neither a credential nor a presentation"),
         "bad.jwt": ("eyJhbGciOiJub25lIn0.e30.", "never accepted"),
+        # one JSON, one meaning (issue 13 item 8): a second issuer is refused, not overridden
+        "twice.json": (
+            json.dumps(issuer.credential(identity(wallet))).replace(
+                "{", '{"issuer": "did:example:someone-else", ', 1
+            ),
+            "names member 'issuer' twice",
+        ),
     }
     for name, (content, message) in cases.items():
         path = tmp_path / name

@@ -51,7 +51,9 @@ class World:
             )
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def world(request, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp(f"instance-{request.param}") / "var"
     data_dir.mkdir()
@@ -215,3 +217,91 @@ def test_a_link_that_is_no_battery(world, tmp_path):
     result = wallet.run("request", unknown)
     assert result.exit_code == 1
     assert "refused: " in one_line_error(result)
+
+
+def issued_battery(world: World, serial: str) -> dict:
+    auth = {"Authorization": f"Bearer {world.operator['token']}"}
+    url = world.instance.url
+    r = httpx.post(url + "/batteries", json={"gtin": GTIN, "serial": serial}, headers=auth)
+    assert r.status_code == 201, r.text
+    battery = r.json()
+    data = load_example("ev")
+    for name in ("batteryIdentifier", "passportId", "passportVersion"):
+        data.pop(name)
+    r = httpx.post(f"{url}/batteries/{battery['id']}/passport", json=data, headers=auth, timeout=60)
+    assert r.status_code == 201, r.text
+    return {**battery, "passport": r.json()}
+
+
+def post_event(world: World, battery: dict, event: dict) -> dict:
+    r = httpx.post(
+        f"{world.instance.url}/batteries/{battery['id']}/events",
+        json=event,
+        headers={"Authorization": f"Bearer {world.operator['token']}"},
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["verifiableCredential"]
+
+
+def test_condition_updates_reach_the_recyclers_wallet(world, tmp_path):
+    """Issue 13 item 2: Annex XIII point 4 data posted after issuance is released with the
+    legitimate-interest tier it belongs to, and the wallet shows the newest reading of each
+    dynamic attribute with its time and source credential; older readings stay as history."""
+    battery = issued_battery(world, "SN-W2")
+    march = post_event(world, battery, {
+        "eventType": "condition-update",
+        "occurredAt": "2027-03-01T10:00:00Z",
+        "condition": {
+            "stateOfCertifiedEnergy": {"value": 97.5, "lastUpdate": "2027-03-01T09:00:00Z"},
+            "numberOfFullCycles": {"value": 120, "lastUpdate": "2027-03-01T09:00:00Z"},
+        },
+    })  # fmt: skip
+    may = post_event(world, battery, {
+        "eventType": "condition-update",
+        "occurredAt": "2027-05-01T10:00:00Z",
+        "condition": {
+            "stateOfCertifiedEnergy": {"value": 96.0, "lastUpdate": "2027-05-01T09:00:00Z"},
+        },
+    })  # fmt: skip
+    status = post_event(world, battery, {
+        "eventType": "status-change", "occurredAt": "2027-06-01T08:00:00Z",
+        "batteryStatus": "re-used",
+    })  # fmt: skip
+
+    wallet, did = recycler(tmp_path, world)
+    hold(wallet, tmp_path, world.accredit(did))
+    out = wallet.json("request", battery["itemUri"])
+    assert out["verified"] is True
+    events = [c for c in out["credentials"] if "BatteryEventCredential" in c["types"]]
+    # every event credential, the history included, each with its catalogue tier
+    assert [c["id"] for c in events] == [march["id"], may["id"], status["id"]]
+    assert {c["tier"] for c in events} == {"legitimate-interest"}
+    assert all(c["verified"] for c in events)
+    latest = {row["attribute"]: row for row in out["latest"]}
+    soce = latest["performance.condition.stateOfCertifiedEnergy"]
+    assert (soce["value"], soce["at"], soce["credential"]) == (
+        96.0, "2027-05-01T09:00:00Z", may["id"],
+    )  # fmt: skip
+    assert soce["readings"] == 3  # the passport's, March's and May's
+    cycles = latest["performance.condition.numberOfFullCycles"]
+    assert (cycles["value"], cycles["credential"]) == (120, march["id"])
+    lifecycle = latest["lifecycle"]
+    assert (lifecycle["value"], lifecycle["at"], lifecycle["credential"]) == (
+        "re-used", "2027-06-01T08:00:00Z", status["id"],
+    )  # fmt: skip
+    # not updated by any event: the passport's legitimate-interest credential's reading
+    li = next(c for c in out["credentials"] if c["tier"] == "legitimate-interest"
+              and "BatteryEventCredential" not in c["types"])  # fmt: skip
+    capacity = latest["performance.condition.remainingCapacity"]
+    assert (capacity["value"], capacity["unit"], capacity["credential"]) == (190.8, "Ah", li["id"])
+
+    text = wallet.ok("request", battery["itemUri"], env={"COLUMNS": "250"})
+    assert "latest dynamic data" in text
+    row = next(line for line in text.splitlines() if "State of certified energy" in line)
+    assert "96.0" in row and "2027-05-01T09:00:00Z" in row and may["id"] in row
+
+    # the public tier alone carries no event credential
+    public = wallet.json("request", battery["itemUri"], "--tiers", "public")
+    assert [c["tier"] for c in public["credentials"]] == ["public"]
+    assert public["latest"] == []

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -28,6 +27,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+from vocab.urls import InvalidUrl, split_url
 
 
 class Model(BaseModel):
@@ -59,8 +60,16 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def _check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.netloc or any(c.isspace() for c in value):
+    try:
+        parts = split_url(value)
+    except InvalidUrl:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("https", "http")
+        or not parts.netloc
+        or any(c.isspace() for c in value)
+    ):
         raise rule_error("url", "must be an absolute http(s) URL, got '{value}'", value=value)
     return value
 

@@ -8,7 +8,6 @@ import uuid
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, WithJsonSchema
 
@@ -17,11 +16,13 @@ from vocab.models.common import (
     Facility,
     Mass,
     Model,
+    NonEmptyStr,
     Party,
     YearMonth,
     YearsMonthsDuration,
     rule_error,
 )
+from vocab.urls import InvalidUrl, split_url
 
 
 class BatteryCategory(StrEnum):
@@ -70,7 +71,11 @@ _GTIN14_SEGMENT = re.compile(r"/01/[0-9]{14}/")
 
 
 def _check_gs1_item_link(value: str) -> str:
-    if not isinstance(value, str) or not _GTIN14_SEGMENT.search(urlsplit(value).path):
+    try:
+        path = split_url(value, field="batteryIdentifier").path
+    except InvalidUrl:
+        path = ""
+    if not _GTIN14_SEGMENT.search(path):
         raise rule_error(
             "gs1-digital-link",
             "must be a GS1 Digital Link item URI https://HOST/01/GTIN-14/21/SERIAL, got '{value}'",
@@ -81,7 +86,7 @@ def _check_gs1_item_link(value: str) -> str:
     except InvalidGs1Key as exc:
         rule = "gtin-check-digit" if "check digit" in str(exc) else "gs1-digital-link"
         raise rule_error(rule, "{detail}", detail=str(exc)) from None
-    if key.path() != urlsplit(value).path[-len(key.path()) :]:
+    if key.path() != path[-len(key.path()) :]:
         raise rule_error(
             "gs1-digital-link",
             "must use the GTIN-14 form and GS1 percent-encoding: {canonical}",
@@ -112,6 +117,12 @@ class GeneralInformation(Model):
     """DATAMODEL rows 3-10 (row 11, the battery status, is in `lifecycle`)."""
 
     battery_category: BatteryCategory
+    product_name: NonEmptyStr | None = None
+    """The product's name as the manufacturer sells it (Catena-X
+    `identification.type.nameAtManufacturer`); with `model`, what people recognise the battery
+    by (Annex VI Part A: information identifying the battery). Not a catalogue row."""
+    model: NonEmptyStr | None = None
+    """The manufacturer's model identifier (Catena-X `identification.type.manufacturerPartId`)."""
     operator: Party | None = None
     """The economic operator responsible for the passport (row 3, voluntary)."""
     manufacturer: Party | None = None

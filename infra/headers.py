@@ -1,0 +1,68 @@
+"""Security headers on every answer: what a browser may do with it.
+
+- `X-Content-Type-Options: nosniff` everywhere (a JSON answer is never run as a script);
+- `Referrer-Policy: strict-origin-when-cross-origin` (item URIs carry serial numbers; another
+  site linked from a page learns the origin only);
+- no framing: `X-Frame-Options: DENY` and CSP `frame-ancestors 'none'` (clickjacking);
+- `Content-Security-Policy`: HTML answers get the policy of the pages (`html_policy`: no script
+  at all, the inline stylesheet by its hash), everything else `default-src 'none'`;
+- `Strict-Transport-Security` only where HTTPS is real: the public URL is https, or the request
+  came over HTTPS (uvicorn sets the scheme from X-Forwarded-Proto only for the proxies it trusts,
+  FORWARDED_ALLOW_IPS), so a plain-HTTP local set-up is never pinned to HTTPS.
+A handler's own header of the same name wins (it knows better)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+NO_FRAMES = "frame-ancestors 'none'"
+NOT_A_DOCUMENT = "default-src 'none'; " + NO_FRAMES
+HSTS = b"max-age=31536000"
+
+
+class SecurityHeaders:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        html_policy: str,
+        https_public_url: bool,
+        exempt_paths: Iterable[str | None] = (),
+    ) -> None:
+        self.app = app
+        self.html_policy = html_policy.encode()
+        self.https_public_url = https_public_url
+        # pages of other origin than ours (FastAPI's /docs loads its scripts from a CDN)
+        self.exempt = frozenset(p for p in exempt_paths if p)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        hsts = self.https_public_url or scope.get("scheme") == "https"
+        exempt = scope.get("path") in self.exempt
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                content_type = next(
+                    (v for n, v in headers if n.lower() == b"content-type"), b""
+                ).lower()
+                policy = self.html_policy if content_type.startswith(b"text/html") else None
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                if not exempt:
+                    extra.append((b"content-security-policy", policy or NOT_A_DOCUMENT.encode()))
+                if hsts:
+                    extra.append((b"strict-transport-security", HSTS))
+                headers += [(n, v) for n, v in extra if n not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -1,0 +1,216 @@
+"""Differential tests of the compiled JSON-LD path (proofs.fastrdf, pyoxigraph) against pyld: on
+every credential the issuer makes from the examples, the W3C vectors, the Catena-X shaped
+passport of the benchmarks, and hypothesis-generated passports, `rdfc` gives the same canonical
+form (or the same refusal) with and without it. Where the fast path does not apply it must say
+so (None), never answer differently.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.reference import catenax_credential, small_credential
+from issuer.passports import tier_credential
+from proofs import canonical, fastrdf
+from proofs.canonical import rdfc
+from proofs.errors import ProofError
+from vocab.catalogue import Tier
+from vocab.examples import example_names, load_example
+from vocab.tiers import split_by_tier
+
+VECTORS = Path(__file__).parent / "vectors"
+V2 = "https://www.w3.org/ns/credentials/v2"
+EXAMPLES_V2 = "https://www.w3.org/ns/credentials/examples/v2"
+ISSUER = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
+
+
+def _both(document: dict) -> tuple[str, str]:
+    """(pyld path, default path) results: canonical N-Quads or the refusal's type and text."""
+
+    def run(fast: bool) -> str:
+        canonical.clear_memo()
+        try:
+            return rdfc(copy.deepcopy(document), fast=fast)
+        except ProofError as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    return run(False), run(True)
+
+
+def _tier_credentials() -> dict[str, dict]:
+    documents = {}
+    for name in example_names():
+        passport = load_example(name)
+        for tier, subject in split_by_tier(passport).items():
+            entry = {
+                "id": "https://dpp.example.com/status-lists/revocation-1#7",
+                "type": "BitstringStatusListEntry",
+                "statusPurpose": "revocation",
+                "statusListIndex": "7",
+                "statusListCredential": "https://dpp.example.com/status-lists/revocation-1",
+            }
+            documents[f"{name} {tier.value}"] = tier_credential(
+                Tier(tier),
+                subject,
+                credential_id=f"urn:uuid:{uuid.UUID(int=1)}",
+                issuer_did=ISSUER,
+                battery_did="did:web:dpp.example.com:batteries:1",
+                valid_from="2026-01-01T00:00:00Z",
+                status=(entry, {**entry, "statusPurpose": "suspension"}),
+            )
+    return documents
+
+
+def _vectors() -> dict[str, dict]:
+    documents = {}
+    for path in sorted(VECTORS.rglob("*.json")):
+        document = json.loads(path.read_text("utf-8"))
+        if isinstance(document, dict) and "@context" in document:
+            name = str(path.relative_to(VECTORS))
+            documents[name] = document
+            if "proof" in document:  # what a verifier canonicalizes
+                documents[name + " without proof"] = {
+                    k: v for k, v in document.items() if k != "proof"
+                }
+    return documents
+
+
+DOCUMENTS = {
+    **_tier_credentials(),
+    **_vectors(),
+    "Catena-X shaped passport": catenax_credential(ISSUER, 1),
+    "small VC": small_credential(ISSUER, 1),
+}
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_fast_path_equals_pyld(name):
+    slow, fast = _both(DOCUMENTS[name])
+    assert fast == slow
+
+
+def test_the_fast_path_takes_the_documents_we_issue():
+    """Not vacuous: every tier credential of every example (some hold an empty array) and the
+    Catena-X shaped passport go the compiled way."""
+    taken = {n for n, d in DOCUMENTS.items() if fastrdf.dataset(d) is not None}
+    assert {n for n in DOCUMENTS if n.split()[0] in example_names()} <= taken
+    assert "Catena-X shaped passport" in taken
+    assert len(taken) >= len(DOCUMENTS) // 2  # signed ones hold `proof` (a @graph container)
+
+
+def test_doubles_are_written_as_json_ld_writes_them():
+    """pyoxigraph writes the shortest form (8.2E-3), JSON-LD `%1.15E` trimmed."""
+    document = small_credential(ISSUER, 2)
+    document["credentialSubject"]["resistance"] = 0.0082
+    slow, fast = _both(document)
+    assert '"8.200000000000001E-3"^^<http://www.w3.org/2001/XMLSchema#double>' in fast
+    assert fast == slow
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        {"id": "did:example:a b"},  # pyoxigraph alone would leave the triple out
+        {"id": "subject-1"},  # relative
+        {"undefinedHere": 1},  # no @vocab in [V2] alone: undefined
+        {"value": {"@value": "8.2E-3", "@type": "http://www.w3.org/2001/XMLSchema#double"}},
+        {"@id": "did:example:x"},
+        {"big": 2**60},
+        {"_:b": 1},
+        {"undefinedAndEmpty": []},  # its probe shows the undefined term
+        {"undefinedAndNothing": [None, []]},
+        {"label": fastrdf.EMPTY_PROBE},
+        {"label": "\ud800"},  # a lone surrogate (JSON can escape one)
+    ],
+)
+def test_what_the_fast_path_cannot_vouch_for_goes_to_pyld(subject):
+    document = {
+        "@context": [V2],
+        "type": ["VerifiableCredential"],
+        "issuer": ISSUER,
+        "credentialSubject": subject,
+    }
+    assert fastrdf.dataset(document) is None
+    slow, fast = _both(document)
+    assert fast == slow
+    assert _dropped_verdict(document, True) == _dropped_verdict(document, False)
+
+
+def _dropped_verdict(document: dict, fast: bool) -> str:
+    try:
+        if fast:
+            canonical.check_nothing_dropped(copy.deepcopy(document))
+        else:
+            canonical.expand_strict(copy.deepcopy(document))
+    except ProofError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_nothing_dropped_check_equals_expand_strict(name):
+    """What vc+jwt and eddsa-jcs-2022 verification asks (verifier.credentials._check_jsonld)."""
+    assert _dropped_verdict(DOCUMENTS[name], True) == _dropped_verdict(DOCUMENTS[name], False)
+
+
+_names = st.sampled_from(["a", "b", "capacity", "kind", "ÄÖÜ", "x1", "label", "n"])
+_scalars = st.one_of(
+    st.text(max_size=12),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+_values = st.recursive(
+    _scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(_names, children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    subject=st.dictionaries(_names, _values, max_size=6),
+    context=st.sampled_from(
+        [[V2, EXAMPLES_V2], [V2, {"@vocab": "https://battery.example/vocab#"}], [V2]]
+    ),
+)
+def test_generated_passports(subject, context):
+    document = {
+        "@context": context,
+        "type": ["VerifiableCredential"],
+        "issuer": ISSUER,
+        "credentialSubject": {"id": "https://id.example/01/09506000134352/21/1", **subject},
+    }
+    slow, fast = _both(document)
+    assert fast == slow
+    assert _dropped_verdict(document, True) == _dropped_verdict(document, False)
+
+
+def test_every_pair_of_bundled_contexts():
+    """Protected-term clashes and overrides between bundled contexts: the same verdict."""
+    from itertools import permutations
+
+    from vocab.loader import bundled_urls
+
+    differing = []
+    for first, second in permutations(sorted(bundled_urls()), 2):
+        document = {
+            "@context": [first, second],
+            "type": ["VerifiableCredential"],
+            "issuer": ISSUER,
+            "credentialSubject": {"id": "did:example:subject"},
+        }
+        slow, fast = _both(document)
+        if slow != fast:
+            differing.append((first, second))
+    assert not differing
