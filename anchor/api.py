@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import orjson
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
@@ -12,6 +11,7 @@ from sqlmodel import Session
 from anchor import receipts
 from anchor.errors import AnchorNotFound
 from infra.openapi import problems
+from infra.responses import json_response
 from service.deps import db_session
 
 router = APIRouter(tags=["anchors"])
@@ -37,4 +37,4 @@ def get_anchor(credential_id: str, session: Session = Depends(db_session)) -> Re
         found = receipts.find(session, credential_id=credential_id)
     if found is None:
         raise AnchorNotFound(f"no anchor is recorded for {credential_id!r}")
-    return Response(orjson.dumps(receipts.build(*found)), media_type="application/json")
+    return json_response(receipts.build(*found))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from infra.openapi import content, json_body, merge, problems, unchanged
+from infra.responses import json_response
 from issuer import (
     batteries,
     bulk,
@@ -39,15 +39,6 @@ router = APIRouter()
 DID_JSON = "application/did+json"
 VC_JSON = "application/vc+ld+json"
 JSON = "application/json"
-
-
-def _json(
-    body: object,
-    status: int = 200,
-    media_type: str = "application/json",
-    headers: dict[str, str] | None = None,
-) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)
 
 
 def issuer_config(rt: Runtime = Depends(runtime)) -> IssuerConfig:
@@ -118,7 +109,7 @@ def issue_credential(
         return signed
 
     signed = commit_with_retry(session, work)
-    return _json({"verifiableCredential": signed}, status=201)
+    return json_response({"verifiableCredential": signed}, status=201)
 
 
 @router.post(
@@ -160,7 +151,7 @@ def issue_grant(
         )  # fmt: skip
 
     signed = commit_with_retry(session, work)
-    return _json({"verifiableCredential": signed}, status=201)
+    return json_response({"verifiableCredential": signed}, status=201)
 
 
 @router.get(
@@ -174,7 +165,7 @@ def list_grants(
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
 ) -> Response:
-    return _json({"grants": [g.as_json() for g in grants.list_grants(session, operator)]})
+    return json_response({"grants": [g.as_json() for g in grants.list_grants(session, operator)]})
 
 
 @router.post(
@@ -193,7 +184,7 @@ def update_status(
     row = commit_with_retry(
         session, lambda: statuslists.change_status(session, config, operator, credential_id, change)
     )
-    return _json(
+    return json_response(
         {
             "credentialId": credential_id,
             "credentialStatus": statuslists.current_status(session, row),
@@ -271,7 +262,7 @@ def register_battery(
         session,
         lambda: batteries.register(session, config, operator, key, passport_id=passport_id),
     )
-    return _json(
+    return json_response(
         {
             "id": battery.id,
             "gtin": battery.gtin,
@@ -315,7 +306,7 @@ def bulk_submit(
     )
     if created and rt.bulk_worker is not None:
         rt.bulk_worker.wake()
-    return _json(
+    return json_response(
         {"jobId": job.id, "state": job.state, "total": job.total},
         status=202 if created else 200,
         headers={"Location": f"{config.public_url}/jobs/{job.id}"},
@@ -336,7 +327,7 @@ def job_report(
     session: Session = Depends(db_session),
     config: IssuerConfig = Depends(issuer_config),
 ) -> Response:
-    return _json(bulk.report(session, operator, job_id, config, offset=offset, limit=limit))
+    return json_response(bulk.report(session, operator, job_id, config, offset=offset, limit=limit))
 
 
 @router.post(
@@ -359,7 +350,7 @@ def issue_passport(
         session,
         lambda: newlife.issue(session, config, operator, battery_id, body, notify=notify),
     )
-    return _json(
+    return json_response(
         {
             "batteryId": issued.battery_id,
             "passportId": issued.passport_id,
@@ -386,7 +377,7 @@ def passport_view(
     view = views.passport_view(session, battery_id)
     if view is None:  # pragma: no cover - batteries.get found it
         raise UnknownBattery(f"no battery {battery_id!r} is registered here")
-    return _json(view)
+    return json_response(view)
 
 
 @router.post(
@@ -406,7 +397,7 @@ def post_event(
     signed = commit_with_retry(
         session, lambda: events.post(session, config, operator, battery_id, body)
     )
-    return _json({"verifiableCredential": signed}, status=201)
+    return json_response({"verifiableCredential": signed}, status=201)
 
 
 @router.get(
@@ -419,7 +410,7 @@ def operator_me(
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
 ) -> Response:
-    return _json(operator_identity.description(session, operator))
+    return json_response(operator_identity.description(session, operator))
 
 
 @router.patch(
@@ -456,7 +447,7 @@ def patch_operator_me(
         # JSON merge patch: null removes the member, i.e. no other identifiers
         value = body["alsoKnownAs"] if body["alsoKnownAs"] is not None else []
         commit_with_retry(session, lambda: operator_identity.set_aliases(session, operator, value))
-    return _json(operator_identity.description(session, operator))
+    return json_response(operator_identity.description(session, operator))
 
 
 @router.post(
@@ -472,7 +463,7 @@ def rotate_key(
     rt: Runtime = Depends(runtime),
 ) -> Response:
     row = commit_with_retry(session, lambda: operators.rotate_key(session, operator, rt.master_key))
-    return _json(
+    return json_response(
         {"verificationMethod": row.id, "publicKeyMultibase": row.public_multibase}, status=201
     )
 
@@ -484,7 +475,7 @@ def rotate_key(
     summary="This service's own DID document",
 )
 def instance_did(session: Session = Depends(db_session)) -> Response:
-    return _json(
+    return json_response(
         operators.did_document(session, operators.by_name(session, operators.INSTANCE_NAME)),
         media_type=DID_JSON,
     )
@@ -500,4 +491,4 @@ def operator_did(name: str, session: Session = Depends(db_session)) -> Response:
     operator = operators.by_name(session, name)
     if operator.did_method != "web" or operator.kind != "operator":
         raise UnknownOperator(f"operator {name!r} has no did:web document here")
-    return _json(operators.did_document(session, operator), media_type=DID_JSON)
+    return json_response(operators.did_document(session, operator), media_type=DID_JSON)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from infra.openapi import content, json_body, merge, problems
+from infra.responses import json_response
 from issuer import holders
 from issuer.tables import Operator
 from service.bodies import json_object
@@ -52,12 +52,7 @@ def register_holder(
         "verificationMethod": document["verificationMethod"][0]["id"],
         "didDocument": document,
     }
-    return Response(
-        orjson.dumps(body),
-        status_code=201,
-        media_type="application/json",
-        headers={"Location": f"/holders/{row.name}/did.json"},
-    )
+    return json_response(body, 201, headers={"Location": f"/holders/{row.name}/did.json"})
 
 
 @router.get(
@@ -66,6 +61,4 @@ def register_holder(
     summary="A wallet holder's did:web document",
 )
 def holder_did_document(name: str, session: Session = Depends(db_session)) -> Response:
-    return Response(
-        orjson.dumps(holders.did_document(holders.by_name(session, name))), media_type=DID_JSON
-    )
+    return json_response(holders.did_document(holders.by_name(session, name)), media_type=DID_JSON)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from infra.openapi import json_body, problems
+from infra.responses import json_response
 from issuer import batteries, newlife, peers, transfers
 from issuer.errors import InvalidOffer
 from issuer.tables import Operator
@@ -22,12 +22,6 @@ from service.runtime import Runtime
 from vocab.datetimes import format_datetime, utcnow
 
 router = APIRouter(tags=["transfers"])
-
-
-def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
-    )
 
 
 def _credential(body: dict[str, Any]) -> Any:
@@ -68,7 +62,7 @@ def offer_transfer(
     row = commit_with_retry(
         session, lambda: transfers.offer(session, config, operator, battery_id, request)
     )
-    return _json(
+    return json_response(
         {
             "transferId": row.id,
             "id": row.credential_id,
@@ -103,7 +97,7 @@ def accept_transfer(
     session: Session = Depends(db_session),
     rt: Runtime = Depends(runtime),
 ) -> Response:
-    return _json(accept(session, rt, operator, _credential(body)))
+    return json_response(accept(session, rt, operator, _credential(body)))
 
 
 def accept(session: Session, rt: Runtime, operator: Operator, credential: Any) -> dict[str, Any]:
@@ -164,7 +158,7 @@ def complete_transfer(
     answer = commit_with_retry(
         session, lambda: transfers.complete(session, config, document, resolve)
     )
-    return _json(answer)
+    return json_response(answer)
 
 
 @router.post(
@@ -183,7 +177,9 @@ def record_successor(
     marked = commit_with_retry(
         session, lambda: newlife.record_successor(session, document, resolve)
     )
-    return _json({"inactive": marked, "successor": document["credentialSubject"].get("passportId")})
+    return json_response(
+        {"inactive": marked, "successor": document["credentialSubject"].get("passportId")}
+    )
 
 
 def notifier(rt: Runtime):

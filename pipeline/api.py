@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 
 from infra.openapi import content, json_body, merge, problems
+from infra.responses import json_response
 from pipeline import conformance, push
 from pipeline.config import PipelineConfig, load
 from pipeline.errors import BodyInvalid, NoPipeline
@@ -25,12 +26,6 @@ from pipeline.staging import ObjectStore
 from vocab.datetimes import format_datetime, utcnow
 
 MAX_INGEST_BYTES = 16 * 1024 * 1024
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    import orjson
-
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -100,7 +95,7 @@ def make_router(
             format_datetime(utcnow()),
         )  # fmt: skip
         public = {k: v for k, v in receipt.items() if k != "requestHash"}
-        return _json(public, status=202 if created else 200)
+        return json_response(public, status=202 if created else 200)
 
     @router.post(
         "/conformance/check",
@@ -111,6 +106,6 @@ def make_router(
         "consistency, regulation rules",
     )
     def check(body: tuple[Any, bytes] = Depends(_body)) -> Response:
-        return _json(conformance.check(body[0]))
+        return json_response(conformance.check(body[0]))
 
     return router

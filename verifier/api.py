@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import unquote
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from infra.openapi import content, json_body, merge, problems, unchanged
+from infra.responses import json_response
 from resolver.tables import BatteryRoute
 from service.bodies import BodyError, json_object, optional_json_object
 from service.deps import current_operator, db_session, runtime
@@ -48,12 +48,6 @@ ACCESS_BODY = json_body(
     required=False,
 )
 MAX_LOG_PAGE = 1000
-
-
-def _json(body: object, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
-    )
 
 
 # VC-API verify options this service acts on. Other members are ignored
@@ -99,7 +93,7 @@ def _answer(result: Result, what: str, returned: str | None = None) -> Response:
     if not result.verified:
         failed = ", ".join(result.failed_names())
         raise VerificationFailed(f"the {what} did not verify; failed check(s): {failed}", body)
-    return Response(orjson.dumps(body), media_type="application/json")
+    return json_response(body)
 
 
 @router.post(
@@ -204,7 +198,7 @@ def create_challenge(
         ttl=timedelta(seconds=rt.settings.challenge_ttl_s),
     )
     session.commit()
-    return _json(
+    return json_response(
         {
             "challenge": challenge.id,
             "domain": challenge.domain,
@@ -250,7 +244,7 @@ def _release(
         answer["documents"] = rt.signed_document_links(
             session, release.battery, release.tiers, release.reader
         )
-    return _json(answer, headers=NO_STORE)
+    return json_response(answer, headers=NO_STORE)
 
 
 @access_router.post(
@@ -339,7 +333,7 @@ def access_log_for_operator(
         after=after,
         limit=limit,
     )
-    return _json(_page(rows, limit), headers=NO_STORE)
+    return json_response(_page(rows, limit), headers=NO_STORE)
 
 
 @access_router.post(
@@ -371,4 +365,4 @@ def access_log_for_authorities(
     battery_uri = _battery_filter(rt, battery)
     authenticate_authority(session, body, rt.presentation_verifier())
     rows = audit.entries(session, battery=battery_uri, after=after, limit=limit)
-    return _json(_page(rows, limit), headers=NO_STORE)
+    return json_response(_page(rows, limit), headers=NO_STORE)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import base64
 
-import orjson
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from infra.openapi import content, merge, problems
+from infra.responses import json_response
 from issuer import batteries
 from issuer.documents import library, links
 from issuer.documents.errors import DocumentLinkRefused, DocumentTooLarge, InvalidDocument
@@ -22,10 +22,6 @@ from vocab.catalogue import Tier
 
 upload_router = APIRouter(tags=["documents"])
 public_router = APIRouter(tags=["documents"])
-
-
-def _json(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 @upload_router.post(
@@ -71,7 +67,7 @@ def upload_document(
     session.commit()
     described = library.describe(document, rt.settings.public_url)
     described["note"] = "the next passport version lists it under relatedResource"
-    return _json(described, 201)
+    return json_response(described, 201)
 
 
 @public_router.get(
@@ -90,7 +86,7 @@ def list_documents(
         for d in library.of_battery(session, battery.id)
         if d.tier == Tier.PUBLIC.value
     ]
-    return _json({"documents": found})
+    return json_response({"documents": found})
 
 
 @public_router.get(

@@ -3,12 +3,12 @@ with the registry's answer (its id and proof, or why it refused)."""
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from infra.openapi import content, merge, problems
+from infra.responses import json_response
 from issuer import batteries
 from issuer.dppregistry import outbox
 from issuer.tables import Operator
@@ -30,4 +30,4 @@ def battery_registry(
     battery = batteries.get(session, battery_id)
     batteries.require_responsible(session, battery, operator)
     entries = [outbox.describe(e) for e in outbox.entries_of_battery(session, battery)]
-    return Response(orjson.dumps({"entries": entries}), media_type="application/json")
+    return json_response({"entries": entries})
