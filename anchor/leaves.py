@@ -33,14 +33,13 @@ import base64
 import binascii
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from urllib.parse import unquote_to_bytes
 
 import rfc8785
 
 from anchor import merkle
 from anchor.errors import UnanchorableDocument
+from vocab.lru import Lru
 
 JCS = "jcs"
 JWS = "jws"
@@ -102,17 +101,12 @@ def leaf_of(document: object) -> bytes:
     """The 32-byte Merkle leaf of a signed credential."""
     key = _memo_key(document) if isinstance(document, dict) else None
     if key is not None:
-        with _LEAF_LOCK:
-            hit = _LEAVES.get(key)
-            if hit is not None:
-                _LEAVES.move_to_end(key)
-                return hit
+        hit = _LEAVES.get(key)
+        if hit is not None:
+            return hit
     leaf = merkle.leaf_hash(canonical_bytes(document)[1])
     if key is not None:
-        with _LEAF_LOCK:
-            _LEAVES[key] = leaf
-            while len(_LEAVES) > _LEAF_MAX:
-                _LEAVES.popitem(last=False)
+        _LEAVES.put(key, leaf)
     return leaf
 
 
@@ -122,9 +116,7 @@ def leaf_of(document: object) -> bytes:
 # pure function of the JSON value; json.dumps with sorted keys keeps 1, 1.0 and true apart and
 # refuses NaN, so two values share a key only if they are the same JSON value (string keys, as
 # parsed JSON has). Bounded, and content-addressed, so it stays right in every process.
-_LEAVES: OrderedDict[bytes, bytes] = OrderedDict()
-_LEAF_MAX = 4096
-_LEAF_LOCK = threading.Lock()
+_LEAVES: Lru[bytes] = Lru(4096)
 
 
 def _memo_key(document: dict) -> bytes | None:

@@ -22,7 +22,6 @@ import json
 import re
 import sys
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +35,7 @@ from proofs.errors import ContextNotAllowed, MalformedDocument, ProofError, Unde
 from vocab.errors import ContextNotBundled
 from vocab.loader import UNDEFINED_TERM_VOCAB, UNDEFINED_TERMS_CONTEXT_URL, document_loader
 from vocab.loader import document_loader as bundled_loader
+from vocab.lru import Lru
 
 DocumentLoader = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 
@@ -75,11 +75,9 @@ def rdfc(
     """
     key = _memo_key(document) if document_loader is bundled_loader else None
     if key is not None:
-        with _MEMO_LOCK:
-            hit = _MEMO.get(key)
-            if hit is not None:
-                _MEMO.move_to_end(key)
-                return hit
+        hit = _MEMO.get(key)
+        if hit is not None:
+            return hit
     compiled = fastrdf.dataset(document) if fast and document_loader is bundled_loader else None
     canonical = None
     if compiled is not None:
@@ -90,10 +88,7 @@ def rdfc(
         dataset = _rdf_dataset(document, document_loader)
         canonical = _canonicalize(JsonLdProcessor.to_nquads(dataset), _pyld_quads(dataset))
     if key is not None:
-        with _MEMO_LOCK:
-            _MEMO[key] = canonical
-            while len(_MEMO) > _MEMO_MAX:
-                _MEMO.popitem(last=False)
+        _MEMO.put(key, canonical)
     return canonical
 
 
@@ -107,9 +102,7 @@ def rdfc(
 # kept. Measured (bench/bench_proofs.py, "verify again"): a repeated eddsa-rdfc-2022 verify of the
 # public passport credential goes from ~17 ms to ~0.6 ms; the consumer page's verification of one
 # battery (credential and its two status lists, PostgreSQL) from ~55 ms to ~25 ms.
-_MEMO: OrderedDict[bytes, str] = OrderedDict()
-_MEMO_MAX = 1024
-_MEMO_LOCK = threading.Lock()
+_MEMO: Lru[str] = Lru(1024)
 
 
 def _memo_key(document: Any) -> bytes | None:
@@ -122,8 +115,7 @@ def _memo_key(document: Any) -> bytes | None:
 
 def clear_memo() -> None:
     """Forget memoized canonical forms (benchmarks measure the uncached path with it)."""
-    with _MEMO_LOCK:
-        _MEMO.clear()
+    _MEMO.clear()
 
 
 def to_nquads(

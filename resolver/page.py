@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +26,7 @@ from resolver.page_values import SCROLL_HINT, did_label, humanise, number, rende
 from resolver.verdict import CredentialPanel, Verdict, verdict
 from vocab.catalogue import Tier, load_catalogue
 from vocab.errors import VocabError
+from vocab.lru import Lru
 from vocab.paths import Key, Location, resolve
 from vocab.tiers import merge_tiers
 
@@ -401,9 +400,7 @@ def _environment() -> Environment:
 # The data sections are a function of the public document's content and the bundled catalogue
 # only (~10 ms to build for the ev example), so they are kept per process by the SHA-256 of the
 # document's JSON: correct in every copy of the service, nothing to invalidate. Bounded LRU.
-_SECTIONS_SIZE: Final = 1024
-_sections_memo: OrderedDict[bytes, list[Section]] = OrderedDict()
-_sections_lock = threading.Lock()
+_sections_memo: Lru[list[Section]] = Lru(1024)
 
 
 def memoized_sections(document: dict[str, Any]) -> list[Section]:
@@ -412,16 +409,11 @@ def memoized_sections(document: dict[str, Any]) -> list[Section]:
     except TypeError:  # integers beyond 64 bits: orjson refuses them, so build uncached
         return sections(document)
     key = hashlib.sha256(data).digest()
-    with _sections_lock:
-        found = _sections_memo.get(key)
-        if found is not None:
-            _sections_memo.move_to_end(key)
-            return found
+    found = _sections_memo.get(key)
+    if found is not None:
+        return found
     built = sections(document)  # outside the lock: threads building different pages overlap
-    with _sections_lock:
-        _sections_memo[key] = built
-        while len(_sections_memo) > _SECTIONS_SIZE:
-            _sections_memo.popitem(last=False)
+    _sections_memo.put(key, built)
     return built
 
 

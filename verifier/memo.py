@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import orjson
 
@@ -40,39 +38,9 @@ from resolver.errors import ResolverError
 from verifier.result import Check, Result
 from vocab.datetimes import as_utc, utcnow
 from vocab.errors import VocabError
+from vocab.lru import DEFAULT_SIZE, Lru
 
-V = TypeVar("V")
-
-# A passport's public credential is ~9 KiB; a few thousand entries of verdicts (not documents)
-# stay well under a few MiB.
-DEFAULT_SIZE = 4096
-
-
-class Lru(Generic[V]):
-    """A bounded least-recently-used map, safe to share between the threadpool's threads."""
-
-    def __init__(self, size: int = DEFAULT_SIZE) -> None:
-        self._size = size
-        self._items: OrderedDict[Hashable, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
+__all__ = ["DEFAULT_SIZE", "Lru", "ProofMemo", "content_digest", "memoized_check"]
 
 
 def content_digest(document: Any) -> bytes:
