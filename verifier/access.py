@@ -46,11 +46,10 @@ from verifier.presentations import VerifyPresentation, authenticate
 from verifier.result import Result
 from vocab import json_text
 from vocab.catalogue import Tier
-from vocab.context import BATTERY_EVENT_CREDENTIAL
 from vocab.datetimes import utcnow
 from vocab.errors import VocabError
 from vocab.gs1 import ItemKey
-from vocab.tiers import tier_of_credential_type, tiers_of_event
+from vocab.tiers import tiers_of_credential
 from vocab.vcdm import as_list
 
 log = logging.getLogger("dbp.verifier")
@@ -98,14 +97,7 @@ def tiers_of(credential: dict) -> frozenset[Tier]:
             document = json_text.loads_lenient(payload)
         except (ProofError, VocabError, ValueError):
             return frozenset()
-    types = [t for t in as_list(document.get("type", [])) if isinstance(t, str)]
-    for type_name in types:
-        tier = tier_of_credential_type(type_name)
-        if tier is not None:
-            return frozenset({tier})
-    if BATTERY_EVENT_CREDENTIAL in types:
-        return tiers_of_event(document.get("credentialSubject"))
-    return frozenset()
+    return tiers_of_credential(document)
 
 
 def _judge_grant(grant: Grant, result: Result, key: ItemKey, operator: str | None, now) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Final
 from vocab.catalogue import Catalogue, Tier, load_catalogue
 from vocab.context import (
     AUTHORITY_PASSPORT_CREDENTIAL,
+    BATTERY_EVENT_CREDENTIAL,
     COMMISSION_PASSPORT_CREDENTIAL,
     LEGITIMATE_INTEREST_PASSPORT_CREDENTIAL,
     PUBLIC_PASSPORT_CREDENTIAL,
@@ -29,6 +30,7 @@ from vocab.errors import CatalogueError, UnclassifiedField, VocabError
 from vocab.models.passport import Passport
 from vocab.paths import Location, Path, Where, get, leaves, render_location
 from vocab.validation import validate_passport
+from vocab.vcdm import as_list
 
 ACCESS_TIER_FIELD: Final = "accessTier"
 
@@ -57,6 +59,22 @@ def tier_of_credential_type(type_name: str) -> Tier | None:
         if name == type_name:
             return tier
     return None
+
+
+def tiers_of_credential(credential: Mapping[str, Any]) -> frozenset[Tier]:
+    """The one rule for the tiers a (decoded) credential's data belongs to: a passport tier
+    credential's tier, or for a battery event credential (Annex XIII point 4 data, status changes)
+    the catalogue's tier of each attribute it carries. Empty when unknown: such a credential is
+    released to nobody. The verifier's release (`verifier.access.tiers_of`) and the wallet's
+    listing (`wallet.requesting`) both ask this."""
+    types = [t for t in as_list(credential.get("type", [])) if isinstance(t, str)]
+    for type_name in types:
+        tier = tier_of_credential_type(type_name)
+        if tier is not None:
+            return frozenset({tier})
+    if BATTERY_EVENT_CREDENTIAL in types:
+        return tiers_of_event(credential.get("credentialSubject"))
+    return frozenset()
 
 
 def _unit(location: Location) -> Location:

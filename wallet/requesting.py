@@ -15,11 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vocab.catalogue import Tier
-from vocab.context import ACCESS_GRANT_CREDENTIAL, BATTERY_EVENT_CREDENTIAL
+from vocab.context import ACCESS_GRANT_CREDENTIAL
 from vocab.datetimes import InvalidDateTime, parse_datetime, utcnow
 from vocab.errors import VocabError
 from vocab.gs1 import ItemKey, parse_item_uri
-from vocab.tiers import tier_of_credential_type, tiers_of_event
+from vocab.tiers import tiers_of_credential
 from vocab.vcdm import as_list, issuer_id
 from wallet import credentials as creds
 from wallet import dynamic
@@ -50,21 +50,9 @@ class Released:
         subject = self.credential.get("credentialSubject")
         if isinstance(subject, dict) and isinstance(subject.get("accessTier"), str):
             return subject["accessTier"]
-        types = [t for t in as_list(self.credential.get("type", [])) if isinstance(t, str)]
-        for name in types:
-            tier = tier_of_credential_type(name)
-            if tier is not None:
-                return tier.value
-        if BATTERY_EVENT_CREDENTIAL in types:
-            # the catalogue's tier of each attribute the event carries (all legitimate-interest
-            # today: battery status and Annex XIII point 4)
-            tiers = tiers_of_event(self.credential.get("credentialSubject"))
-            return (
-                "+".join(sorted(t.value for t in tiers))
-                if len(tiers) > 1
-                else (next(iter(tiers)).value if tiers else None)
-            )
-        return None
+        # the one rule (vocab.tiers); an event credential may carry several tiers' data
+        tiers = tiers_of_credential(self.credential)
+        return "+".join(sorted(t.value for t in tiers)) if tiers else None
 
 
 @dataclass
