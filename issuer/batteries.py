@@ -125,11 +125,12 @@ def get(session: Session, battery_id: str) -> Battery:
 
 
 def responsible_did(session: Session, battery: Battery) -> str:
-    """The DID of the operator responsible for the battery now: the holder in the routing
-    registry, which a hand-over re-points (the new operator may live on another instance)."""
-    route = session.get(registry.BatteryRoute, battery.id)
-    if route is not None:
-        return route.holder_did
+    """The DID of the operator responsible for the battery now: the routing registry's answer
+    (`resolver.registry.responsible_operator`), or the registering operator for a battery that
+    has no route (yet)."""
+    holder = registry.responsible_operator(session, battery.id)
+    if holder is not None:
+        return holder
     operator = session.get(Operator, battery.operator_id)
     return operator.did if operator is not None else ""
 

@@ -117,6 +117,21 @@ def by_did(session: Session, did: str) -> BatteryRoute | None:
     return session.exec(select(BatteryRoute).where(BatteryRoute.did == did)).first()
 
 
+def responsible_operator(session: Session, battery: str | ItemKey) -> str | None:
+    """The one query for the operator responsible for a battery now, by the battery's id or its
+    item key: the holder in the routing registry, which a hand-over re-points (the new operator
+    may live on another instance) and PUT /route re-points too. None when the battery is not
+    registered here. The issuer (`issuer.batteries.responsible_did`, which falls back to the
+    registering operator) and the verifier (`verifier.authority`) both ask this."""
+    if isinstance(battery, ItemKey):
+        route = session.exec(
+            _BY_KEY, params={"gtin": battery.gtin, "serial": battery.serial}
+        ).first()
+    else:
+        route = session.get(BatteryRoute, battery)
+    return route.holder_did if route is not None else None
+
+
 def normalise_endpoint(value: object, *, field: str, own_url: str) -> str | None:
     """An instance base URL (`http(s)://host[:port][/path]`, no query or fragment), without a
     trailing slash; None when it is this instance."""

@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from resolver import registry
 from resolver.errors import ResolverError
-from resolver.tables import BatteryRoute, BatteryTenure
 from verifier.credentials import CredentialCheck
 from verifier.entitlements import MalformedEntitlement, Role, parse_entitlement
 from verifier.result import Result
@@ -265,21 +265,18 @@ def authority_check(
 
 
 def routing_registry_tenures(session: Session) -> ResponsibilityLookup:
-    """Responsibility from the routing registry: the operator responsible now (its holder) and
-    the ended tenures of earlier operators recorded at each hand-over."""
+    """Responsibility from the routing registry: the operator responsible now (its holder,
+    `resolver.registry.responsible_operator`) and the ended tenures of earlier operators recorded
+    at each hand-over."""
 
     def lookup(key: ItemKey) -> Sequence[Tenure] | None:
-        route = session.exec(
-            select(BatteryRoute).where(
-                BatteryRoute.gtin == key.gtin, BatteryRoute.serial == key.serial
-            )
-        ).first()
-        if route is None:
+        try:
+            route = registry.lookup(session, key.gtin, key.serial)
+        except registry.UnknownBattery:
             return None
-        rows = session.exec(select(BatteryTenure).where(BatteryTenure.battery_id == route.id)).all()
         ended = [
             Tenure(t.operator_did, as_utc(t.since), as_utc(t.until))
-            for t in rows
+            for t in registry.tenures(session, route.id)
             if t.until is not None
         ]
         # The holder in the registry is authoritative for "now" (PUT /route re-points it too).
@@ -289,7 +286,5 @@ def routing_registry_tenures(session: Session) -> ResponsibilityLookup:
 
 
 def responsible_operator(session: Session, key: ItemKey) -> str | None:
-    """The operator responsible for the battery now, per the routing registry."""
-    tenures = routing_registry_tenures(session)(key)
-    current = [t.operator for t in tenures or () if t.until is None]
-    return current[-1] if current else None
+    """The operator responsible for the battery now: the routing registry's one query."""
+    return registry.responsible_operator(session, key)
