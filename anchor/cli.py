@@ -220,37 +220,13 @@ def deploy_contract(rt, chain) -> str:
     """Deploy with the active account, recording the transaction first like every other one."""
     from sqlmodel import Session
 
-    from anchor.chain import timestamp_to_datetime
-    from anchor.errors import AnchorError
-    from anchor.tables import AnchorTransaction
-    from vocab.datetimes import utcnow
+    from anchor.runtime import record_deployment
 
-    signer = rt.signer()
-    tx = chain.deploy_transaction(
-        nonce=chain.nonce(signer.address), fees=chain.fees(rt.config.max_fee_wei)
-    )
-    signed = signer.sign(tx)
     with Session(rt.engine, expire_on_commit=False) as session:
-        row = AnchorTransaction(
-            tx_hash=signed.tx_hash,
-            kind="deploy",
-            chain_id=chain.chain_id,
-            sender=signer.address,
-            nonce=tx["nonce"],
-            raw=signed.raw,
-            created_at=utcnow(),
+        row = record_deployment(
+            session, rt.signer(), chain, chain.fees(rt.config.max_fee_wei), timeout_s=600
         )
-        session.add(row)
-        session.commit()
-        chain.broadcast(signed.raw, signed.tx_hash)
-        rc = chain.wait_for_receipt(signed.tx_hash, timeout_s=600)
-        if rc.status != 1 or rc.contract_address is None:
-            raise AnchorError(f"the deployment transaction {signed.tx_hash} failed")
-        row.contract, row.status, row.block_number = rc.contract_address, rc.status, rc.block_number
-        row.block_time = timestamp_to_datetime(chain.block(rc.block_number)[1])
-        session.add(row)
-        session.commit()
-    return rc.contract_address
+    return row.contract
 
 
 @app.command("import-key")

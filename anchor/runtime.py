@@ -289,8 +289,6 @@ class AnchorRuntime:
             session.add(batch)
 
     def _ensure_embedded_contract(self, chain: Chain) -> str:
-        from anchor.chain import timestamp_to_datetime
-
         with Session(self.engine, expire_on_commit=False) as session:
             deployed = session.exec(
                 select(AnchorTransaction)
@@ -303,35 +301,11 @@ class AnchorRuntime:
             ).first()
             if deployed is not None and chain.code_exists(deployed.contract):
                 return deployed.contract
-            signer = self.signer()
-            tx = chain.deploy_transaction(nonce=chain.nonce(signer.address), fees=chain.fees())
-            signed = signer.sign(tx)
-            row = AnchorTransaction(
-                tx_hash=signed.tx_hash,
-                kind="deploy",
-                chain_id=chain.chain_id,
-                sender=signer.address,
-                nonce=tx["nonce"],
-                raw=signed.raw,
-                created_at=utcnow(),
-            )
-            session.add(row)
-            session.commit()  # recorded before it is broadcast, like every transaction
-            chain.broadcast(signed.raw, signed.tx_hash)
-            rc = chain.wait_for_receipt(signed.tx_hash)
-            if rc.status != 1 or rc.contract_address is None:
-                raise AnchorError("deploying PassportAnchor on the embedded chain failed")
-            row.contract, row.status, row.block_number = (
-                rc.contract_address,
-                rc.status,
-                rc.block_number,
-            )
-            row.block_time = timestamp_to_datetime(chain.block(rc.block_number)[1])
-            session.add(row)
-            session.commit()
+            row = record_deployment(session, self.signer(), chain, chain.fees())
             self._synced_id = max(self._synced_id, row.id or 0)
-            log.info("PassportAnchor deployed on the embedded chain at %s", rc.contract_address)
-            return rc.contract_address
+            log.info("PassportAnchor deployed on the embedded chain at %s", row.contract)
+            assert row.contract is not None
+            return row.contract
 
     def contract(self) -> str:
         """The PassportAnchor address new batches go to (opens the chain)."""
@@ -372,3 +346,38 @@ class AnchorRuntime:
             if self._chain is not None:
                 self._chain.close()
                 self._chain = None
+
+
+def record_deployment(
+    session: Session, signer, chain: Chain, fees, *, timeout_s: float = 30.0
+) -> AnchorTransaction:
+    """Deploy PassportAnchor with `signer`'s account: the one place a deployment is recorded.
+
+    The transaction is recorded (and committed) before it is broadcast, like every transaction;
+    its receipt (contract address, block) is recorded when it is mined. Raises AnchorError when
+    the deployment fails. Used by the embedded chain's first start (`Runtime`) and by
+    `dbp anchor deploy` / provisioning (`anchor.cli.deploy_contract`)."""
+    from anchor.chain import timestamp_to_datetime
+
+    tx = chain.deploy_transaction(nonce=chain.nonce(signer.address), fees=fees)
+    signed = signer.sign(tx)
+    row = AnchorTransaction(
+        tx_hash=signed.tx_hash,
+        kind="deploy",
+        chain_id=chain.chain_id,
+        sender=signer.address,
+        nonce=tx["nonce"],
+        raw=signed.raw,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.commit()  # recorded before it is broadcast, like every transaction
+    chain.broadcast(signed.raw, signed.tx_hash)
+    rc = chain.wait_for_receipt(signed.tx_hash, timeout_s=timeout_s)
+    if rc.status != 1 or rc.contract_address is None:
+        raise AnchorError(f"the deployment transaction {signed.tx_hash} failed")
+    row.contract, row.status, row.block_number = rc.contract_address, rc.status, rc.block_number
+    row.block_time = timestamp_to_datetime(chain.block(rc.block_number)[1])
+    session.add(row)
+    session.commit()
+    return row
