@@ -15,7 +15,6 @@ but nothing here could tell which other party is entitled to revoke an operator'
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,25 +23,17 @@ from datetime import datetime
 import httpx
 
 from infra.fetch import FetchFailed, HostNotAllowed, fetch
-from proofs import dataintegrity
+from proofs import dataintegrity, verification
 from proofs.dataintegrity import VerificationMethodResolver
-from proofs.errors import ProofError
+from proofs.verification import CredentialCheck, StatusListUnavailable
 from resolver.didweb import DidWebPolicy
-from verifier.credentials import CredentialCheck
 from verifier.memo import ProofMemo
-from verifier.result import Result
-from vocab import bitstring, json_text
-from vocab.datetimes import InvalidDateTime, parse_datetime, utcnow
-from vocab.errors import VocabError
-from vocab.vcdm import as_list, issuer_id
+from vocab import json_text
+from vocab.lru import Lru
 
 CHECK = "status"
 _INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*([0-9]+)")
-
-
-class StatusListUnavailable(Exception):
-    code = "status-list-unavailable"
 
 
 LocalLists = Callable[[str], "dict | None"]
@@ -139,131 +130,14 @@ def _fresh_until(headers: httpx.Headers, document: dict) -> float:
     return time.monotonic() + (min(limits) if limits else 0)
 
 
-class _Cache:
+class _Cache(Lru[_Cached]):
+    """Fetched status lists by URL, at most `size` of them (the one bounded cache, vocab.lru)."""
+
     def __init__(self, size: int = 256) -> None:
-        self._lock = threading.Lock()
-        self._items: dict[str, _Cached] = {}
-        self._size = size
-
-    def get(self, url: str) -> _Cached | None:
-        with self._lock:
-            return self._items.get(url)
-
-    def put(self, url: str, value: _Cached) -> None:
-        with self._lock:
-            if len(self._items) >= self._size:
-                self._items.pop(next(iter(self._items)))
-            self._items[url] = value
+        super().__init__(size)
 
 
 _cache = _Cache()
-
-
-def _entries(credential: dict) -> list[dict]:
-    return [
-        e
-        for e in as_list(credential.get("credentialStatus", []))
-        if isinstance(e, dict) and e.get("type") == bitstring.ENTRY_TYPE
-    ]
-
-
-def _within_validity(document: dict, now: datetime) -> str | None:
-    try:
-        start = document.get("validFrom")
-        end = document.get("validUntil")
-        if start and now < parse_datetime(start, require_timezone=False):
-            return f"the status list is not valid before {start}"
-        if end and now > parse_datetime(end, require_timezone=False):
-            return f"the status list expired at {end}"
-    except InvalidDateTime as exc:
-        return f"the status list has a malformed validity period: {exc}"
-    return None
-
-
-def check_entry(
-    credential: dict,
-    entry: dict,
-    fetch: Callable[[str], dict],
-    resolve: VerificationMethodResolver,
-    now: datetime,
-    result: Result,
-    proof_memo: ProofMemo | None = None,
-) -> None:
-    purpose = entry.get("statusPurpose")
-    index_text = entry.get("statusListIndex")
-    url = entry.get("statusListCredential")
-    if not isinstance(purpose, str) or not isinstance(url, str):
-        result.failed(
-            CHECK,
-            "a status entry lacks statusPurpose or statusListCredential",
-            "malformed-status-entry",
-        )
-        return
-    if not isinstance(index_text, str) or not _INDEX.match(index_text):
-        result.failed(
-            CHECK, "statusListIndex must be a base-10 integer string", "malformed-status-entry"
-        )
-        return
-    if entry.get("statusSize", 1) != 1:
-        result.failed(CHECK, "statusSize other than 1 is not supported", "unsupported-status-size")
-        return
-    index = int(index_text)
-    try:
-        status_list = fetch(url)
-    except StatusListUnavailable as exc:
-        result.failed(CHECK, exc, StatusListUnavailable.code)
-        return
-    types = as_list(status_list.get("type", []))
-    subject = status_list.get("credentialSubject")
-    if bitstring.LIST_CREDENTIAL_TYPE not in types or not isinstance(subject, dict):
-        result.failed(
-            CHECK, f"{url} is not a {bitstring.LIST_CREDENTIAL_TYPE}", "status-list-malformed"
-        )
-        return
-    # The list's bytes change with every status change, so a content-keyed memo stays exact.
-    verify = proof_memo.verify_proof if proof_memo is not None else dataintegrity.verify_proof
-    try:
-        proofs = verify(status_list, resolve, expected_purpose="assertionMethod")
-    except (ProofError, VocabError) as exc:
-        result.failed(
-            CHECK, f"the status list {url} does not verify: {exc}", "status-list-invalid-proof"
-        )
-        return
-    issuer = issuer_id(credential)
-    if issuer_id(status_list) != issuer or any(p.controller != issuer for p in proofs):
-        result.failed(
-            CHECK,
-            f"the status list {url} is issued by {issuer_id(status_list)}, not by the credential's "
-            f"issuer {issuer}",
-            "status-list-issuer-mismatch",
-        )
-        return
-    problem = _within_validity(status_list, now)
-    if problem:
-        result.failed(CHECK, problem, "status-list-expired")
-        return
-    if purpose not in as_list(subject.get("statusPurpose", [])):
-        result.failed(
-            CHECK,
-            f"the status list {url} is for {subject.get('statusPurpose')!r}, the entry for "
-            f"{purpose!r} (STATUS_VERIFICATION_ERROR)",
-            "status-purpose-mismatch",
-        )
-        return
-    try:
-        bits = bitstring.decode(subject.get("encodedList"))
-        value = bitstring.get_bit(bits, index)
-    except bitstring.StatusListError as exc:
-        result.failed(CHECK, exc, "status-list-malformed")
-        return
-    if not value:
-        result.passed(CHECK, f"{purpose}: not set (index {index} of {url})")
-    elif purpose == bitstring.REVOCATION:
-        result.failed(CHECK, f"the credential is revoked (index {index} of {url})", "revoked")
-    elif purpose == bitstring.SUSPENSION:
-        result.failed(CHECK, f"the credential is suspended (index {index} of {url})", "suspended")
-    else:
-        result.warn(CHECK, f"status {purpose!r} is set (index {index} of {url})", purpose)
 
 
 def status_check(
@@ -273,16 +147,8 @@ def status_check(
     now: datetime | None = None,
     proof_memo: ProofMemo | None = None,
 ) -> CredentialCheck:
-    """A `CredentialCheck` running the status list validation for every entry (`proof_memo`:
-    the status list credentials' signature checks remembered per exact content)."""
-
-    def check(credential: dict, result: Result) -> None:
-        entries = _entries(credential)
-        if not entries:
-            result.skipped(CHECK, "the credential has no BitstringStatusListEntry")
-            return
-        moment = now or utcnow()
-        for entry in entries:
-            check_entry(credential, entry, fetch, resolve, moment, result, proof_memo)
-
-    return check
+    """The core's status check (`proofs.verification.status_check`) with `fetch` (usually a
+    `StatusListFetcher`) and `proof_memo`: the status list credentials' signature checks
+    remembered per exact content."""
+    verify = proof_memo.verify_proof if proof_memo is not None else dataintegrity.verify_proof
+    return verification.status_check(fetch, resolve, now=now, verify_proof=verify)
