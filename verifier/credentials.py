@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from proofs import dataintegrity
 from proofs import verification as core
@@ -47,31 +48,17 @@ def verify_credential(
     credential: object,
     resolve: VerificationMethodResolver,
     *,
-    now: datetime | None = None,
-    extra_checks: Sequence[CredentialCheck] = (),
-    expected_purpose: str = "assertionMethod",
-    challenge: str | None = None,
-    domain: str | None = None,
     proof_memo: ProofMemo | None = None,
+    **options: Any,
 ) -> Result:
     """Verify one credential (Data Integrity or an EnvelopedVerifiableCredential) with the one
-    verification core (`proofs.verification.verify_credential`), then `extra_checks` in order.
-
-    `expected_purpose`, `challenge` and `domain` are the VC-API verify options of the same names
-    (`expectedProofPurpose`); every Data Integrity proof must match them. `proof_memo` answers
-    the signature check from earlier verifications of the same bytes (verifier.memo)."""
+    verification core (`proofs.verification.verify_credential`; `options` are its `now`,
+    `extra_checks`, `expected_purpose`, `challenge`, `domain`), the verifier's DID resolution
+    errors failing the proof check. `proof_memo` answers the signature check from earlier
+    verifications of the same bytes (verifier.memo)."""
+    verify = proof_memo.verify_proof if proof_memo is not None else dataintegrity.verify_proof
     return core.verify_credential(
-        credential,
-        resolve,
-        now=now,
-        extra_checks=extra_checks,
-        expected_purpose=expected_purpose,
-        challenge=challenge,
-        domain=domain,
-        verify_proof=(
-            proof_memo.verify_proof if proof_memo is not None else dataintegrity.verify_proof
-        ),
-        key_errors=KEY_ERRORS,
+        credential, resolve, verify_proof=verify, key_errors=KEY_ERRORS, **options
     )
 
 
