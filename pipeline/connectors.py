@@ -15,10 +15,12 @@ import glob
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
+from infra.fetch import Fetched, FetchFailed, FetchPolicy, HostNotAllowed, TooLarge, fetch
 from pipeline.config import PipelineConfig, Source
 from pipeline.errors import SourceUnavailable
 from pipeline.formats import EXTENSIONS, member
@@ -59,25 +61,47 @@ def _auth_headers(source: Source) -> dict[str, str]:
     return {source.auth.header: source.auth.token}
 
 
+# An HTTP source answers pages of JSON records; a page larger than this is refused.
+MAX_PAGE_BYTES = 64 * 1024 * 1024
+
+
+def source_policy(source: Source) -> FetchPolicy:
+    """The outbound-fetch policy of an HTTP source (infra.fetch): its own origin only, named
+    explicitly by the pipeline's configuration, within its timeout and the page size cap."""
+    assert source.location is not None
+    parts = urlsplit(source.location)
+    return FetchPolicy(
+        allowed_hosts=frozenset({f"{parts.scheme}://{parts.netloc.lower()}"}),
+        timeout_s=source.timeout_s,
+        max_bytes=MAX_PAGE_BYTES,
+    )
+
+
 def get_with_retries(
     client: httpx.Client, url: str, params: dict[str, Any], source: Source, sleep=time.sleep
-) -> httpx.Response:
-    """GET with retries: transport errors, 429 and 5xx are retried `source.retries` times, the
-    wait doubling from `source.backoff_s` (or what Retry-After asks, at most 60 s)."""
+) -> Fetched:
+    """GET through the one outbound-fetch function (infra.fetch: the source's origin only, one DNS
+    answer, size and time caps, no redirects) with retries: failures to connect, 429 and 5xx
+    are retried `source.retries` times, the wait doubling from `source.backoff_s` (or what
+    Retry-After asks, at most 60 s)."""
+    policy = source_policy(source)
+    target = str(httpx.URL(url).copy_merge_params(params)) if params else url
     delay = source.backoff_s
     for attempt in range(source.retries + 1):
         last = attempt == source.retries
         try:
-            response = client.get(url, params=params)
-        except httpx.TransportError as exc:
-            if last:
+            response = fetch(client, policy, "GET", target, headers=_auth_headers(source))
+        except HostNotAllowed as exc:
+            raise SourceUnavailable(f"source {source.name}: {exc}") from None
+        except FetchFailed as exc:
+            if last or isinstance(exc, TooLarge):
                 raise SourceUnavailable(
                     f"source {source.name}: {url} failed after {attempt + 1} attempts: {exc}"
                 ) from None
             sleep(delay)
             delay *= 2
             continue
-        if response.status_code in RETRY_STATUS and not last:
+        if response.status in RETRY_STATUS and not last:
             wait = delay
             retry_after = response.headers.get("retry-after", "")
             if retry_after.isdigit():
@@ -85,10 +109,10 @@ def get_with_retries(
             sleep(wait)
             delay *= 2
             continue
-        if response.status_code >= 400:
+        if response.status >= 400:
+            text = response.body.decode("utf-8", "replace")
             raise SourceUnavailable(
-                f"source {source.name}: {url} answered {response.status_code} "
-                f"{response.text[:200]!r}"
+                f"source {source.name}: {url} answered {response.status} {text[:200]!r}"
             )
         return response
     raise AssertionError("unreachable")  # pragma: no cover
@@ -114,19 +138,20 @@ def pull_http(
     last_cursor = cursor
     url = source.location
     assert url is not None
-    with httpx.Client(headers=_auth_headers(source), timeout=source.timeout_s) as client:
+    # no proxies from the environment: infra.fetch connects to the address it checked
+    with httpx.Client(trust_env=False) as client:
         for _page in range(100_000):
             response = get_with_retries(client, url, params, source, sleep)
             try:
-                body = orjson.loads(response.content)
+                body = orjson.loads(response.body)
             except orjson.JSONDecodeError:
                 raise SourceUnavailable(
                     f"source {source.name}: {url} did not answer JSON"
                 ) from None
             records = member(body, paging.items if paging else source.records) or []
             if records:
-                key = store.put(response.content, ".json")
-                staged.append((key, str(response.request.url)))
+                key = store.put(response.body, ".json")
+                staged.append((key, response.url))
             if incremental and incremental.mode == "timestamp" and incremental.field:
                 for record in records:
                     value = member(record, incremental.field)
