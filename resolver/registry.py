@@ -189,6 +189,17 @@ def repoint(
     return route
 
 
+def held_here(session: Session, holder_did: str) -> list[BatteryRoute]:
+    """The batteries `holder_did` holds on this instance (not handed to another one)."""
+    return list(
+        session.exec(
+            select(BatteryRoute).where(
+                BatteryRoute.holder_did == holder_did, BatteryRoute.endpoint.is_(None)
+            )
+        ).all()
+    )
+
+
 def hand_over(
     session: Session, holder_did: str, *, successor: str | None, backup_url: str | None
 ) -> list[BatteryRoute]:
@@ -197,11 +208,7 @@ def hand_over(
     Batteries it already handed to another instance are not its to route any more."""
     if successor is None and backup_url is None:
         raise ValueError("a successor or a backup copy is required")
-    routes = session.exec(
-        select(BatteryRoute).where(
-            BatteryRoute.holder_did == holder_did, BatteryRoute.endpoint.is_(None)
-        )
-    ).all()
+    routes = held_here(session, holder_did)
     now = utcnow()
     for route in routes:
         route.state = ARCHIVED

@@ -313,67 +313,28 @@ def operator_remove(
 ) -> None:
     """Remove an operator (it leaves the market): its token stops working, its DID document stays
     so its credentials still verify, and its batteries keep resolving (Art 78(e))."""
-    from sqlmodel import select
-
-    from issuer import operators
     from issuer.errors import IssuerError
-    from resolver import registry
+    from issuer.operator_exit import remove_operator
     from resolver.errors import ResolverError
-    from resolver.tables import BatteryRoute
     from service.db import make_engine, migrate, session_scope
     from service.settings import Settings
-    from vocab.datetimes import utcnow
 
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     try:
         with session_scope(engine) as session:
-            operator = operators.by_name(session, name)
-            if operator.kind != "operator":
-                fail(f"{name!r} is this service's own identity, not an operator")
-            if operator.removed_at is not None:
-                fail(f"operator {name!r} was already removed on {operator.removed_at:%Y-%m-%d}")
-            successor_url = registry.normalise_endpoint(
-                successor, field="--successor", own_url=settings.public_url
+            done = remove_operator(
+                session, name, own_url=settings.public_url, successor=successor, backup=backup
             )
-            if successor and successor_url is None:
-                fail("--successor names this instance; use --backup to keep serving here")
-            held = session.exec(
-                select(BatteryRoute).where(
-                    BatteryRoute.holder_did == operator.did, BatteryRoute.endpoint.is_(None)
-                )
-            ).all()
-            routes = []
-            if held:
-                if successor_url is None and not backup:
-                    fail(
-                        f"operator {name!r} holds {len(held)} batteries here; say where their "
-                        "readers go: --successor URL or --backup"
-                    )
-                routes = registry.hand_over(
-                    session,
-                    operator.did,
-                    successor=successor_url,
-                    backup_url=settings.public_url if backup else None,
-                )
-            operator.removed_at = utcnow()
-            session.add(operator)
     except (IssuerError, ResolverError) as exc:
         fail(str(exc))
-    out = {
-        "name": name,
-        "did": operator.did,
-        "removedAt": operator.removed_at.isoformat(),
-        "batteries": len(routes),
-        "successor": successor_url,
-        "backup": bool(backup and routes),
-    }
     if as_json:
-        typer.echo(json.dumps(out))
+        typer.echo(json.dumps(done.as_json(backup)))
         return
+    successor_url, routes = done.successor, done.batteries
     where = f"redirected to {successor_url}" if successor_url else "served from the copy kept here"
-    typer.echo(f"operator {name} removed; {len(routes)} batteries now {where}")
+    typer.echo(f"operator {name} removed; {routes} batteries now {where}")
 
 
 @app.command("qr")

@@ -13,8 +13,7 @@ from sqlmodel import Session, select
 from anchor.runtime import AnchorRuntime
 from anchor.verify import anchor_check
 from infra.ratelimit import RateLimit
-from issuer import credentials as issuing
-from issuer import holders, operators, statuslists, store, views
+from issuer import holders, operators, statuslists, views
 from issuer.config import IssuerConfig
 from issuer.documents import library as documents
 from issuer.documents import links as document_links
@@ -22,6 +21,7 @@ from issuer.documents.errors import DocumentUnavailable
 from issuer.documents.objectstore import ObjectStore, open_store
 from issuer.dppregistry.sync import RegistrySync
 from issuer.errors import IssuerError
+from issuer.instance import sign_as_instance
 from issuer.tables import Battery
 from issuer.worker import BulkWorker
 from proofs.signer import Keystore, SealedKeystore
@@ -33,18 +33,17 @@ from service import roles
 from service.db import make_engine, migrate, require_current_schema, session_scope
 from service.registry import make_sync
 from service.settings import Settings
-from verifier.authority import authority_check, routing_registry_tenures
+from verifier import pipeline
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
 from verifier.errors import StatusChangeFailed
-from verifier.memo import Lru, ProofMemo, memoized_check
+from verifier.memo import Lru, ProofMemo
 from verifier.passports import BatteryRecord
 from verifier.peer_registries import PeerAnchors, http_fetcher
 from verifier.policy import AccessPolicy
 from verifier.presentations import VerifyPresentation
-from verifier.related import related_resources_check, resource_matches
+from verifier.related import resource_matches
 from verifier.result import Result
-from verifier.schemas import check_schema
-from verifier.status import StatusListFetcher, status_check
+from verifier.status import StatusListFetcher
 from verifier.trust import RegistrySource
 from vocab.catalogue import Tier
 
@@ -225,24 +224,21 @@ class Runtime:
     def credential_checks(
         self, session: Session, *, memoized: bool = False, resolver: DidResolver | None = None
     ) -> list[CredentialCheck]:
-        """Checks run after the proof on every credential: status list, schema, trust, anchor.
-
-        Each package that adds a check appends its factory call here. `memoized` answers the
-        checks that depend on the credential's bytes alone (schema) from `check_memo`."""
+        """The verifier's pipeline of checks run after the core (`verifier.pipeline`), with what
+        only the composition root can build: the resolver, the status-list fetcher, the anchor
+        check, the trust registry and our documents' bytes. `memoized` (the consumer page) answers
+        the content-determined parts from this process's memos."""
         resolver = resolver or self.resolver(session)
-        return [
-            related_resources_check(self.own_document_bytes(session)),
-            memoized_check(check_schema, self.check_memo) if memoized else check_schema,
-            authority_check(
-                self.trust.current(), routing_registry_tenures(session), resolver.also_known_as
-            ),
-            status_check(
-                self.status_lists(session),
-                resolver.verification_method,
-                proof_memo=self.proof_memo if memoized else None,
-            ),
-            anchor_check(session, self.anchor),
-        ]
+        return pipeline.credential_checks(
+            session,
+            resolver=resolver,
+            status_lists=self.status_lists(session),
+            anchor=anchor_check(session, self.anchor),
+            trust=self.trust.current(),
+            document_bytes=self.own_document_bytes(session),
+            proof_memo=self.proof_memo if memoized else None,
+            check_memo=self.check_memo if memoized else None,
+        )
 
     def status_lists(self, session: Session) -> StatusListFetcher:
         """Status lists for the verifier: ours from the database, others over HTTP from allowed
@@ -328,24 +324,7 @@ class Runtime:
         credential this instance accredits as a trust anchor. It gets a revocation and a
         suspension entry on the instance's status lists and is stored like every credential
         this service signs, so `change_instance_credential_status` can revoke or suspend it."""
-        instance = operators.by_name(session, operators.INSTANCE_NAME)
-        options = issuing.IssueOptions()
-        ((revocation, suspension),) = statuslists.allocate(session, self.issuer_config, instance, 1)
-        credential = {**credential, "credentialStatus": [revocation.entry, suspension.entry]}
-        prepared = issuing.prepare(credential, instance.did, options)
-        credential_id = prepared.get("id") if isinstance(prepared.get("id"), str) else None
-        store.check_new_id(session, credential_id)
-        signing = operators.signing_key(session, instance, self.master_key)
-        signed = issuing.sign(prepared, signing.key, signing.verification_method, options)
-        store.store(
-            session,
-            operator_id=instance.id,
-            document=signed,
-            kind=store.VC_API,
-            credential_id=credential_id,
-            status_entries=[revocation, suspension],
-        )
-        return signed
+        return sign_as_instance(session, self.issuer_config, self.master_key, credential)
 
     def change_instance_credential_status(
         self, session: Session, credential_id: str, purpose: str, value: bool
