@@ -24,24 +24,40 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Protocol
 
+from pydantic import SecretStr
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from anchor import accounts
 from anchor.errors import AnchorConfigError, AnchorError, ChainUnavailable, NoAnchorAccount
 from anchor.tables import AnchorBatch, AnchorTransaction
+from infra.db import session_scope
 from proofs.signer import Keystore
-from service.db import session_scope
 from vocab.datetimes import utcnow
 
 if TYPE_CHECKING:
     from anchor.accounts import Signer
     from anchor.chain import Chain
-    from service.settings import Settings
 
 log = logging.getLogger("dbp.anchor")
+
+
+class Settings(Protocol):
+    """The settings anchoring reads (`service.settings.Settings` is one; handed in by the
+    composition root, so that `anchor` does not import `service`)."""
+
+    chain_backend: Literal["embedded", "rpc"]
+    anchor_contract: str | None
+    anchor_private_key: SecretStr | None
+    anchor_batch_size: int
+    anchor_batch_age_s: float
+    anchor_confirmations: int
+    anchor_worker: Literal["auto", "on", "off"]
+    anchor_poll_s: float
+    anchor_max_fee_gwei: float | None
+    anchor_resend_after_s: float
 
 
 @dataclass(frozen=True)

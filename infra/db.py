@@ -19,10 +19,13 @@ import logging
 import threading
 import traceback
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, event
+from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("dbp.db")
@@ -86,3 +89,15 @@ def _checked_in(_dbapi_connection, record) -> None:
     if request is not None:
         with request.lock:
             request.held -= 1
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: committed when the block ends normally, rolled back otherwise."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

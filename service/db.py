@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -12,9 +10,9 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlmodel import Session
 
 from infra.db import POOL_TIMEOUT_S, watch_pool
+from infra.db import session_scope as session_scope  # one transaction; lives in infra (re-export)
 from infra.files import private_dir, private_file
 
 # Its flush listener invalidates materialized scan answers on every write in this process,
@@ -137,15 +135,3 @@ def require_current_schema(engine: Engine) -> None:
             f"the database schema is not current ({len(missing)} migration branch(es) behind: "
             f"{', '.join(sorted(missing))}); run `dbp migrate` first"
         )
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: committed when the block ends normally, rolled back otherwise."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
