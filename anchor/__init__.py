@@ -26,4 +26,23 @@ returns, for a "check it yourself" link).
 
 Nothing here blocks issuance on the chain. web3 and eth-account are imported lazily (1.5 s) and
 through `ethlibs`, which keeps them from changing the interpreter's recursion limit.
+
+`runtime.record_deployment` is the one place a contract deployment is recorded (the embedded
+chain's first start and `dbp anchor deploy` both use it).
+
+Public: `accounts`, `api`, `chain`, `cli`, `errors`, `outbox`, `runtime`, `tables`, `verify`.
+Internal (used only inside `anchor`): `ethlibs`, `leases`, `leaves`, `listener`, `merkle`,
+`receipts`, `worker`.
 """
+
+__all__ = [
+    "accounts",
+    "api",
+    "chain",
+    "cli",
+    "errors",
+    "outbox",
+    "runtime",
+    "tables",
+    "verify",
+]

@@ -1,3 +1,15 @@
-"""Cross-cutting helpers every package may use: the one outbound-fetch function, the OpenAPI
-documentation of responses, database pool guards. Imports only `vocab` and third-party
-packages."""
+"""Cross-cutting helpers every package may use. Imports only `vocab` and third-party packages.
+
+Module map (all public):
+
+- `fetch`: the one outbound-fetch function (allow list, public addresses, one DNS answer, size and
+  time caps, no redirects); did:web, status lists, peers and the pipeline's HTTP sources use it.
+- `responses`: `json_response`, the one JSON response helper of the routers.
+- `openapi`: OpenAPI documentation of responses and request bodies.
+- `db`: database pool guards; `files`: private files; `headers`: security headers;
+  `ratelimit`: per-client rate limits.
+
+The one bounded cache is `vocab.lru` (one layer lower, because `proofs` uses it too).
+"""
+
+__all__ = ["db", "fetch", "files", "headers", "openapi", "ratelimit", "responses"]

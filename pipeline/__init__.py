@@ -1,10 +1,10 @@
 """The data pipeline: from the manufacturer's systems to issued passports, validated, calculated
 and traced (`dbp pipeline ...`, README "Pipeline").
 
-Imports point downward only: `vocab` and third-party libraries. Passports reach the issuer over
-HTTP (`POST /batteries:bulk`, `/batteries/{id}/passport`, `/batteries/{id}/events`) with an
-operator's token, as any client; `api.make_router` takes the service's authentication and
-configuration as parameters.
+Imports point downward only: `vocab`, `infra` (the one outbound fetch) and third-party
+libraries. Passports reach the issuer over HTTP (`POST /batteries:bulk`,
+`/batteries/{id}/passport`, `/batteries/{id}/events`) with an operator's token, as any client;
+`api.make_router` takes the service's authentication and configuration as parameters.
 
 Module map (in the order a run uses them):
 
@@ -38,4 +38,17 @@ Module map (in the order a run uses them):
 - `cli.py`: `dbp pipeline run/report/lineage/quarantine` and `dbp passport check`
 - `api.py`: `POST /ingest/{source}` and `POST /conformance/check` (issuer role)
 - `errors.py`: the exceptions, each with its RFC 9457 problem code and status
+
+Public (used by the service and portal): `api`, `cli`, `config`, `errors`, `lineage`, `state`.
+Internal (used only inside `pipeline`): every other module above. HTTP sources are fetched
+through the one outbound-fetch function (`infra.fetch`).
 """
+
+__all__ = [
+    "api",
+    "cli",
+    "config",
+    "errors",
+    "lineage",
+    "state",
+]

@@ -1,3 +1,16 @@
 """Server-rendered pages for people: the company portal (`/portal`), the authority portal
 (`/authority`) and the dashboards (`/dashboards`). No script runs on any page; the pages reach
-the issuer, verifier and resolver through their public functions (issuer.views and the like)."""
+the issuer, verifier and resolver through their public functions (issuer.views and the like).
+
+Public (routers the service mounts): `authority`, `company`, `dashboards`, `pages`,
+`pipeline_pages`. Internal: `charts`, `errors`, `figures`, `flags`, `forms`, `render`, `sessions`,
+`tables`.
+"""
+
+__all__ = [
+    "authority",
+    "company",
+    "dashboards",
+    "pages",
+    "pipeline_pages",
+]

@@ -10,4 +10,27 @@
 - `errors`: one ProofError subclass per way a proof can fail, each with `code` and `status`.
 
 Verification methods are never looked up here: callers hand in a `VerificationMethodResolver`.
+
+- `verification`: the one verification core (data model, proof, issuer binding, validity,
+  status), pure, used by the verifier and the wallet.
+- `signer`, `sealing`, `pkcs11`, `remote`: key custody (one key-store interface).
+
+Internal (used only inside `proofs`): `fastrdf`, `rdfc_work` (the compiled RDFC path and its
+worker), `legacy` (reached through `dataintegrity`), `multibase`, `p256`.
 """
+
+__all__ = [
+    "canonical",
+    "controller",
+    "dataintegrity",
+    "didkey",
+    "errors",
+    "jose",
+    "keys",
+    "multikey",
+    "pkcs11",
+    "remote",
+    "sealing",
+    "signer",
+    "verification",
+]

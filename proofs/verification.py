@@ -13,7 +13,7 @@ Pure: nothing is fetched or resolved here. The caller hands in the verification-
 the status-list fetcher, how a proof is verified (`verify_proof`, e.g. the verifier's memo) and
 which of its own exceptions mean "the key could not be had" (`key_errors`). What else is checked
 (schema, trust, related resources, the anchor) and in which order is the verifier's pipeline
-(`verifier/credentials.py`); the wallet runs the core with the status check only.
+(`verifier/pipeline.py`); the wallet runs the core with the status check only.
 """
 
 from __future__ import annotations

@@ -14,4 +14,26 @@
   and the full verification; `resolver.api`: the routes.
 
 Nothing here signs or verifies: credentials and their checks come through `PassportSource`.
+
+`resolver.registry.responsible_operator` is the one query for the operator responsible for a
+battery now (the issuer and the verifier ask it); `held_here` lists what an operator holds here.
+
+Internal (used only inside `resolver`): `battery_links`, `caching`, `description`,
+`digital_link`, `linkset`, `linktypes`, `negotiation`, `page_values`, `resolution`,
+`templates/`.
 """
+
+__all__ = [
+    "api",
+    "battery_dids",
+    "dids",
+    "didweb",
+    "errors",
+    "page",
+    "qr",
+    "registry",
+    "sources",
+    "tables",
+    "verdict",
+    "views",
+]

@@ -12,4 +12,35 @@
 - `vocab.examples.load_example`: complete EV, LMT and stationary passports.
 
 Nothing here signs, stores or serves anything, and nothing imports another dbp package.
+
+- `vocab.lru`: `Lru`, the one bounded cache (the per-process memos of every package use it).
+- `vocab.tiers.tiers_of_credential`: the one tier-of-credential rule (verifier and wallet).
+
+Internal (used only inside `vocab`): `contexts/` (the bundled context files), the model modules
+`models.circularity`, `models.due_diligence`, `models.labels`, `models.materials` (reached
+through `models.passport`), and `schemas.generate` (regenerates the committed schemas).
 """
+
+__all__ = [
+    "bitstring",
+    "catalogue",
+    "context",
+    "datetimes",
+    "errors",
+    "examples",
+    "gs1",
+    "integers",
+    "json_text",
+    "loader",
+    "lru",
+    "models",
+    "operator_identity",
+    "paths",
+    "problems",
+    "related",
+    "schemas",
+    "tiers",
+    "urls",
+    "validation",
+    "vcdm",
+]

@@ -9,4 +9,12 @@
 - `cli`: the `dbp wallet` commands.
 
 It talks to services over HTTP only and imports nothing but `vocab` and `proofs` of ours.
+
+Public: `cli` (the `dbp` command mounts it). Internal (used only inside `wallet`): every other
+module above. Verification is the shared core (`proofs.verification`); `verify` adapts it to the
+wallet's DID resolution and HTTP.
 """
+
+__all__ = [
+    "cli",
+]
