@@ -1,10 +1,15 @@
-"""The one JSON response helper of the routers: a body written with orjson, a status, a media
-type and headers."""
+"""The one JSON response helper of the routers (a body written with orjson, a status, a media
+type and headers), and RFC 9457 problem responses."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import Response
+
+from infra.openapi import PROBLEM_MEDIA_TYPE
+from vocab.problems import PROBLEM_BASE
 
 JSON = "application/json"
 
@@ -18,3 +23,24 @@ def json_response(
 ) -> Response:
     """`body` as a JSON response (orjson: datetimes, dataclasses and big dicts fast)."""
     return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)
+
+
+def _title(code: str) -> str:
+    words = code.replace("_", "-").split("-")
+    text = " ".join(words)
+    # camelCase codes (DID Resolution errors) read better split too
+    out = "".join(" " + c.lower() if c.isupper() else c for c in text).strip()
+    return out[:1].upper() + out[1:]
+
+
+def problem_response(
+    status: int, code: str, detail: str, *, title: str | None = None, **extensions: Any
+) -> Response:
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": title or _title(code),
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.bodies import json_object
 from infra.openapi import content, json_body, merge, problems, unchanged
 from infra.responses import json_response
 from issuer import (
@@ -29,7 +30,6 @@ from issuer.errors import InvalidBulkRequest, UnknownBattery, UnknownOperator
 from issuer.tables import Operator
 from issuer.transactions import commit_with_retry
 from issuer.transfer_api import notifier
-from service.bodies import json_object
 from service.deps import current_operator, db_session, runtime
 from service.runtime import Runtime
 from vocab.integers import INT64_MAX

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.bodies import json_object
 from infra.openapi import content, json_body, merge, problems
 from infra.responses import json_response
 from issuer import holders
 from issuer.tables import Operator
-from service.bodies import json_object
 from service.deps import current_operator, db_session, runtime
 from service.runtime import Runtime
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.bodies import json_object
 from infra.openapi import json_body, problems
 from infra.responses import json_response
 from issuer import batteries, newlife, peers, transfers
@@ -16,7 +17,6 @@ from issuer.errors import InvalidOffer
 from issuer.tables import Operator
 from issuer.transactions import commit_with_retry
 from resolver import registry
-from service.bodies import json_object
 from service.deps import current_operator, db_session, runtime
 from service.runtime import Runtime
 from vocab.datetimes import format_datetime, utcnow

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
+from infra.responses import problem_response
 from portal.errors import NotSignedIn, PortalError
 from portal.render import page
-from service import problems
 
 JSON_PATHS = ("/passports", "/authority/tokens", "/authority/presentations", "/authority/login/")
 
@@ -26,7 +26,7 @@ def handle(request: Request, exc: Exception) -> Response:
     code = str(getattr(exc, "code", "portal-error"))
     path = request.url.path
     if path.startswith(JSON_PATHS):
-        return problems.problem_response(status, code, str(exc))
+        return problem_response(status, code, str(exc))
     area, login = _area(path)
     signed_out = isinstance(exc, NotSignedIn)
     return page(

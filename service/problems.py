@@ -3,41 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from vocab.problems import PROBLEM_BASE
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
+from infra.responses import problem_response
 
 log = logging.getLogger("dbp")
-
-
-def _title(code: str) -> str:
-    words = code.replace("_", "-").split("-")
-    text = " ".join(words)
-    # camelCase codes (DID Resolution errors) read better split too
-    out = "".join(" " + c.lower() if c.isupper() else c for c in text).strip()
-    return out[:1].upper() + out[1:]
-
-
-def problem_response(
-    status: int, code: str, detail: str, *, title: str | None = None, **extensions: Any
-) -> Response:
-    body = {
-        "type": PROBLEM_BASE + code,
-        "title": title or _title(code),
-        "status": status,
-        "detail": detail,
-        **extensions,
-    }
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def _from_domain_error(_request: Request, exc: Exception) -> Response:

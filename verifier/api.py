@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.bodies import BodyError, json_object, optional_json_object
 from infra.openapi import content, json_body, merge, problems, unchanged
 from infra.responses import json_response
 from resolver.tables import BatteryRoute
-from service.bodies import BodyError, json_object, optional_json_object
 from service.deps import current_operator, db_session, runtime
 from service.runtime import Runtime
 from verifier import audit, challenges
