@@ -10,9 +10,9 @@ from sqlmodel import Session
 
 from anchor import receipts
 from anchor.errors import AnchorNotFound
+from infra.db import db_session
 from infra.openapi import problems
 from infra.responses import json_response
-from service.deps import db_session
 
 router = APIRouter(tags=["anchors"])
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, event
 from sqlmodel import Session
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("dbp.db")
@@ -101,3 +102,11 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: a session per request on the engine of the app's runtime (the
+    composition root keeps it in `app.state.runtime`); handlers commit explicitly, anything
+    uncommitted is rolled back."""
+    with Session(request.app.state.runtime.engine, expire_on_commit=False) as session:
+        yield session

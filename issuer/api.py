@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from infra.bodies import json_object
+from infra.db import db_session
 from infra.openapi import content, json_body, merge, problems, unchanged
 from infra.responses import json_response
 from issuer import (
@@ -25,12 +26,13 @@ from issuer import (
     store,
     views,
 )
+from issuer.auth import current_operator
 from issuer.config import IssuerConfig
 from issuer.errors import InvalidBulkRequest, UnknownBattery, UnknownOperator
 from issuer.tables import Operator
 from issuer.transactions import commit_with_retry
 from issuer.transfer_api import notifier
-from service.deps import current_operator, db_session, runtime
+from service.deps import runtime
 from service.runtime import Runtime
 from vocab.integers import INT64_MAX
 

@@ -7,11 +7,13 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from infra.bodies import json_object
+from infra.db import db_session
 from infra.openapi import content, json_body, merge, problems
 from infra.responses import json_response
 from issuer import holders
+from issuer.auth import current_operator
 from issuer.tables import Operator
-from service.deps import current_operator, db_session, runtime
+from service.deps import runtime
 from service.runtime import Runtime
 
 router = APIRouter(tags=["DIDs"])

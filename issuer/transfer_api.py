@@ -10,14 +10,16 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from infra.bodies import json_object
+from infra.db import db_session
 from infra.openapi import json_body, problems
 from infra.responses import json_response
 from issuer import batteries, newlife, peers, transfers
+from issuer.auth import current_operator
 from issuer.errors import InvalidOffer
 from issuer.tables import Operator
 from issuer.transactions import commit_with_retry
 from resolver import registry
-from service.deps import current_operator, db_session, runtime
+from service.deps import runtime
 from service.runtime import Runtime
 from vocab.datetimes import format_datetime, utcnow
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.db import db_session
 from issuer import listing
 from portal import figures, sessions
 from portal.charts import Chart, svg
 from portal.errors import PortalError
 from portal.render import NO_STORE, page
-from service.deps import db_session
 
 router = APIRouter(prefix="/dashboards", include_in_schema=False)
 

@@ -10,13 +10,15 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.db import db_session
 from infra.openapi import content, merge, problems
 from infra.responses import json_response
 from issuer import batteries
+from issuer.auth import current_operator
 from issuer.documents import library, links
 from issuer.documents.errors import DocumentLinkRefused, DocumentTooLarge, InvalidDocument
 from issuer.tables import Operator
-from service.deps import current_operator, db_session, runtime
+from service.deps import runtime
 from service.runtime import Runtime
 from vocab.catalogue import Tier
 

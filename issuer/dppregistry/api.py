@@ -7,12 +7,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.db import db_session
 from infra.openapi import content, merge, problems
 from infra.responses import json_response
 from issuer import batteries
+from issuer.auth import current_operator
 from issuer.dppregistry import outbox
 from issuer.tables import Operator
-from service.deps import current_operator, db_session
 
 router = APIRouter(tags=["EU registry"])
 
