@@ -4,12 +4,15 @@ Module map (all public):
 
 - `fetch`: the one outbound-fetch function (allow list, public addresses, one DNS answer, size and
   time caps, no redirects); did:web, status lists, peers and the pipeline's HTTP sources use it.
-- `responses`: `json_response`, the one JSON response helper of the routers.
+- `responses`: `json_response`, the one JSON response helper of the routers, and
+  `problem_response` (RFC 9457).
+- `bodies`: request-body size limits and strict JSON bodies (`json_object`).
 - `openapi`: OpenAPI documentation of responses and request bodies.
-- `db`: database pool guards; `files`: private files; `headers`: security headers;
+- `db`: database pool guards, `session_scope` (one transaction) and `db_session` (the
+  per-request session dependency); `files`: private files; `headers`: security headers;
   `ratelimit`: per-client rate limits.
 
 The one bounded cache is `vocab.lru` (one layer lower, because `proofs` uses it too).
 """
 
-__all__ = ["db", "fetch", "files", "headers", "openapi", "ratelimit", "responses"]
+__all__ = ["bodies", "db", "fetch", "files", "headers", "openapi", "ratelimit", "responses"]

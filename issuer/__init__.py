@@ -3,7 +3,8 @@ transfers between instances, the credential store and the read views the others 
 
 Public modules (other packages and the composition root use them):
 
-- `operators`: operators, their keys (sealed or in a token) and tokens; `holders`,
+- `operators`: operators, their keys (sealed or in a token) and tokens; `auth`: the calling
+  operator from the request's bearer token (a FastAPI dependency); `holders`,
   `holders_api`: holder DIDs hosted for wallets.
 - `batteries`: registering batteries; `responsible_did` (the routing registry's answer,
   `resolver.registry.responsible_operator`, with the registering operator as fallback).
@@ -24,6 +25,7 @@ through `infra.fetch`), `documents.tables`, `dppregistry.outbox`, `dppregistry.t
 
 __all__ = [
     "api",
+    "auth",
     "batteries",
     "bulk",
     "config",
