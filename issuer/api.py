@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.app import app_runtime
 from infra.bodies import json_object
 from infra.db import db_session
 from infra.openapi import content, json_body, merge, problems, unchanged
@@ -29,11 +30,10 @@ from issuer import (
 from issuer.auth import current_operator
 from issuer.config import IssuerConfig
 from issuer.errors import InvalidBulkRequest, UnknownBattery, UnknownOperator
+from issuer.ports import IssuerRuntime
 from issuer.tables import Operator
 from issuer.transactions import commit_with_retry
 from issuer.transfer_api import notifier
-from service.deps import runtime
-from service.runtime import Runtime
 from vocab.integers import INT64_MAX
 
 router = APIRouter()
@@ -43,7 +43,7 @@ VC_JSON = "application/vc+ld+json"
 JSON = "application/json"
 
 
-def issuer_config(rt: Runtime = Depends(runtime)) -> IssuerConfig:
+def issuer_config(rt: IssuerRuntime = Depends(app_runtime)) -> IssuerConfig:
     return rt.issuer_config
 
 
@@ -65,7 +65,7 @@ def issue_credential(
     body: dict = Depends(json_object),
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     if "credential" not in body:
         raise credentials.InvalidCredentialRequest("the request body must hold a credential")
@@ -142,7 +142,7 @@ def issue_grant(
     body: dict = Depends(json_object),
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     def work() -> dict:
         subject = grants.grant_subject(session, operator, body)
@@ -294,7 +294,7 @@ def bulk_submit(
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
     config: IssuerConfig = Depends(issuer_config),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
     idempotency_key: str | None = Header(default=None),
 ) -> Response:
     if not idempotency_key:
@@ -345,7 +345,7 @@ def issue_passport(
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
     config: IssuerConfig = Depends(issuer_config),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     notify = notifier(rt)
     issued = commit_with_retry(
@@ -462,7 +462,7 @@ def patch_operator_me(
 def rotate_key(
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     row = commit_with_retry(session, lambda: operators.rotate_key(session, operator, rt.master_key))
     return json_response(

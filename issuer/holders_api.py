@@ -6,15 +6,15 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.app import app_runtime
 from infra.bodies import json_object
 from infra.db import db_session
 from infra.openapi import content, json_body, merge, problems
 from infra.responses import json_response
 from issuer import holders
 from issuer.auth import current_operator
+from issuer.ports import IssuerRuntime
 from issuer.tables import Operator
-from service.deps import runtime
-from service.runtime import Runtime
 
 router = APIRouter(tags=["DIDs"])
 
@@ -37,7 +37,7 @@ def register_holder(
     body: dict = Depends(json_object),
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     row = holders.register(
         session,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.app import app_runtime
 from infra.bodies import json_object
 from infra.db import db_session
 from infra.openapi import json_body, problems
@@ -16,11 +17,10 @@ from infra.responses import json_response
 from issuer import batteries, newlife, peers, transfers
 from issuer.auth import current_operator
 from issuer.errors import InvalidOffer
+from issuer.ports import IssuerRuntime
 from issuer.tables import Operator
 from issuer.transactions import commit_with_retry
 from resolver import registry
-from service.deps import runtime
-from service.runtime import Runtime
 from vocab.datetimes import format_datetime, utcnow
 
 router = APIRouter(tags=["transfers"])
@@ -57,7 +57,7 @@ def offer_transfer(
     body: dict = Depends(json_object),
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     config = rt.issuer_config
     request = transfers.parse_offer_request(body, own_url=config.public_url, now=utcnow())
@@ -97,12 +97,14 @@ def accept_transfer(
     body: dict = Depends(json_object),
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     return json_response(accept(session, rt, operator, _credential(body)))
 
 
-def accept(session: Session, rt: Runtime, operator: Operator, credential: Any) -> dict[str, Any]:
+def accept(
+    session: Session, rt: IssuerRuntime, operator: Operator, credential: Any
+) -> dict[str, Any]:
     """Accept an offer made to `operator` (the API above and the company portal): countersign,
     complete it where it was made, register the battery here."""
     config = rt.issuer_config
@@ -149,7 +151,7 @@ def complete_transfer(
     transfer_id: str,
     body: dict = Depends(json_object),
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     document = _credential(body)
     parsed = transfers.read_offer(document)
@@ -172,7 +174,7 @@ def complete_transfer(
 def record_successor(
     body: dict = Depends(json_object),
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     document = _credential(body)
     resolve = rt.resolver(session).verification_method
@@ -184,7 +186,7 @@ def record_successor(
     )
 
 
-def notifier(rt: Runtime):
+def notifier(rt: IssuerRuntime):
     """newlife.Notify over HTTP to allowed instances."""
 
     def notify(origin: str, public_credential: dict) -> None:

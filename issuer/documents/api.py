@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.app import app_runtime
 from infra.db import db_session
 from infra.openapi import content, merge, problems
 from infra.responses import json_response
@@ -17,9 +18,8 @@ from issuer import batteries
 from issuer.auth import current_operator
 from issuer.documents import library, links
 from issuer.documents.errors import DocumentLinkRefused, DocumentTooLarge, InvalidDocument
+from issuer.ports import IssuerRuntime
 from issuer.tables import Operator
-from service.deps import runtime
-from service.runtime import Runtime
 from vocab.catalogue import Tier
 
 upload_router = APIRouter(tags=["documents"])
@@ -43,7 +43,7 @@ def upload_document(
     ),
     operator: Operator = Depends(current_operator),
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     battery = batteries.get(session, battery_id)
     batteries.require_responsible(session, battery, operator)
@@ -80,7 +80,7 @@ def upload_document(
 def list_documents(
     battery_id: str,
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     battery = batteries.get(session, battery_id)
     found = [
@@ -103,7 +103,7 @@ def get_document(
     document_id: str,
     request: Request,
     session: Session = Depends(db_session),
-    rt: Runtime = Depends(runtime),
+    rt: IssuerRuntime = Depends(app_runtime),
 ) -> Response:
     document = library.get(session, document_id)
     public = document.tier == Tier.PUBLIC.value
