@@ -6,19 +6,12 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from infra.app import bearer_token
 from infra.db import db_session
 from issuer import operators
 from issuer.tables import Operator
 
 __all__ = ["bearer_token", "current_operator", "current_operator_did"]
-
-
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
 
 
 def current_operator(request: Request, session: Session = Depends(db_session)) -> Operator:

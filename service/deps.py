@@ -7,8 +7,9 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from infra.app import bearer_token
 from infra.db import db_session
-from issuer.auth import bearer_token, current_operator, current_operator_did
+from issuer.auth import current_operator, current_operator_did
 from resolver.dids import DidResolver
 from service.runtime import Runtime
 

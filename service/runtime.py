@@ -326,6 +326,10 @@ class Runtime:
         this service signs, so `change_instance_credential_status` can revoke or suspend it."""
         return sign_as_instance(session, self.issuer_config, self.master_key, credential)
 
+    def operator_did(self, session: Session, token: str | None) -> str:
+        """The DID of the operator `token` belongs to (NotAuthenticated otherwise)."""
+        return operators.authenticate(session, token).did
+
     def change_instance_credential_status(
         self, session: Session, credential_id: str, purpose: str, value: bool
     ) -> None:

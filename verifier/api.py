@@ -10,17 +10,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from infra.app import app_runtime
 from infra.bodies import BodyError, json_object, optional_json_object
+from infra.db import db_session
 from infra.openapi import content, json_body, merge, problems, unchanged
 from infra.responses import json_response
 from resolver.tables import BatteryRoute
-from service.deps import current_operator, db_session, runtime
-from service.runtime import Runtime
 from verifier import audit, challenges
 from verifier.access import request_restricted_data
 from verifier.authority import responsible_operator
 from verifier.errors import InvalidVerificationRequest, VerificationFailed
 from verifier.oversight import authenticate_authority
+from verifier.ports import VerifierRuntime, operator_did
 from verifier.result import Result
 from vocab.datetimes import format_datetime
 from vocab.gs1 import InvalidGs1Key, ItemKey, parse_item_uri
@@ -113,7 +114,7 @@ def _answer(result: Result, what: str, returned: str | None = None) -> Response:
 )
 def verify_credential_route(
     body: dict = Depends(json_object),
-    rt: Runtime = Depends(runtime),
+    rt: VerifierRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     if "verifiableCredential" not in body:
@@ -147,7 +148,7 @@ def verify_credential_route(
 )
 def verify_presentation_route(
     body: dict = Depends(json_object),
-    rt: Runtime = Depends(runtime),
+    rt: VerifierRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     if "verifiablePresentation" not in body:
@@ -167,7 +168,7 @@ def verify_presentation_route(
 # --- challenges and the trust registry ----------------------------------------------------------
 
 
-def challenge_allowance(request: Request, rt: Runtime = Depends(runtime)) -> None:
+def challenge_allowance(request: Request, rt: VerifierRuntime = Depends(app_runtime)) -> None:
     """Challenges are rate-limited per client address before anything else is done: each one
     is a row in the database."""
     rt.challenge_limit.take(request.client.host if request.client else "unknown")
@@ -185,7 +186,7 @@ def challenge_allowance(request: Request, rt: Runtime = Depends(runtime)) -> Non
 def create_challenge(
     _allowed: None = Depends(challenge_allowance),
     body: dict = Depends(optional_json_object),
-    rt: Runtime = Depends(runtime),
+    rt: VerifierRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     domain = body.get("domain", rt.settings.public_host)
@@ -213,7 +214,7 @@ def create_challenge(
     responses=unchanged(),
     summary="Trust anchors and who may issue which credential",
 )
-def trust_registry(request: Request, rt: Runtime = Depends(runtime)) -> Response:
+def trust_registry(request: Request, rt: VerifierRuntime = Depends(app_runtime)) -> Response:
     body, etag = rt.trust.current().document(accessPolicy=rt.policy.table())
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
@@ -225,7 +226,7 @@ def trust_registry(request: Request, rt: Runtime = Depends(runtime)) -> Response
 
 
 def _release(
-    rt: Runtime, session: Session, key: ItemKey | None, battery_ref: str, body: dict
+    rt: VerifierRuntime, session: Session, key: ItemKey | None, battery_ref: str, body: dict
 ) -> Response:
     release = request_restricted_data(
         session,
@@ -257,7 +258,7 @@ def access_by_item(
     request: Request,
     item_path: str,
     body: dict = Depends(optional_json_object),
-    rt: Runtime = Depends(runtime),
+    rt: VerifierRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     # Parse the raw path: a serial may hold a percent-encoded "/", which the decoded path loses.
@@ -284,7 +285,7 @@ def access_by_item(
 def access_by_battery(
     battery_id: str,
     body: dict = Depends(optional_json_object),
-    rt: Runtime = Depends(runtime),
+    rt: VerifierRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     route = session.get(BatteryRoute, battery_id) if len(battery_id) <= 36 else None
@@ -299,7 +300,7 @@ def access_by_battery(
 # --- the access log ---------------------------------------------------------------------------
 
 
-def _battery_filter(rt: Runtime, battery: str | None) -> str | None:
+def _battery_filter(rt: VerifierRuntime, battery: str | None) -> str | None:
     if battery is None:
         return None
     key = parse_item_uri(battery if "://" in battery else rt.settings.public_url + battery)
@@ -322,13 +323,13 @@ def access_log_for_operator(
     after: int = Query(0, ge=0, le=INT64_MAX),
     limit: int = Query(100, ge=1, le=MAX_LOG_PAGE),
     battery: str | None = Query(None, description="Item URI or /01/.../21/... path"),
-    rt: Runtime = Depends(runtime),
+    rt: VerifierRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
-    operator=Depends(current_operator),
+    operator: str = Depends(operator_did),
 ) -> Response:
     rows = audit.entries(
         session,
-        operator=operator.did,
+        operator=operator,
         battery=_battery_filter(rt, battery),
         after=after,
         limit=limit,
@@ -354,7 +355,7 @@ def access_log_for_operator(
 )
 def access_log_for_authorities(
     body: dict = Depends(json_object),
-    rt: Runtime = Depends(runtime),
+    rt: VerifierRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     after = whole_number(body.get("after", 0), field="after")

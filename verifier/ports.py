@@ -1,0 +1,87 @@
+"""What the verifier's routers need of the running service, as a `Protocol`:
+`service.runtime.Runtime` implements it and the app hands it in (`infra.app.app_runtime`), so
+that the routers do not import `service`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from infra.app import app_runtime, bearer_token
+from infra.db import db_session
+from infra.ratelimit import RateLimit
+from verifier.passports import PassportStore
+from verifier.policy import AccessPolicy
+from verifier.presentations import VerifyPresentation
+from verifier.result import Result
+from verifier.trust import TrustRegistry
+
+__all__ = ["VerifierRuntime", "operator_did"]
+
+
+class _Settings(Protocol):
+    @property
+    def public_url(self) -> str: ...
+
+    @property
+    def public_host(self) -> str: ...
+
+    @property
+    def did_web_base(self) -> str: ...
+
+    @property
+    def challenge_ttl_s(self) -> int: ...
+
+    @property
+    def allowed_challenge_domains(self) -> Any: ...
+
+
+class _Trust(Protocol):
+    def current(self) -> TrustRegistry: ...
+
+
+class VerifierRuntime(Protocol):
+    """The running service, as the verifier's routers use it."""
+
+    @property
+    def settings(self) -> _Settings: ...
+
+    @property
+    def passports(self) -> PassportStore: ...
+
+    @property
+    def policy(self) -> AccessPolicy: ...
+
+    @property
+    def trust(self) -> _Trust: ...
+
+    @property
+    def challenge_limit(self) -> RateLimit: ...
+
+    def presentation_verifier(self) -> VerifyPresentation: ...
+
+    def verify_credential(self, session: Session, credential: object, **options: Any) -> Result: ...
+
+    def verify_presentation(
+        self, session: Session, presentation: object, *, challenge: str | None, domain: str | None,
+        **options: Any,
+    ) -> Result: ...  # fmt: skip
+
+    def signed_document_links(
+        self, session: Session, item_uri: str, tiers: Iterable[str], reader: str
+    ) -> list[dict]: ...
+
+    def operator_did(self, session: Session, token: str | None) -> str: ...
+
+
+def operator_did(
+    request: Request,
+    rt: VerifierRuntime = Depends(app_runtime),
+    session: Session = Depends(db_session),
+) -> str:
+    """FastAPI dependency: the DID of the operator the request's bearer token belongs to (the
+    service authenticates it; 401 without a valid token)."""
+    return rt.operator_did(session, bearer_token(request))
