@@ -7,6 +7,8 @@ Module map (all public):
 - `responses`: `json_response`, the one JSON response helper of the routers, and
   `problem_response` (RFC 9457).
 - `bodies`: request-body size limits and strict JSON bodies (`json_object`).
+- `app`: `app_runtime` (the running service, typed by each package's own Protocol) and
+  `bearer_token`.
 - `openapi`: OpenAPI documentation of responses and request bodies.
 - `db`: database pool guards, `session_scope` (one transaction) and `db_session` (the
   per-request session dependency); `files`: private files; `headers`: security headers;
@@ -15,4 +17,4 @@ Module map (all public):
 The one bounded cache is `vocab.lru` (one layer lower, because `proofs` uses it too).
 """
 
-__all__ = ["bodies", "db", "fetch", "files", "headers", "openapi", "ratelimit", "responses"]
+__all__ = ["app", "bodies", "db", "fetch", "files", "headers", "openapi", "ratelimit", "responses"]

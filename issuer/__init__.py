@@ -15,6 +15,7 @@ Public modules (other packages and the composition root use them):
 - `instance`: `sign_as_instance`, issuing as this instance (role credentials it accredits).
 - `operator_exit`: `remove_operator`, an operator leaving the market (`dbp operator remove`).
 - `views`, `listing`: read-only views for the resolver, verifier and portals.
+- `ports`: `IssuerRuntime`, what the issuer's routers need of the running service (a Protocol).
 - `transactions`, `config`, `errors`, `tables`, `grant_cli`, `api`.
 - `documents/` (battery documents) and `dppregistry/` (the EU registry sync): sub-packages.
 
@@ -43,6 +44,7 @@ __all__ = [
     "operator_exit",
     "operators",
     "passports",
+    "ports",
     "statuslists",
     "tables",
     "transactions",

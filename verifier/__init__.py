@@ -16,6 +16,8 @@ Public modules:
 - `trust`, `peer_registries`: the trust registry and peer registries.
 - `access`, `policy`, `passports`, `presentations`, `challenges`, `audit`: restricted-data
   release and its log.
+- `ports`: `VerifierRuntime`, what the verifier's routers need of the running service (a
+  Protocol), and the `operator_did` dependency.
 - `api`, `cli`, `errors`.
 
 Internal (used only inside `verifier`): `authority` (the trust check; responsibility from
@@ -35,6 +37,7 @@ __all__ = [
     "peer_registries",
     "pipeline",
     "policy",
+    "ports",
     "presentations",
     "related",
     "result",
