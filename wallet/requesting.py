@@ -29,7 +29,11 @@ from wallet.net import Http
 from wallet.presenting import presentation
 from wallet.verify import Verdict, fetch_status_list, verify_credential
 
-RESTRICTED_DATA = "https://w3id.org/dbp/vocab#restrictedDataAccess"
+# The restricted-data link type; dbp instances before the GS1 linkset schema fix wrote the second.
+RESTRICTED_DATA = (
+    "https://w3id.org/dbp/linktypes/restrictedDataAccess",
+    "https://w3id.org/dbp/vocab#restrictedDataAccess",
+)
 LINKSET = "application/linkset+json"
 TIERS = tuple(t.value for t in Tier)
 
@@ -98,10 +102,11 @@ def access_link(linkset: object, where: str) -> str:
     if not isinstance(contexts, list):
         raise ServiceError(f"{where} did not answer with a linkset")
     for context in contexts:
-        targets = context.get(RESTRICTED_DATA) if isinstance(context, dict) else None
-        for target in targets if isinstance(targets, list) else []:
-            if isinstance(target, dict) and isinstance(target.get("href"), str):
-                return target["href"]
+        for rel in RESTRICTED_DATA:
+            targets = context.get(rel) if isinstance(context, dict) else None
+            for target in targets if isinstance(targets, list) else []:
+                if isinstance(target, dict) and isinstance(target.get("href"), str):
+                    return target["href"]
     raise ServiceError(f"the linkset at {where} offers no restricted-data access link")
 
 
