@@ -99,19 +99,13 @@ def test_parse_path_reads_every_level():
     assert item.path() == "/01/09520123456788/10/B/21/S%2F1"
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/01/09520123456788/10/B/22/V/21/S",  # out of order
-        "/01/09520123456788/21/S/21/T",  # repeated
-        "/01/09520123456788/21",  # no value
-        "/414/9520123456788",
-    ],
-)
-def test_parse_path_refuses_broken_syntax(path):
-    with pytest.raises(MalformedDigitalLink) as info:
-        parse_path(path)
-    assert info.value.status == 400
+def test_parse_path_refuses_broken_syntax():
+    # out of order, repeated, a qualifier without value, another primary key
+    bad = ("/10/B/22/V/21/S", "/21/S/21/T", "/21", "")
+    for path in ["/01/09520123456788" + tail for tail in bad[:-1]] + ["/414/9520123456788"]:
+        with pytest.raises(MalformedDigitalLink) as info:
+            parse_path(path)
+        assert info.value.status == 400, path
 
 
 def test_item_key_in_path_skips_a_prefix_and_wants_a_serial_only():
