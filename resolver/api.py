@@ -12,23 +12,40 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from infra.openapi import content, json_body, merge, problems, redirect, unchanged
-from resolver import battery_dids, linktypes, registry, resolution, views
-from resolver.battery_links import build_linkset, handed_over_text
+from resolver import battery_dids, linktypes, model_links, registry, resolution, views
+from resolver.battery_links import build_linkset, default_target, handed_over_text
 from resolver.caching import etag, not_modified
 from resolver.description import resolver_description
 from resolver.digital_link import (
     ACCESS_RESOURCE,
+    PAGE_RESOURCE,
     PASSPORT_RESOURCE,
     QR_RESOURCES,
     ItemRequest,
-    parse_item_path,
+    ModelRequest,
+    parse_link_path,
 )
 from resolver.errors import ResolverError
-from resolver.linkset import LINKSET_MEDIA_TYPE, Linkset, link_header, link_value
-from resolver.negotiation import NotAcceptable, choose, prefers_html
-from resolver.page import PassportPage, document_rows, render_error, render_passport
+from resolver.linkset import LINKSET_MEDIA_TYPE, Linkset, Target, link_header, link_value
+from resolver.negotiation import (
+    InvalidAccept,
+    NotAcceptable,
+    choose,
+    names_a_type,
+    parse_accept,
+    prefers_html,
+    quality,
+)
+from resolver.page import (
+    PassportPage,
+    document_rows,
+    render_error,
+    render_model,
+    render_passport,
+)
 from resolver.qr import MEDIA_TYPES as QR_MEDIA_TYPES
 from resolver.qr import qr_image
+from resolver.registry import UnknownBattery
 from resolver.tables import BatteryRoute
 from resolver.verdict import panel
 from service.bodies import json_object
@@ -37,15 +54,18 @@ from service.runtime import Runtime
 from vocab.context import VC_CONTEXT_URL
 from vocab.datetimes import utcnow
 from vocab.errors import VocabError
+from vocab.gs1 import DigitalLinkPath
 
 router = APIRouter(tags=["resolver"])
 
 HTML: Final = "text/html"
 JSON_LD: Final = "application/ld+json"
 DID_JSON: Final = "application/did+json"
-# What the item URI offers, in the server's order of preference (a bare `*/*` gets the page,
-# the target of gs1:defaultLink).
+# What the item URI offers to a client that names a media type, in the server's order of
+# preference. A request with no `Accept`, or only `*/*`, is redirected to gs1:defaultLink.
 ITEM_OFFERS: Final = (HTML, LINKSET_MEDIA_TYPE, JSON_LD, "application/json")
+# What a model-level URI offers (`application/json`: its linkset).
+MODEL_OFFERS: Final = (HTML, LINKSET_MEDIA_TYPE, "application/json")
 SHORT_CACHE: Final = "public, max-age=60"
 # DID Resolution's HTTP(S) binding: a result (or the bare document) on success, and a result with
 # didResolutionMetadata.error and the binding's status for each error (resolver.resolution).
@@ -199,11 +219,20 @@ def _resolve_item(request: Request, rt: Runtime) -> Response:
     accept = request.headers.get("accept")
     own_url = rt.settings.public_url
     try:
-        item = parse_item_path(raw_path)
+        item = parse_link_path(raw_path)
     except (ResolverError, VocabError) as exc:
         if prefers_html(accept) and getattr(exc, "status", 400) in (400, 404):
             return _html_error(exc, own_url + raw_path)
         raise
+    if isinstance(item, ModelRequest):
+        with Session(rt.engine, expire_on_commit=False) as session:
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            try:
+                return _model(request, rt, session, item, raw_path)
+            except model_links.UnknownModel as exc:
+                if prefers_html(accept):
+                    return _html_error(exc, own_url + raw_path)
+                raise
     # A scan of an unchanged battery is one indexed read in autocommit (no BEGIN and ROLLBACK
     # round trips); when its answers must be built, that session ends (its connection goes back
     # to the pool first: one pooled connection at a time) and the build gets a transaction.
@@ -234,6 +263,15 @@ def _scan(
         # One indexed read: the route and the battery's materialized answers (resolver.views).
         route, view = views.lookup(session, item.key.gtin, item.key.serial)
     except ResolverError as exc:
+        if (
+            isinstance(exc, UnknownBattery)
+            and item.resource is None
+            and model_links.known(session, item.key.gtin)
+        ):
+            # GS1 walk-up: a serial not registered here answers with its model's links
+            key = item.key
+            walked = DigitalLinkPath(key.gtin, key.variant, key.batch, key.serial)
+            return _model(request, rt, session, ModelRequest(walked, None), raw_path)
         if prefers_html(accept) and getattr(exc, "status", 400) in (400, 404):
             return _html_error(exc, own_url + raw_path)
         raise
@@ -279,17 +317,84 @@ def _scan(
             views.store(session, route.id, generation, built)
         return _answer(request, item, built, extra)
     headers = {"Link": link_header(links, linkset_url=f"{anchor}?linkType=linkset", extra=extra)}
+    return _typed_link(request, links, link_type, headers)
+
+
+def _typed_link(
+    request: Request, links: Linkset, link_type: str, headers: dict[str, str]
+) -> Response:
+    """Redirect to the link of type `link_type` (404 no-such-link when there is none). Of several
+    links of that type, the one whose media type `Accept` prefers (GS1: `Accept: image/png` on
+    gs1:relatedImage gets the PNG); the first when Accept does not tell them apart."""
     known = linktypes.lookup(link_type)
     targets = links.targets(known) if known else []
     if not targets:
         raise _with_headers(
             NoSuchLink(
-                f"this battery has no link of type {link_type!r}; "
+                f"{links.anchor} has no link of type {link_type!r}; "
                 f"?linkType=linkset lists the ones it has"
             ),
             headers,
         )
-    return _redirect(_passed_on(request, targets[0].href), headers)
+    target = _preferred(targets, request.headers.get("accept"))
+    return _redirect(_passed_on(request, target.href), {**headers, "Vary": "Accept"})
+
+
+def _preferred(targets: list[Target], accept: str | None) -> Target:
+    if len(targets) == 1 or not names_a_type(accept):
+        return targets[0]
+    try:
+        ranges = parse_accept(accept or "")
+    except InvalidAccept:
+        return targets[0]
+    scores = [quality(ranges, t.type) if t.type else 0.0 for t in targets]
+    best = max(range(len(targets)), key=lambda i: (scores[i], -i))
+    return targets[best] if scores[best] > 0 else targets[0]
+
+
+def _model(
+    request: Request, rt: Runtime, session: Session, model: ModelRequest, raw_path: str
+) -> Response:
+    """The answer at the model level (resolver.model_links): for `/01/{gtin}` with or without
+    `/22/` and `/10/`, and for an item URI whose serial is not registered here."""
+    serial = model.path.serial
+    gtin = model.path.gtin
+    if not model_links.known(session, gtin):
+        raise model_links.UnknownModel(f"no battery with GTIN {gtin} is registered here")
+    anchor = rt.settings.public_url + model_links.model_path(gtin)
+    links = model_links.model_linkset(anchor, gtin)
+    linkset_url = f"{anchor}?linkType=linkset"
+    headers = {"Link": link_header(links, linkset_url=linkset_url), "Vary": "Accept"}
+    link_type = request.query_params.get("linkType")
+    accept = request.headers.get("accept")
+    if link_type is not None and link_type not in linktypes.LINKSET_REQUESTS:
+        return _typed_link(request, links, link_type, headers)
+    if model.resource is None and link_type is None and not names_a_type(accept):
+        return _redirect(_passed_on(request, default_target(anchor).href), headers)
+    if model.resource == PAGE_RESOURCE:
+        media_type = HTML
+    elif link_type is not None:
+        media_type = LINKSET_MEDIA_TYPE
+    else:
+        try:
+            media_type = choose(accept, MODEL_OFFERS)
+        except NotAcceptable as exc:
+            raise _with_headers(exc, headers) from None
+    if media_type == HTML:
+        own_page = model_links.model_path(gtin) + "/" + PAGE_RESOURCE
+        plain = raw_path.rstrip("/") in (model_links.model_path(gtin), own_page)
+        asked_for = None if plain else rt.settings.public_url + raw_path
+        body = render_model(
+            gtin=gtin, anchor=anchor, linkset=linkset_url, asked_for=asked_for, serial=serial
+        ).encode()
+        return _conditional(
+            request, body, "text/html; charset=utf-8", {**headers, "Cache-Control": "no-cache"}
+        )
+    if media_type == LINKSET_MEDIA_TYPE:
+        headers["Link"] += f", {LINKSET_CONTEXT_LINK}"
+    return _conditional(
+        request, _json(links.as_json()), media_type, {**headers, "Cache-Control": SHORT_CACHE}
+    )
 
 
 def _canonical(anchor: str, raw_path: str, item: ItemRequest) -> tuple[str, ...]:
@@ -321,9 +426,16 @@ def _answer(request: Request, item: ItemRequest, answers: Any, extra: tuple[str,
     headers = {"Link": _link_header(answers, extra)}
     if item.resource == PASSPORT_RESOURCE:
         return _presentation(request, answers, JSON_LD, headers)
+    if item.resource == PAGE_RESOURCE:
+        return _page(request, answers, headers)
     headers["Vary"] = "Accept"
+    accept = request.headers.get("accept")
     if request.query_params.get("linkType") in linktypes.LINKSET_REQUESTS:
         media_type = LINKSET_MEDIA_TYPE
+    elif not names_a_type(accept):
+        # GS1 conformant resolver: no link type asked for, no media type named (`*/*` or no
+        # Accept): redirect to gs1:defaultLink, query string passed on, Link to the linkset
+        return _redirect(_passed_on(request, default_target(answers.anchor).href), headers)
     else:
         try:
             media_type = choose(request.headers.get("accept"), ITEM_OFFERS)
@@ -341,6 +453,10 @@ def _answer(request: Request, item: ItemRequest, answers: Any, extra: tuple[str,
         )
     if media_type != HTML:
         return _presentation(request, answers, media_type, headers)
+    return _page(request, answers, headers)
+
+
+def _page(request: Request, answers: Any, headers: dict[str, str]) -> Response:
     # no-cache: the verdict changes when a credential is revoked, so caches must revalidate
     return _stored(
         request,
@@ -471,6 +587,23 @@ def _qr(request: Request, item: ItemRequest, anchor: str) -> Response:
     return _conditional(request, body, QR_MEDIA_TYPES[kind], headers)
 
 
+def _item_link_header(
+    rt: Runtime, session: Session, route: BatteryRoute, item: ItemRequest, raw_path: str
+) -> str:
+    own_url = rt.settings.public_url
+    anchor = own_url + item.canonical_path
+    links = build_linkset(
+        anchor=anchor,
+        route=route,
+        battery=rt.passports.battery_by_id(session, route.id),
+        credentials=rt.passports.public_credentials(session, route.id),
+        did_document_url=f"{own_url}/batteries/{route.id}/did.json",
+    )
+    return link_header(
+        links, linkset_url=f"{anchor}?linkType=linkset", extra=_canonical(anchor, raw_path, item)
+    )
+
+
 @router.options("/01/{item_path:path}", include_in_schema=False)
 def item_preflight(
     request: Request, rt: Runtime = Depends(runtime), session: Session = Depends(db_session)
@@ -482,21 +615,21 @@ def item_preflight(
     raw_path = _raw_path(request)
     own_url = rt.settings.public_url
     try:
-        item = parse_item_path(raw_path)
-        route, _view = views.lookup(session, item.key.gtin, item.key.serial)
-        if item.resource is None and registry.placement(route, own_url).here:
-            anchor = own_url + item.canonical_path
-            links = build_linkset(
-                anchor=anchor,
-                route=route,
-                battery=rt.passports.battery_by_id(session, route.id),
-                credentials=rt.passports.public_credentials(session, route.id),
-                did_document_url=f"{own_url}/batteries/{route.id}/did.json",
-            )
+        asked = parse_link_path(raw_path)
+        model_gtin = asked.path.gtin if isinstance(asked, ModelRequest) else None
+        if isinstance(asked, ItemRequest):
+            try:
+                route, _view = views.lookup(session, asked.key.gtin, asked.key.serial)
+            except UnknownBattery:
+                route, model_gtin = None, asked.key.gtin  # GET walks up to the model
+            here = route is not None and registry.placement(route, own_url).here
+            if route is not None and here and asked.resource is None:
+                extra["Link"] = _item_link_header(rt, session, route, asked, raw_path)
+        if model_gtin and asked.resource is None and model_links.known(session, model_gtin):
+            anchor = own_url + model_links.model_path(model_gtin)
             extra["Link"] = link_header(
-                links,
+                model_links.model_linkset(anchor, model_gtin),
                 linkset_url=f"{anchor}?linkType=linkset",
-                extra=_canonical(anchor, raw_path, item),
             )
     except (ResolverError, VocabError):
         pass  # a preflight answers whatever the later request will get

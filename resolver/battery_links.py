@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from resolver import linktypes as lt
-from resolver.digital_link import ACCESS_RESOURCE, PASSPORT_RESOURCE
+from resolver.digital_link import ACCESS_RESOURCE, PAGE_RESOURCE, PASSPORT_RESOURCE
 from resolver.linkset import Linkset, Target
 from resolver.qr import MEDIA_TYPES as QR_MEDIA_TYPES
 from resolver.sources import BatteryInfo
@@ -62,6 +62,14 @@ def handed_over_text(handover: Any) -> str:
     )
 
 
+def default_target(anchor: str, title: str = "Battery passport") -> Target:
+    """The gs1:defaultLink of `anchor`: where a request naming no link type and no media type is
+    redirected. GS1: exactly one, "it SHALL include a title, but SHALL NOT include other
+    attributes". It is the consumer page under a URI of its own (`{anchor}/page`): the anchor
+    itself redirects there, so it cannot be its own default."""
+    return Target(f"{anchor}/{PAGE_RESOURCE}", title=title)
+
+
 def build_linkset(
     *,
     anchor: str,
@@ -72,9 +80,8 @@ def build_linkset(
 ) -> Linkset:
     """The links of the item URI `anchor` (the battery served here)."""
     links = Linkset(anchor, item_description(route, battery))
-    page = Target(anchor, HTML, "Battery passport", ("en",))
-    links.add(lt.DEFAULT_LINK, page)
-    links.add(lt.PIP, page)
+    links.add(lt.DEFAULT_LINK, default_target(anchor))
+    links.add(lt.PIP, Target(anchor, HTML, "Battery passport", ("en",)))
     if credentials:
         handover = getattr(battery, "handover", None) if battery is not None else None
         title = "Public passport credentials"
@@ -97,9 +104,11 @@ def build_linkset(
         Target(
             f"{anchor}/{ACCESS_RESOURCE}",
             "application/json",
-            "Request restricted passport data with a verifiable presentation",
-            # UNTP Identity Resolver "secure targets": how to call it and who may
-            extensions=(("method", ["POST"]), ("accessRole", list(ACCESS_ROLES))),
+            # UNTP Identity Resolver "secure targets" would add `method` and `accessRole`; GS1's
+            # linkset schema allows no attribute beyond href, title, type, hreflang, context,
+            # fwqs and public, so both are said in the title (and the resolver description)
+            "Request restricted passport data: POST a verifiable presentation "
+            f"(roles: {', '.join(ACCESS_ROLES)})",
         ),
     )
     for kind, media_type in QR_MEDIA_TYPES.items():

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from resolver import linktypes as lt
-from vocab.context import BATTERY_VOCAB
 
 
 def resolver_description(public_url: str) -> dict[str, Any]:
@@ -26,7 +25,7 @@ def resolver_description(public_url: str) -> dict[str, Any]:
         "supportedLinkType": [
             {"namespace": lt.GS1_VOC, "prefix": "gs1:"},
             {"namespace": lt.UNTP_LINK_TYPES, "prefix": "untp:"},
-            {"namespace": BATTERY_VOCAB, "prefix": "dbp:"},
+            {"namespace": lt.DBP_LINK_TYPES, "prefix": "dbp:"},
         ],
         "linkTypeDefaultCanBeAll": False,
         "supportsLanguageVariants": False,

@@ -1,42 +1,38 @@
 """GS1 Digital Link request paths:
-`/01/{gtin}[/22/{variant}][/10/{batch}]/21/{serial}[/{resource}]`.
+`/01/{gtin}[/22/{variant}][/10/{batch}][/21/{serial}][/{resource}]`.
 
-Paths are read from the raw (still percent-encoded) request path: a serial may contain `/`
-(GS1 character set 82), which arrives as `%2F` and must not split the path.
+The grammar is vocab.gs1's (`parse_path`); this module says which sub-resources the resolver
+serves at each level. Paths are read from the raw (still percent-encoded) request path: a serial
+may contain `/` (GS1 character set 82), which arrives as `%2F` and must not split the path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import unquote
 
 from resolver.errors import ResolverError
-from vocab.gs1 import ItemKey, item_key
+from vocab.gs1 import DigitalLinkPath, ItemKey, MalformedDigitalLink, parse_path
 
 # Sub-resources of an item URI this resolver serves.
 PASSPORT_RESOURCE: Final = "passport"  # the public credentials, whatever Accept says
 ACCESS_RESOURCE: Final = "access"  # restricted data: POST a presentation (verifier)
+PAGE_RESOURCE: Final = "page"  # the consumer page, whatever Accept says (gs1:defaultLink)
 QR_RESOURCES: Final = {"qr.svg": "svg", "qr.png": "png"}
-RESOURCES: Final = frozenset({PASSPORT_RESOURCE, ACCESS_RESOURCE, *QR_RESOURCES})
+RESOURCES: Final = frozenset({PASSPORT_RESOURCE, ACCESS_RESOURCE, PAGE_RESOURCE, *QR_RESOURCES})
+# Sub-resources of a model- or batch-level URI (no serial).
+MODEL_RESOURCES: Final = frozenset({PAGE_RESOURCE})
+
+# GS1 Digital Link syntax errors (400 invalid-digital-link), under the resolver's old name.
+MalformedItemPath = MalformedDigitalLink
 
 
 class NotAnItemPath(ResolverError):
-    """A well-formed path this resolver has no answer for (a GTIN without a serial: model- or
-    batch-level URIs, which it does not serve yet)."""
+    """A well-formed GS1 Digital Link path without a serial (model or batch level) where an item
+    URI is needed."""
 
     code = "not-found"
     status = 404
-
-
-class MalformedItemPath(ResolverError):
-    """GS1 Digital Link syntax broken after the GTIN: a qualifier without its value, qualifiers
-    out of order or repeated, an unknown segment. GS1's conformant resolver standard: "SHALL
-    extract and syntactically validate the URI and report errors with an HTTP response code of
-    400"."""
-
-    code = "invalid-digital-link"
-    status = 400
 
 
 @dataclass(frozen=True)
@@ -50,47 +46,44 @@ class ItemRequest:
         return self.key.path()
 
 
+@dataclass(frozen=True)
+class ModelRequest:
+    """A URI above the item level: `/01/{gtin}`, with `/22/` and `/10/` qualifiers or not."""
+
+    path: DigitalLinkPath
+    resource: str | None
+
+
+def _resource(raw_path: str, rest: tuple[str, ...], allowed: frozenset[str]) -> str | None:
+    if not rest:
+        return None
+    if len(rest) != 1 or rest[0] not in allowed:
+        raise MalformedItemPath(
+            f"{raw_path!r}: {'/'.join(rest)!r} is not a GS1 key qualifier (22, 10, 21) nor a "
+            f"sub-resource here ({', '.join(sorted(allowed))})"
+        )
+    return rest[0]
+
+
+def parse_link_path(raw_path: str) -> ItemRequest | ModelRequest:
+    """Parse a raw request path starting with `/01/`: an item request when it names a serial,
+    else a model-level one. Bad GS1 values raise `InvalidGs1Key` (400, naming the field);
+    broken syntax raises `MalformedItemPath` (400)."""
+    parsed = parse_path(raw_path)
+    key = parsed.item_key()
+    if key is None:
+        return ModelRequest(parsed, _resource(raw_path, parsed.rest, MODEL_RESOURCES))
+    return ItemRequest(key, _resource(raw_path, parsed.rest, RESOURCES))
+
+
 def parse_item_path(raw_path: str) -> ItemRequest:
-    """Parse a raw request path starting with `/01/`. Bad GS1 values raise `InvalidGs1Key` (400,
-    naming the field); a path that is not an item path at all is a 404."""
-    segments = raw_path.split("/")[1:]  # "" before the leading slash
-    if not segments or segments[0] != "01" or len(segments) < 2:
+    """Like `parse_link_path`, for an item URI only: a path without a serial is a 404."""
+    if not raw_path.startswith("/01/"):
         raise NotAnItemPath(f"{raw_path!r} is not a GS1 Digital Link path")
-    values: dict[str, str] = {}
-    rest = segments[2:]
-    if rest and rest[-1] == "":
-        # GS1: a resolver SHOULD tolerate a trailing slash; the URI means the same without it
-        rest = rest[:-1]
-    order = ["22", "10", "21"]
-    while len(rest) >= 2 and rest[0] in order:
-        ai = rest[0]
-        # qualifiers come in GS1 order (22, 10, 21), each at most once
-        if ai in values or any(later in values for later in order[order.index(ai) + 1 :]):
-            raise MalformedItemPath(
-                f"{raw_path!r}: qualifier {ai} is repeated or out of order; GS1 Digital Link "
-                "orders them /22/ then /10/ then /21/, each at most once"
-            )
-        values[ai] = unquote(rest[1])
-        rest = rest[2:]
-        if ai == "21":
-            break
-    if rest and rest[0] in order:
-        raise MalformedItemPath(f"{raw_path!r}: qualifier {rest[0]} has no value")
-    if "21" not in values:
-        if rest:
-            raise MalformedItemPath(
-                f"{raw_path!r}: {'/'.join(rest)!r} is not a GS1 key qualifier (22, 10, 21)"
-            )
+    request = parse_link_path(raw_path)
+    if isinstance(request, ModelRequest):
         raise NotAnItemPath(
-            f"{raw_path!r} is not an item URI: this resolver answers "
+            f"{raw_path!r} is not an item URI: one battery is "
             "/01/GTIN/21/SERIAL (optionally with /22/VARIANT and /10/BATCH before /21)"
         )
-    resource = None
-    if rest:
-        if len(rest) != 1 or rest[0] not in RESOURCES:
-            raise MalformedItemPath(
-                f"{raw_path!r}: an item URI has the sub-resources {', '.join(sorted(RESOURCES))}"
-            )
-        resource = rest[0]
-    key = item_key(unquote(segments[1]), values["21"], values.get("22"), values.get("10"))
-    return ItemRequest(key, resource)
+    return request

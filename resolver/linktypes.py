@@ -12,7 +12,12 @@ Sources:
   `https://test.uncefact.org/vocabulary/linkTypes/dpp`. Both are listed so readers of either
   version find the passport.
 - IANA link relations (RFC 8288 registry): `describedby`, `linkset` (RFC 9264), `canonical`.
-- dbp's own vocabulary for what no public vocabulary names: the restricted-data access point.
+- dbp's own link types for what no public vocabulary names: the restricted-data access point.
+  Their namespace is `https://w3id.org/dbp/linktypes/`, with no `#`: GS1's linkset schema allows
+  a link type key that is a lower-case name or an IRI of letters, digits, `.` and `/` only. The
+  resolver description file registers it with the prefix `dbp:` (as GS1 asks of extensions).
+  Before, the access point was `https://w3id.org/dbp/vocab#restrictedDataAccess`; `?linkType=`
+  still takes that form.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from vocab.context import BATTERY_VOCAB
 GS1_VOC: Final = "https://gs1.org/voc/"
 GS1_VOC_REF: Final = "https://ref.gs1.org/voc/"
 UNTP_LINK_TYPES: Final = "https://test.uncefact.org/vocabulary/linkTypes/"
+DBP_LINK_TYPES: Final = "https://w3id.org/dbp/linktypes/"
 
 # Prefixes a `linkType` value may use, and what they expand to.
-PREFIXES: Final = {"gs1": GS1_VOC, "untp": UNTP_LINK_TYPES, "dbp": BATTERY_VOCAB}
+PREFIXES: Final = {"gs1": GS1_VOC, "untp": UNTP_LINK_TYPES, "dbp": DBP_LINK_TYPES}
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ DESCRIBED_BY: Final = LinkType(
     "The did:web document of the battery: who is responsible for it now and where its passport is.",
 )
 RESTRICTED_DATA: Final = LinkType(
-    BATTERY_VOCAB + "restrictedDataAccess",
+    DBP_LINK_TYPES + "restrictedDataAccess",
     "dbp:restrictedDataAccess",
     "Restricted data access",
     "POST a verifiable presentation here to read the passport parts a role may see "
@@ -125,6 +131,9 @@ def _forms(link_type: LinkType) -> set[str]:
     forms = {link_type.rel, link_type.compact}
     if link_type.rel.startswith(GS1_VOC):
         forms.add(GS1_VOC_REF + link_type.rel.removeprefix(GS1_VOC))
+    if link_type.rel.startswith(DBP_LINK_TYPES):
+        # the IRI these link types had before they moved out of the `#` vocabulary
+        forms.add(BATTERY_VOCAB + link_type.rel.removeprefix(DBP_LINK_TYPES))
     return forms
 
 

@@ -143,3 +143,17 @@ def prefers_html(accept: str | None) -> bool:
         return False
     html = next((r for r in ranges if (r.type, r.subtype) == ("text", "html")), None)
     return html is not None and html.q > 0
+
+
+def names_a_type(accept: str | None) -> bool:
+    """Whether `accept` names a media type (or a `type/*` range) with q > 0, rather than only
+    `*/*` or nothing. GS1 conformant resolver: a request that asks for no link type is
+    redirected to the default link; a client naming what it wants is answered by negotiation.
+    A header with nothing usable counts as naming something (negotiation then says 406)."""
+    if not accept or not accept.strip():
+        return False
+    try:
+        ranges = parse_accept(accept)
+    except InvalidAccept:
+        return True  # negotiation reports it (400)
+    return not ranges or any(r.type != "*" and r.q > 0 for r in ranges)

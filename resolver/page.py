@@ -459,3 +459,14 @@ def render_error(status: int, title: str, message: str, *, item_uri: str | None 
         .get_template("error.html")
         .render(status=status, title=title, message=message, item_uri=item_uri)
     )
+
+
+def render_model(
+    *, gtin: str, anchor: str, linkset: str, asked_for: str | None, serial: str | None
+) -> str:
+    """The page of a battery model (GS1 walk-up from a URI without a registered serial)."""
+    return (
+        _environment()
+        .get_template("model.html")
+        .render(gtin=gtin, anchor=anchor, linkset=linkset, asked_for=asked_for, serial=serial)
+    )

@@ -4,7 +4,6 @@ the access log."""
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -24,7 +23,7 @@ from verifier.oversight import authenticate_authority
 from verifier.ports import VerifierRuntime, operator_did
 from verifier.result import Result
 from vocab.datetimes import format_datetime
-from vocab.gs1 import InvalidGs1Key, ItemKey, parse_item_uri
+from vocab.gs1 import ItemKey, item_key_in_path, parse_item_uri
 from vocab.integers import INT64_MAX, whole_number
 
 router = APIRouter(tags=["VC-API"])
@@ -263,15 +262,7 @@ def access_by_item(
 ) -> Response:
     # Parse the raw path: a serial may hold a percent-encoded "/", which the decoded path loses.
     raw = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
-    raw = raw.removesuffix("/access")
-    root = request.scope.get("root_path", "")
-    raw = raw[len(root) :] if root and raw.startswith(root) else raw
-    try:
-        key = parse_item_uri(rt.settings.public_url + raw[raw.index("/01/") :])
-    except (InvalidGs1Key, ValueError):
-        raise InvalidGs1Key(
-            "uri", f"{unquote(raw)!r} is not a GS1 Digital Link item path /01/GTIN/21/SERIAL"
-        ) from None
+    key = item_key_in_path(raw.removesuffix("/access"))  # vocab.gs1: the one GS1 grammar
     plain = ItemKey(key.gtin, key.serial)  # variant and batch qualify, they do not identify
     return _release(rt, session, plain, plain.uri(rt.settings.public_url), body)
 

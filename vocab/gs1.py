@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import quote, unquote
 
 from biip import ParseError
@@ -39,13 +40,9 @@ class ItemKey:
 
     def path(self) -> str:
         """`/01/{gtin}[/22/{variant}][/10/{batch}]/21/{serial}`, values percent-encoded."""
-        parts = ["/01/", self.gtin]
-        if self.variant:
-            parts += ["/22/", quote(self.variant, safe="")]
-        if self.batch:
-            parts += ["/10/", quote(self.batch, safe="")]
-        parts += ["/21/", quote(self.serial, safe="")]
-        return "".join(parts)
+        return DigitalLinkPath(
+            self.gtin, self.variant or None, self.batch or None, self.serial
+        ).path()
 
     def uri(self, public_url: str) -> str:
         return public_url.rstrip("/") + self.path()
@@ -84,10 +81,118 @@ def item_key(
     )
 
 
-_ITEM_PATH = re.compile(
-    r"^(?:/[^/]+)*?/01/(?P<gtin>[^/]+)(?:/22/(?P<variant>[^/]+))?(?:/10/(?P<batch>[^/]+))?"
-    r"/21/(?P<serial>[^/]+)$"
+# --- GS1 Digital Link URI syntax: the one reading of `/01/{gtin}[/22/…][/10/…][/21/…]` ---------
+# The resolver (request paths), the verifier (access paths), identifiers in credentials and the
+# JSON schema pattern all use what is below.
+
+# Key qualifiers of AI 01 in the order GS1 Digital Link writes them, each at most once.
+QUALIFIERS: Final = ("22", "10", "21")
+QUALIFIER_FIELDS: Final = {"22": "variant", "10": "batch", "21": "serial"}
+# JSON schema (ECMA 262) pattern of an item URI as identifiers are stored: GTIN-14, no query.
+ITEM_URI_PATTERN: Final = (
+    r"^https?://[^/?#\s]+(/[^/?#\s]+)*?/01/\d{14}(/22/[^/?#\s]+)?(/10/[^/?#\s]+)?"
+    r"/21/[^/?#\s]+$"
 )
+GTIN14_SEGMENT: Final = re.compile(r"/01/[0-9]{14}/")
+
+
+class MalformedDigitalLink(VocabError):
+    """GS1 Digital Link syntax broken after the GTIN: a qualifier without its value, qualifiers
+    out of order or repeated, an unknown segment. GS1's conformant resolver standard: "SHALL
+    extract and syntactically validate the URI and report errors with an HTTP response code of
+    400"."""
+
+    code = "invalid-digital-link"
+    status = 400
+
+
+@dataclass(frozen=True)
+class DigitalLinkPath:
+    """A GS1 Digital Link path on AI 01: the GTIN-14, the qualifiers present (decoded), and the
+    raw segments after them (a resolver's sub-resources)."""
+
+    gtin: str
+    variant: str | None = None
+    batch: str | None = None
+    serial: str | None = None
+    rest: tuple[str, ...] = ()
+
+    def item_key(self) -> ItemKey | None:
+        """The item key when the path names a serial (the item level), else None."""
+        if self.serial is None:
+            return None
+        return ItemKey(self.gtin, self.serial, self.variant, self.batch)
+
+    def path(self) -> str:
+        """`/01/{gtin}` and the qualifiers present, percent-encoded (no sub-resources)."""
+        parts = ["/01/", self.gtin]
+        for ai, value in (("22", self.variant), ("10", self.batch), ("21", self.serial)):
+            if value is not None:
+                parts += [f"/{ai}/", quote(value, safe="")]
+        return "".join(parts)
+
+
+def parse_path(raw_path: str) -> DigitalLinkPath:
+    """Read a raw (still percent-encoded) path that starts with `/01/`: `%2F` inside a value does
+    not split it. A trailing slash is tolerated (GS1: the URI means the same without it).
+
+    Values are checked (`InvalidGs1Key`, naming the field); broken qualifier syntax is
+    `MalformedDigitalLink`. Segments after the qualifiers are returned as `rest`, except one
+    that looks like a qualifier (`/21`, `/10/B/21`, `/99/x` before any sub-resource is the
+    caller's to refuse)."""
+    segments = raw_path.split("/")[1:]  # "" before the leading slash
+    if len(segments) < 2 or segments[0] != "01":
+        raise MalformedDigitalLink(f"{raw_path!r} is not a GS1 Digital Link path /01/GTIN/…")
+    rest = segments[2:]
+    if rest and rest[-1] == "":
+        rest = rest[:-1]
+    values: dict[str, str] = {}
+    while len(rest) >= 2 and rest[0] in QUALIFIERS:
+        ai = rest[0]
+        later = QUALIFIERS[QUALIFIERS.index(ai) + 1 :]
+        if ai in values or any(q in values for q in later):
+            raise MalformedDigitalLink(
+                f"{raw_path!r}: qualifier {ai} is repeated or out of order; GS1 Digital Link "
+                "orders them /22/ then /10/ then /21/, each at most once"
+            )
+        values[ai] = unquote(rest[1])
+        rest = rest[2:]
+        if ai == "21":
+            break
+    if rest and rest[0] in QUALIFIERS:
+        raise MalformedDigitalLink(f"{raw_path!r}: qualifier {rest[0]} has no value")
+    gtin = normalise_gtin(unquote(segments[1]))
+    checked = {
+        QUALIFIER_FIELDS[ai]: check_cset82(QUALIFIER_FIELDS[ai], value)
+        for ai, value in values.items()
+    }
+    return DigitalLinkPath(gtin, rest=tuple(rest), **checked)
+
+
+def _item_path_in(path: str) -> str | None:
+    """The part of `path` from its first `/01/` segment on (a prefix before it is allowed)."""
+    segments = path.split("/")
+    if "01" not in segments[1:-1]:
+        return None
+    return "/" + "/".join(segments[segments.index("01", 1) :])
+
+
+def item_key_in_path(path: str, *, field: str = "uri") -> ItemKey:
+    """The key of a path holding an item URI's path (`[/prefix]/01/…/21/…`, raw), nothing after
+    the serial."""
+    found = _item_path_in(path)
+    try:
+        parsed = parse_path(found) if found is not None else None
+    except MalformedDigitalLink:
+        parsed = None
+    key = parsed.item_key() if parsed is not None and not parsed.rest else None
+    if key is None or path.endswith("/"):
+        raise InvalidGs1Key(
+            field,
+            f"{unquote(path)!r} is not a GS1 Digital Link item path /01/GTIN/21/SERIAL "
+            "(optional /22/VARIANT and /10/BATCH before /21)",
+        )
+    return key
 
 
 def parse_item_uri(uri: str) -> ItemKey:
@@ -96,8 +201,7 @@ def parse_item_uri(uri: str) -> ItemKey:
         parts = split_url(uri, field="uri")
     except InvalidUrl:
         parts = None
-    match = _ITEM_PATH.match(parts.path) if parts else None
-    if not parts or parts.scheme not in ("https", "http") or not parts.netloc or not match:
+    if not parts or parts.scheme not in ("https", "http") or not parts.netloc:
         raise InvalidGs1Key(
             "uri",
             f"{uri!r} is not a GS1 Digital Link item URI https://HOST/01/GTIN/21/SERIAL "
@@ -105,8 +209,13 @@ def parse_item_uri(uri: str) -> ItemKey:
         )
     if parts.query or parts.fragment:
         raise InvalidGs1Key("uri", f"{uri!r} must not carry a query or fragment")
-
-    def decoded(name: str) -> str | None:
-        return unquote(match[name]) if match[name] is not None else None
-
-    return item_key(decoded("gtin"), decoded("serial"), decoded("variant"), decoded("batch"))
+    try:
+        return item_key_in_path(parts.path)
+    except InvalidGs1Key as exc:
+        if exc.field != "uri":
+            raise
+        raise InvalidGs1Key(
+            "uri",
+            f"{uri!r} is not a GS1 Digital Link item URI https://HOST/01/GTIN/21/SERIAL "
+            "(optional /22/VARIANT and /10/BATCH before /21)",
+        ) from None

@@ -29,7 +29,11 @@ from wallet.net import Http
 from wallet.presenting import presentation
 from wallet.verify import Verdict, fetch_status_list, verify_credential
 
-RESTRICTED_DATA = "https://w3id.org/dbp/vocab#restrictedDataAccess"
+# The restricted-data link type; dbp instances before the GS1 linkset schema fix wrote the second.
+RESTRICTED_DATA = (
+    "https://w3id.org/dbp/linktypes/restrictedDataAccess",
+    "https://w3id.org/dbp/vocab#restrictedDataAccess",
+)
 LINKSET = "application/linkset+json"
 TIERS = tuple(t.value for t in Tier)
 
@@ -80,16 +84,34 @@ def item_key(uri: str) -> ItemKey:
         raise BadInput(f"{uri!r} is not a battery's QR link: {exc}") from None
 
 
+def walked_up(linkset: object, key: ItemKey, where: str) -> None:
+    """A GS1 resolver answers a serial it does not know with the links of the model (walk-up):
+    a linkset whose anchor is no item URI means there is no such battery there."""
+    contexts = linkset.get("linkset") if isinstance(linkset, dict) else None
+    first = contexts[0] if isinstance(contexts, list) and contexts else None
+    anchor = first.get("anchor") if isinstance(first, dict) else None
+    if not isinstance(anchor, str):
+        return
+    try:
+        parse_item_uri(anchor)
+    except VocabError:
+        raise ServiceError(
+            f"{where} has no battery {key.gtin}/{key.serial}: it answered with the links of "
+            f"{anchor} (the model)"
+        ) from None
+
+
 def access_link(linkset: object, where: str) -> str:
     """The restricted-data access target in an RFC 9264 linkset document."""
     contexts = linkset.get("linkset") if isinstance(linkset, dict) else None
     if not isinstance(contexts, list):
         raise ServiceError(f"{where} did not answer with a linkset")
     for context in contexts:
-        targets = context.get(RESTRICTED_DATA) if isinstance(context, dict) else None
-        for target in targets if isinstance(targets, list) else []:
-            if isinstance(target, dict) and isinstance(target.get("href"), str):
-                return target["href"]
+        for rel in RESTRICTED_DATA:
+            targets = context.get(rel) if isinstance(context, dict) else None
+            for target in targets if isinstance(targets, list) else []:
+                if isinstance(target, dict) and isinstance(target.get("href"), str):
+                    return target["href"]
     raise ServiceError(f"the linkset at {where} offers no restricted-data access link")
 
 
@@ -161,6 +183,7 @@ def request(
     presented = select(entries, identity["did"], key, chosen)
 
     where, linkset = http.json("GET", uri, headers={"Accept": LINKSET})
+    walked_up(linkset, key, where)
     endpoint = access_link(linkset, where)
     parts = urlsplit(endpoint)
     if not parts.scheme or not parts.netloc:

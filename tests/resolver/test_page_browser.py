@@ -193,7 +193,8 @@ def test_tampered_credential(browser, site):
 
 
 def test_unknown_battery(browser, site):
-    find = open_page(browser, site["url"] + "/01/09520123456788/21/NO-SUCH-BATTERY")
+    # a GTIN with no battery here: a known GTIN walks up to its model page (GS1)
+    find = open_page(browser, site["url"] + "/01/00000000000017/21/NO-SUCH-BATTERY")
     assert [h.text for h in find("h1")] == ["Battery not found"]
     assert "No battery with this identifier is registered" in find("main")[0].text
     assert browser.execute_script("return document.documentElement.lang") == "en"

@@ -579,7 +579,7 @@ def test_the_resolvers_advertised_access_point_works(world):
     r = world.client.get(world.b1.item_uri.removeprefix("http://testserver") + "?linkType=linkset")
     assert r.status_code == 200, r.text
     (links,) = r.json()["linkset"]
-    (target,) = links["https://w3id.org/dbp/vocab#restrictedDataAccess"]
+    (target,) = links["https://w3id.org/dbp/linktypes/restrictedDataAccess"]
     assert target["href"] == world.b1.item_uri + "/access"
     recycler = Holder.new()
     role = world.accredit(recycler.did, "recycling")

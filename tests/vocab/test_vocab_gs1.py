@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
-from vocab.gs1 import InvalidGs1Key, item_key, normalise_gtin, parse_item_uri
+from vocab.gs1 import (
+    ITEM_URI_PATTERN,
+    DigitalLinkPath,
+    InvalidGs1Key,
+    MalformedDigitalLink,
+    item_key,
+    item_key_in_path,
+    normalise_gtin,
+    parse_item_uri,
+    parse_path,
+)
 
 
 @pytest.mark.parametrize(
@@ -69,3 +83,50 @@ def test_parse_item_uri(uri, gtin, serial, batch):
 def test_parse_item_uri_refuses(uri):
     with pytest.raises(InvalidGs1Key):
         parse_item_uri(uri)
+
+
+# --- issue 21: one GS1 Digital Link grammar (vocab.gs1.parse_path) for every reader ---
+
+
+def test_parse_path_reads_every_level():
+    assert parse_path("/01/9520123456788") == DigitalLinkPath("09520123456788")
+    assert parse_path("/01/09520123456788/22/V/10/B%2F1/") == DigitalLinkPath(
+        "09520123456788", "V", "B/1"
+    )
+    item = parse_path("/01/09520123456788/10/B/21/S%2F1/qr.svg")
+    assert (item.batch, item.serial, item.rest) == ("B", "S/1", ("qr.svg",))
+    assert item.item_key() == item_key("09520123456788", "S/1", batch="B")
+    assert item.path() == "/01/09520123456788/10/B/21/S%2F1"
+
+
+def test_parse_path_refuses_broken_syntax():
+    # out of order, repeated, a qualifier without value, another primary key
+    bad = ("/10/B/22/V/21/S", "/21/S/21/T", "/21", "")
+    for path in ["/01/09520123456788" + tail for tail in bad[:-1]] + ["/414/9520123456788"]:
+        with pytest.raises(MalformedDigitalLink) as info:
+            parse_path(path)
+        assert info.value.status == 400, path
+
+
+def test_item_key_in_path_skips_a_prefix_and_wants_a_serial_only():
+    assert item_key_in_path("/root/01/9520123456788/21/A%2FB") == item_key("9520123456788", "A/B")
+    for path in ("/01/09520123456788", "/01/09520123456788/21/S/x", "/01/09520123456788/21/S/"):
+        with pytest.raises(InvalidGs1Key) as info:
+            item_key_in_path(path)
+        assert info.value.field == "uri"
+    with pytest.raises(InvalidGs1Key) as bad:
+        item_key_in_path("/01/09520123456789/21/S")
+    assert bad.value.field == "gtin"
+
+
+def test_the_schema_pattern_is_the_grammar_of_stored_identifiers():
+    pattern = re.compile(ITEM_URI_PATTERN)
+    for uri in (
+        "https://dpp.example.com/01/09520123456788/21/SN1",
+        "https://x.example/prefix/01/09520123456788/22/V/10/B/21/a%2Fb",
+    ):
+        assert pattern.match(uri)
+        parse_item_uri(uri)
+    assert not pattern.match("https://dpp.example.com/01/09520123456788")
+    schema = Path(__file__).parents[2] / "vocab/schemas/public-battery-passport-credential.json"
+    assert json.dumps(ITEM_URI_PATTERN) in schema.read_text("utf-8")

@@ -216,7 +216,9 @@ def test_a_link_that_is_no_battery(world, tmp_path):
     unknown = world.qr.replace("SN-W1", "SN-NONE")
     result = wallet.run("request", unknown)
     assert result.exit_code == 1
-    assert "refused: " in one_line_error(result)
+    # the resolver walks up to the model (GS1); the wallet says there is no such battery
+    assert "has no battery 09520123456788/SN-NONE" in one_line_error(result)
+    assert "(the model)" in one_line_error(result)
 
 
 def issued_battery(world: World, serial: str) -> dict:

@@ -173,7 +173,7 @@ class Service:
             assert request.headers["accept"] == "application/linkset+json"
             link = {"href": MOVED + "/access", "method": ["POST"]}
             return httpx.Response(
-                200, json={"linkset": [{"anchor": MOVED, requesting.RESTRICTED_DATA: [link]}]}
+                200, json={"linkset": [{"anchor": MOVED, requesting.RESTRICTED_DATA[0]: [link]}]}
             )
         if url == "https://b.example/challenges":
             return httpx.Response(200, json={"challenge": "nonce-1", "domain": "b.example"})

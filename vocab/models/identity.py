@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, WithJsonSchema
 
-from vocab.gs1 import InvalidGs1Key, parse_item_uri
+from vocab.gs1 import GTIN14_SEGMENT, ITEM_URI_PATTERN, InvalidGs1Key, parse_item_uri
 from vocab.models.common import (
     Facility,
     Mass,
@@ -67,15 +67,13 @@ def new_passport_id() -> str:
 
 # --- battery identifier: GS1 Digital Link item URI ------------------------------------------
 
-_GTIN14_SEGMENT = re.compile(r"/01/[0-9]{14}/")
-
 
 def _check_gs1_item_link(value: str) -> str:
     try:
         path = split_url(value, field="batteryIdentifier").path
     except InvalidUrl:
         path = ""
-    if not _GTIN14_SEGMENT.search(path):
+    if not GTIN14_SEGMENT.search(path):
         raise rule_error(
             "gs1-digital-link",
             "must be a GS1 Digital Link item URI https://HOST/01/GTIN-14/21/SERIAL, got '{value}'",
@@ -102,7 +100,7 @@ BatteryIdentifier = Annotated[
         {
             "type": "string",
             "format": "uri",
-            "pattern": r"^https?://[^/?#\s]+(/[^/?#\s]+)*?/01/\d{14}(/22/[^/?#\s]+)?(/10/[^/?#\s]+)?/21/[^/?#\s]+$",
+            "pattern": ITEM_URI_PATTERN,
         }
     ),
 ]
