@@ -204,18 +204,33 @@ def _resolve_item(request: Request, rt: Runtime) -> Response:
         if prefers_html(accept) and getattr(exc, "status", 400) in (400, 404):
             return _html_error(exc, own_url + raw_path)
         raise
-    # A scan of an unchanged battery is one indexed read in autocommit (no BEGIN and ROLLBACK
-    # round trips); when its answers must be built, that session ends (its connection goes back
-    # to the pool first: one pooled connection at a time) and the build gets a transaction.
-    with Session(rt.engine, expire_on_commit=False) as session:
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        answer = _scan(request, rt, session, item, raw_path, stored_only=True)
+    answer = _stored_scan(request, rt, item, raw_path)
     if answer is not None:
         return answer
+    # Its answers must be built: the stored-only session has ended (its connection went back
+    # to the pool first: one pooled connection at a time) and the build gets a transaction.
     with Session(rt.engine, expire_on_commit=False) as session:
         answer = _scan(request, rt, session, item, raw_path, stored_only=False)
     assert answer is not None
     return answer
+
+
+def stored_scan(request: Request, rt: Runtime) -> Response | None:
+    """The answer to a GET or HEAD of an item URI when it needs no building (the battery's
+    stored bytes, a QR image, a redirect elsewhere); None otherwise, and errors raise: then
+    `resolve_item` answers. resolver.fastpath serves scans with this ahead of the router."""
+    raw_path = _raw_path(request)
+    return _stored_scan(request, rt, parse_item_path(raw_path), raw_path)
+
+
+def _stored_scan(
+    request: Request, rt: Runtime, item: ItemRequest, raw_path: str
+) -> Response | None:
+    # A scan of an unchanged battery is one indexed read in autocommit (no BEGIN and ROLLBACK
+    # round trips).
+    with Session(rt.engine, expire_on_commit=False) as session:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return _scan(request, rt, session, item, raw_path, stored_only=True)
 
 
 def _scan(

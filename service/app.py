@@ -39,6 +39,7 @@ from proofs.errors import ProofError
 from resolver import page
 from resolver.api import router as resolver_router
 from resolver.errors import ResolverError
+from resolver.fastpath import ItemScans
 from service import health, metrics, problems, roles
 from service.bodies import BodyError, BodySizeLimit, json_object, optional_json_object
 from service.deps import current_operator, current_operator_did, db_session, runtime
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _wrong_role_or(role))
     for exc_class in portal_pages.EXCEPTIONS:
         app.add_exception_handler(exc_class, portal_pages.handle)
+    if roles.serves(role, roles.RESOLVER):
+        app.add_middleware(ItemScans)  # innermost: QR scans from stored bytes, past the router
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

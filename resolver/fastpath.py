@@ -1,0 +1,64 @@
+"""QR scans ahead of the router (issue 16): GET and HEAD of an item URI answered from the
+battery's stored bytes without FastAPI's routing and dependency machinery.
+
+Profiled under wrk (py-spy, and yappi over a loop of scans through the ASGI app), a linkset scan
+served from its stored view spent more CPU in FastAPI than in the scan itself: matching the path
+against every included router in turn (the item route is the 14th), solving the route's
+dependencies, and the threadpool hops of the endpoint. This middleware sits inside the service's
+own middleware (request ids, logs, metrics, security headers, the one-connection guard, the body
+limit all still apply) and hands the scan to `resolver.api.stored_scan`, the very code the
+route runs first, in one worker thread. Whatever that does not answer (a battery whose answers
+must be built, a typed link, an error of any kind) goes on to the router unchanged, which
+answers as it always did; only GET and HEAD of `/01/...` come here, and of the application's
+routes only `resolve_item` takes those."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from resolver import api
+from service.problems import pool_busy
+
+PREFIX = "/01/"
+
+
+def _item_route() -> Any:
+    return next(
+        r
+        for r in api.router.routes
+        if getattr(r, "endpoint", None) is api.resolve_item and "GET" in getattr(r, "methods", ())
+    )
+
+
+class ItemScans:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        # what the router would record: the route template is the metrics' label
+        self.route = _item_route()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or not scope["path"].startswith(PREFIX)
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            answer = await run_in_threadpool(api.stored_scan, request, scope["app"].state.runtime)
+        except PoolTimeout as exc:
+            # the pool stayed busy: 503 at once, as the router's handler would (not a second wait)
+            answer = pool_busy(request, exc)
+        except Exception:  # noqa: BLE001 - the router answers it, errors and all
+            answer = None
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route
+        await answer(scope, receive, send)
