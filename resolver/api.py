@@ -218,7 +218,7 @@ def _resolve_item(request: Request, rt: Runtime) -> Response:
 def stored_scan(request: Request, rt: Runtime) -> Response | None:
     """The answer to a GET or HEAD of an item URI when it needs no building (the battery's
     stored bytes, a QR image, a redirect elsewhere); None otherwise, and errors raise: then
-    `resolve_item` answers. resolver.fastpath serves scans with this ahead of the router."""
+    `resolve_item` answers. service.scans serves scans with this ahead of the router."""
     raw_path = _raw_path(request)
     item = parse_item_path(raw_path)
     return _stored_scan(request, rt, item, raw_path, _wanted(request, item))

@@ -40,13 +40,13 @@ from proofs.errors import ProofError
 from resolver import page
 from resolver.api import router as resolver_router
 from resolver.errors import ResolverError
-from resolver.fastpath import ItemScans
 from service import health, metrics, problems, roles
 from service.bodies import BodyError, BodySizeLimit, json_object, optional_json_object
 from service.deps import current_operator, current_operator_did, db_session, runtime
 from service.documents import router as documents_router
 from service.observe import ObserveRequests
 from service.runtime import Runtime
+from service.scans import ItemScans
 from service.settings import Settings
 from verifier.api import access_router
 from verifier.api import router as verifier_router
