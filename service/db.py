@@ -92,10 +92,14 @@ def _checked_on_checkout(dbapi_connection, record, _proxy) -> None:
     if returned_at is None:  # just connected
         return
     try:
-        readable = bool(select.select([dbapi_connection.fileno()], [], [], 0)[0])
-    except (OSError, ValueError):  # closed already
-        raise DisconnectionError("the connection is closed") from None
-    if not readable and time.monotonic() - returned_at < PING_IDLE_S:
+        # poll, not select: select() refuses descriptors >= 1024 (FD_SETSIZE), which a process
+        # with many client sockets has; it reports a hang-up or error too
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        quiet = not poller.poll(0)
+    except Exception:  # noqa: BLE001 - closed already, or no descriptor: the ping decides
+        quiet = False
+    if quiet and time.monotonic() - returned_at < PING_IDLE_S:
         return
     try:
         _ping(dbapi_connection)
