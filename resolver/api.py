@@ -23,6 +23,7 @@ from resolver.digital_link import (
     QR_RESOURCES,
     ItemRequest,
     ModelRequest,
+    parse_item_path,
     parse_link_path,
 )
 from resolver.errors import ResolverError
@@ -233,36 +234,79 @@ def _resolve_item(request: Request, rt: Runtime) -> Response:
                 if prefers_html(accept):
                     return _html_error(exc, own_url + raw_path)
                 raise
-    # A scan of an unchanged battery is one indexed read in autocommit (no BEGIN and ROLLBACK
-    # round trips); when its answers must be built, that session ends (its connection goes back
-    # to the pool first: one pooled connection at a time) and the build gets a transaction.
-    with Session(rt.engine, expire_on_commit=False) as session:
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        answer = _scan(request, rt, session, item, raw_path, stored_only=True)
+    answer = _stored_scan(request, rt, item, raw_path)
     if answer is not None:
         return answer
+    # Its answers must be built: the stored-only session has ended (its connection went back
+    # to the pool first: one pooled connection at a time) and the build gets a transaction.
     with Session(rt.engine, expire_on_commit=False) as session:
         answer = _scan(request, rt, session, item, raw_path, stored_only=False)
     assert answer is not None
     return answer
 
 
+def stored_scan(request: Request, rt: Runtime) -> Response | None:
+    """The answer to a GET or HEAD of an item URI when it needs no building (the battery's
+    stored bytes, a QR image, a redirect elsewhere); None otherwise, and errors raise: then
+    `resolve_item` answers. service.scans serves scans with this ahead of the router."""
+    raw_path = _raw_path(request)
+    item = parse_item_path(raw_path)
+    return _stored_scan(request, rt, item, raw_path, _wanted(request, item))
+
+
+def _stored_scan(
+    request: Request,
+    rt: Runtime,
+    item: ItemRequest,
+    raw_path: str,
+    wanted: frozenset[str] = frozenset(views.BLOBS),
+) -> Response | None:
+    # A scan of an unchanged battery is one indexed read in autocommit (no BEGIN and ROLLBACK
+    # round trips), of plain rows: no ORM session (resolver.views.lookup_stored).
+    with rt.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        return _scan(request, rt, connection, item, raw_path, stored_only=True, wanted=wanted)
+
+
+def _wanted(request: Request, item: ItemRequest) -> frozenset[str]:
+    """The stored answer `_answer` will serve (resolver.views.BLOBS), so that only it is read. A
+    wrong guess serves NOT_LOADED, which fails, and `resolve_item` then reads them all."""
+    if item.resource == PASSPORT_RESOURCE:
+        return frozenset({"passport"})
+    if item.resource is not None:
+        return frozenset()
+    if request.query_params.get("linkType") in linktypes.LINKSET_REQUESTS:
+        return frozenset({"linkset"})
+    try:
+        media_type = choose(request.headers.get("accept"), ITEM_OFFERS)
+    except NotAcceptable:
+        return frozenset()
+    return frozenset({{LINKSET_MEDIA_TYPE: "linkset", HTML: "page"}.get(media_type, "passport")})
+
+
 def _scan(
     request: Request,
     rt: Runtime,
-    session: Session,
+    session: Any,
     item: ItemRequest,
     raw_path: str,
     *,
     stored_only: bool,
+    wanted: frozenset[str] = frozenset(views.BLOBS),
 ) -> Response | None:
-    """The answer to a scan; None when `stored_only` and the answer must be built first."""
+    """The answer to a scan; None when `stored_only` and the answer must be built first.
+    `session` is a Session, or with `stored_only` a Connection."""
     accept = request.headers.get("accept")
     own_url = rt.settings.public_url
     try:
         # One indexed read: the route and the battery's materialized answers (resolver.views).
-        route, view = views.lookup(session, item.key.gtin, item.key.serial)
+        if stored_only:
+            route, view = views.lookup_stored(session, item.key.gtin, item.key.serial, wanted)
+        else:
+            route, view = views.lookup(session, item.key.gtin, item.key.serial)
     except ResolverError as exc:
+        if isinstance(exc, UnknownBattery) and item.resource is None and stored_only:
+            return None  # the walk-up below reads with an ORM session: the full path does it
         if (
             isinstance(exc, UnknownBattery)
             and item.resource is None

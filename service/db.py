@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import select
+import time
 from importlib import resources
 from pathlib import Path
+from typing import Final
 
 import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 
 from infra.db import POOL_TIMEOUT_S, watch_pool
 from infra.db import session_scope as session_scope  # one transaction; lives in infra (re-export)
@@ -48,22 +52,67 @@ def make_engine(url: str) -> Engine:
         return engine
     # Up to 40 connections: one for each of anyio's 40 threadpool threads that run the sync
     # handlers, so no handler thread queues for a connection (at 10+10, 64 concurrent scans
-    # left half the threads waiting on the pool). Pre-ping stays although it costs a loopback
-    # round trip per checkout (one of four on a linkset request): without it, the first request
-    # on each connection after a database restart or failover fails with a 500.
+    # left half the threads waiting on the pool). Connections are checked on checkout
+    # (`_checked_on_checkout`) instead of with pool_pre_ping: without a check, the first
+    # request on each connection after a database restart or failover fails with a 500.
     # A request waits at most POOL_TIMEOUT_S for a connection, then gets a 503 with Retry-After
     # (service/problems.py) rather than hanging (the default is 30 s).
     engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=20,
         max_overflow=20,
         pool_recycle=1800,
         pool_timeout=POOL_TIMEOUT_S,
         json_serializer=_json_dumps,
     )
+    event.listen(engine, "checkin", _returned)
+    event.listen(engine, "checkout", _checked_on_checkout)
     watch_pool(engine)
     return engine
+
+
+# pool_pre_ping sends a `SELECT 1` round trip on every checkout: on a QR scan served from its
+# stored bytes that was half of the database work (py-spy under wrk: ~12% of the process's
+# samples, plus the server's side of it). A connection that has sat in the pool has nothing to
+# read; when the server ends it (restart, failover, pg_terminate_backend) it sends an error and
+# closes the socket, which makes the socket readable. So a checkout pings only when the socket
+# is readable or the connection has been idle for PING_IDLE_S (where a peer may have vanished
+# without a word), and a failed ping makes the pool replace the connection, as pre-ping does.
+PING_IDLE_S: Final = 10.0
+
+
+def _returned(_dbapi_connection, record) -> None:
+    record.info["dbp_returned_at"] = time.monotonic()
+
+
+def _checked_on_checkout(dbapi_connection, record, _proxy) -> None:
+    returned_at = record.info.pop("dbp_returned_at", None)
+    if returned_at is None:  # just connected
+        return
+    try:
+        # poll, not select: select() refuses descriptors >= 1024 (FD_SETSIZE), which a process
+        # with many client sockets has; it reports a hang-up or error too
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        quiet = not poller.poll(0)
+    except Exception:  # noqa: BLE001 - closed already, or no descriptor: the ping decides
+        quiet = False
+    if quiet and time.monotonic() - returned_at < PING_IDLE_S:
+        return
+    try:
+        _ping(dbapi_connection)
+    except Exception as exc:  # noqa: BLE001 - any failure: the pool takes a new connection
+        raise DisconnectionError(f"the connection failed its check: {exc}") from exc
+
+
+def _ping(dbapi_connection) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        dbapi_connection.execute("SELECT 1")
+    finally:
+        if not dbapi_connection.closed:
+            dbapi_connection.autocommit = autocommit
 
 
 def _json_dumps(value: object) -> str:

@@ -7,7 +7,9 @@ and unhandled errors (500) are counted too.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
 import uuid
@@ -32,7 +34,21 @@ def incoming_id(scope: Scope) -> str:
             if ACCEPTED_ID.fullmatch(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return new_id()
+
+
+# A new id per request: 32 hex digits, a random half per process and a counter. uuid4 reads 16
+# bytes from os.urandom on every request, a system call: ~3% of the samples of a QR scan served
+# from stored bytes (py-spy under wrk). Ids only need to be unique, not unpredictable.
+_ids: tuple[int, str, itertools.count] | None = None
+
+
+def new_id() -> str:
+    global _ids
+    pid = os.getpid()
+    if _ids is None or _ids[0] != pid:  # a forked worker draws its own random half
+        _ids = (pid, uuid.uuid4().hex[:16], itertools.count())
+    return f"{_ids[1]}{next(_ids[2]) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
 def route_template(scope: Scope) -> str:

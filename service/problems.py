@@ -62,7 +62,7 @@ def _unexpected(_request: Request, exc: Exception) -> Response:
     )
 
 
-def _pool_busy(_request: Request, _exc: Exception) -> Response:
+def pool_busy(_request: Request, _exc: Exception) -> Response:
     # every pooled connection stayed busy for POOL_TIMEOUT_S (infra/db.py): say so at once
     # instead of queueing the client behind them
     log.warning("database connection pool exhausted")
@@ -76,7 +76,7 @@ def _pool_busy(_request: Request, _exc: Exception) -> Response:
 def install(app: FastAPI, domain_errors: tuple[type[Exception], ...]) -> None:
     for cls in domain_errors:
         app.add_exception_handler(cls, _from_domain_error)
-    app.add_exception_handler(PoolTimeout, _pool_busy)
+    app.add_exception_handler(PoolTimeout, pool_busy)
     app.add_exception_handler(RequestValidationError, _from_validation_error)
     app.add_exception_handler(StarletteHTTPException, from_http_exception)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,75 @@
+"""QR scans ahead of the router (issue 16): GET and HEAD of an item URI answered from the
+battery's stored bytes without FastAPI's routing and dependency machinery.
+
+Profiled under wrk (py-spy, and yappi over a loop of scans through the ASGI app), a linkset scan
+served from its stored view spent more CPU in FastAPI than in the scan itself: matching the path
+against every included router in turn (the item route is the 14th), solving the route's
+dependencies, and the threadpool hops of the endpoint. This middleware sits inside the service's
+own middleware (request ids, logs, metrics, security headers, the one-connection guard, the body
+limit all still apply) and hands the scan to `resolver.api.stored_scan`, the very code the
+route runs first, in one worker thread. Whatever that does not answer (a battery whose answers
+must be built, a typed link, an error of any kind) goes on to the router unchanged, which
+answers as it always did; only GET and HEAD of `/01/...` come here, and of the application's
+routes only `resolve_item` takes those."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from anyio import CapacityLimiter, to_thread
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from resolver import api
+from service.problems import pool_busy
+
+PREFIX = "/01/"
+
+
+def _item_route() -> Any:
+    return next(
+        r
+        for r in api.router.routes
+        if getattr(r, "endpoint", None) is api.resolve_item and "GET" in getattr(r, "methods", ())
+    )
+
+
+class ItemScans:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        # what the router would record: the route template is the metrics' label
+        self.route = _item_route()
+        # Scans get threads of their own, fewer than anyio's 40 (DBP_RESOLVER_SCAN_THREADS): wrk,
+        # 64 connections, linkset, one worker on PostgreSQL, alternated in one run: 638-889/s and
+        # 0.84-1.14 ms of CPU per scan on the shared 40; 932-1,161/s and 0.70-0.88 ms with 6;
+        # 723-947/s with 8; 912-1,062/s with 12. Under load, 40 threads mostly pass the GIL and the
+        # pool around; a scan holds its thread for one indexed read.
+        self.limiter: tuple[asyncio.AbstractEventLoop, CapacityLimiter] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or not scope["path"].startswith(PREFIX)
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        rt = scope["app"].state.runtime
+        loop = asyncio.get_running_loop()
+        if self.limiter is None or self.limiter[0] is not loop:  # one per event loop (tests)
+            self.limiter = (loop, CapacityLimiter(rt.settings.resolver_scan_threads))
+        try:
+            answer = await to_thread.run_sync(api.stored_scan, request, rt, limiter=self.limiter[1])
+        except PoolTimeout as exc:
+            # the pool stayed busy: 503 at once, as the router's handler would (not a second wait)
+            answer = pool_busy(request, exc)
+        except Exception:  # noqa: BLE001 - the router answers it, errors and all
+            answer = None
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route
+        await answer(scope, receive, send)
