@@ -148,7 +148,11 @@ def _record_page(
                 "problems": [x for x in entries if x["field"] == e["field"]],
             }
         )
-    others = [(k, _shown(v)) for k, v in record.items() if k not in fields]
+    others = [
+        (k, orjson.dumps(v, option=orjson.OPT_INDENT_2).decode() if isinstance(v, dict | list)
+         else _shown(v))
+        for k, v in record.items() if k not in fields
+    ]  # fmt: skip
     return _page(
         "portal_quarantine.html", who, "/portal/pipeline", status=status,
         title=f"Fix quarantined record: {first['source']} row {first['row']}", qid=qid,
