@@ -106,12 +106,14 @@ def find(driver, css):
 
 def percent(driver) -> str | None:
     """The progress shown, read between two of the page's own reloads (meta refresh)."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
 
     try:
         found = find(driver, "#percent")
         return found[0].text if found else None
-    except StaleElementReferenceException:
+    except WebDriverException:
+        # the page reloaded between finding the element and reading it: a stale element, or
+        # Chromium's "Node with given id does not belong to the document"; read it next time
         return None
 
 
