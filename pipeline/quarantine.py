@@ -3,6 +3,13 @@ passport path and rule, until the source delivers a fixed record (the entry reso
 the next run) or an operator fixes or overrides it (`dbp pipeline quarantine retry`), after which
 the next run reprocesses the record.
 
+A fix from the company portal (`fix_record`) is checked at once with the pipeline's own record
+validation (`records.add_record`, the same code a run uses): a record that still breaks a rule is
+refused with every problem, and nothing changes; one that passes has its entries set to `retry`
+with the corrected values, which the next run applies, validates again and issues like any
+record. Every attempt, accepted or refused, is kept in `quarantine_fixes` (who, when, the values
+before and after, why).
+
 States: `open` (the record is withheld), `retry` (a fix or override waits for the next run),
 `resolved` (the record passed), `overridden` (accepted as it was, by an operator's decision).
 """
@@ -14,8 +21,10 @@ from typing import Any
 
 import orjson
 
+from pipeline.config import PipelineConfig
 from pipeline.errors import UnknownQuarantineEntry
-from pipeline.records import Problem
+from pipeline.formats import member
+from pipeline.records import Facts, Problem, RecordRejected, add_record
 from pipeline.state import State
 
 OPEN, RETRY, RESOLVED, OVERRIDDEN = "open", "retry", "resolved", "overridden"
@@ -126,3 +135,124 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
         "fix": orjson.loads(row["fix"]) if row["fix"] else None,
         "reason": row["reason"],
     }
+
+
+# --- fixes from the company portal ----------------------------------------------------------------
+
+ACCEPTED, REFUSED = "accepted", "refused"
+
+
+def record_entries(state: State, qid: str) -> list[dict[str, Any]]:
+    """The open entries of the record `qid` belongs to (one per broken rule), `qid`'s first;
+    UnknownQuarantineEntry when `qid` is not an open entry."""
+    first = entry(state, qid)
+    if first["state"] not in (OPEN, RETRY):
+        raise UnknownQuarantineEntry(f"quarantine entry {qid!r} is {first['state']}, not open")
+    rows = state.rows(
+        "select * from quarantine where source = ? and object_key = ? and row = ? and state in "
+        "('open', 'retry') order by field, rule",
+        (first["source"], first["object"], first["row"]),
+    )
+    others = [_public(r) for r in rows if r["id"] != qid]
+    return [first, *others]
+
+
+def _set(record: dict[str, Any], fieldname: str, value: Any) -> None:
+    node = record
+    parts = fieldname.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def fix_record(
+    state: State,
+    config: PipelineConfig,
+    qid: str,
+    values: dict[str, Any],
+    *,
+    actor: str,
+    at: str,
+    reason: str | None = None,
+    channel: str = "company-portal",
+) -> tuple[bool, list[Problem]]:
+    """Correct the fields `values` names of the record entry `qid` belongs to and check the
+    corrected record with the pipeline's validation: (True, []) and its entries wait for the
+    next run (`retry`) with the values, or (False, the problems) and nothing changes. Either way
+    the attempt is recorded in `quarantine_fixes`."""
+    entries = record_entries(state, qid)
+    first = entries[0]
+    fields = {e["field"] for e in entries}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise UnknownQuarantineEntry(
+            f"field(s) {', '.join(unknown)} of this record are not in quarantine"
+        )
+    record = orjson.loads(orjson.dumps(first["record"]))
+    before = {f: member(record, f) if isinstance(record, dict) else None for f in values}
+    overrides = {e["field"] for e in entries if e["fix"] == OVERRIDE and e["field"] not in values}
+    problems: list[Problem] = []
+    source = next((s for s in config.sources if s.name == first["source"]), None)
+    if source is None:
+        problems = [Problem("", None, "source", f"the pipeline has no source {first['source']!r}")]
+    elif not isinstance(record, dict):
+        problems = [Problem("", None, "type", "a record is a JSON object")]
+    else:
+        for fieldname, value in values.items():
+            _set(record, fieldname, value)
+        try:
+            add_record(Facts(), source, first["object"], first["row"], record, overrides)
+        except RecordRejected as exc:
+            problems = exc.problems
+    accepted = not problems
+    with state.transaction() as db:
+        db.execute(
+            "insert into quarantine_fixes (at, source, object_key, row, entries, actor, channel, "
+            "changes, reason, outcome, problems) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (at, first["source"], first["object"], first["row"],
+             orjson.dumps([e["id"] for e in entries]).decode(), actor, channel,
+             orjson.dumps({f: {"from": before[f], "to": v} for f, v in values.items()},
+                          default=str).decode(),
+             reason, ACCEPTED if accepted else REFUSED,
+             orjson.dumps([p.__dict__ for p in problems]).decode() if problems else None),
+        )  # fmt: skip
+        if accepted:
+            why = f"fixed by {actor} ({channel})" + (f": {reason}" if reason else "")
+            for e in entries:
+                if e["field"] in values:
+                    fix = orjson.dumps({"value": values[e["field"]]}).decode()
+                elif e["fix"] is not None:
+                    continue  # an earlier fix or override of another field stays as it is
+                else:
+                    fix = None  # passes now: read again as it is
+                db.execute(
+                    "update quarantine set state = 'retry', fix = ?, reason = ?, updated_at = ? "
+                    "where id = ?",
+                    (fix, why, at, e["id"]),
+                )
+    return accepted, problems
+
+
+def fix_history(state: State, source: str, object_key: str, row: int) -> list[dict[str, Any]]:
+    """The fixes submitted for one record, newest first."""
+    out = []
+    for r in state.rows(
+        "select * from quarantine_fixes where source = ? and object_key = ? and row = ? "
+        "order by seq desc",
+        (source, object_key, row),
+    ):
+        out.append(
+            {
+                "at": r["at"],
+                "actor": r["actor"],
+                "channel": r["channel"],
+                "changes": orjson.loads(r["changes"]),
+                "reason": r["reason"],
+                "outcome": r["outcome"],
+                "problems": orjson.loads(r["problems"]) if r["problems"] else [],
+            }
+        )
+    return out

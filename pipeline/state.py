@@ -8,9 +8,11 @@ DuckDB's single-writer file lock does not.
 
 Tables: runs; source_objects (which staged objects make up each source's current data);
 cursors (incremental HTTP sources); quarantine (bad records with field path and rule, and the
-fixes or overrides an operator gave); issued (per battery: its id at the service, the hash of the
-static passport data and of the dynamic data last sent: exactly-once); items and lineage (where
-every value of the last run came from, for `dbp pipeline lineage`).
+fixes or overrides an operator gave); quarantine_fixes (every fix an operator submitted from the
+company portal, accepted or refused: who, when, the values before and after, why); issued (per
+battery: its id at the service, the hash of the static passport data and of the dynamic data last
+sent: exactly-once); items and lineage (where every value of the last run came from, for
+`dbp pipeline lineage`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ create table if not exists quarantine (
   updated_at text not null
 );
 create index if not exists quarantine_state on quarantine (state);
+create table if not exists quarantine_fixes (
+  seq integer primary key autoincrement, at text not null, source text not null,
+  object_key text not null, row integer not null, entries text not null, actor text not null,
+  channel text not null, changes text not null, reason text, outcome text not null,
+  problems text
+);
 create table if not exists issued (
   gtin text not null, serial text not null, battery_id text not null, passport_id text,
   version integer not null, static_hash text not null, dynamic_hash text, item_uri text,

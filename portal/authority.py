@@ -21,9 +21,10 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from sqlmodel import Session, select
 
+from infra.fetch import FetchPolicy
 from infra.openapi import content, json_body, merge, problems
 from issuer import listing, views
-from portal import flags, forms, sessions
+from portal import federation, flags, forms, sessions
 from portal.company import CATEGORIES, STATUSES
 from portal.errors import BadForm, NotSignedIn, PortalError
 from portal.render import NO_STORE, page
@@ -358,6 +359,19 @@ def _listed(b: listing.Listed) -> dict[str, Any]:
     }
 
 
+def _peer_answers(rt: Runtime, shown: dict[str, str], limit: int) -> list[federation.PeerAnswer]:
+    """The peer instances' answers to the same filters (portal.federation)."""
+    settings = rt.settings
+    policy = FetchPolicy(
+        settings.allowed_did_web_hosts, settings.authority_peer_timeout_s, federation.MAX_PEER_BYTES
+    )
+    query = {k: v for k, v in shown.items() if v}
+    return federation.ask_all(
+        rt.http, policy, settings.authority_peer_urls, query, settings.authority_peer_token_map,
+        limit,
+    )  # fmt: skip
+
+
 @api_router.get(
     "/passports",
     responses=merge(content(200, JSON), problems(400, 401, 422)),
@@ -377,19 +391,38 @@ def passports_api(
     to: str | None = Query(None, description="Registered before (YYYY-MM-DD)"),
     after: str | None = Query(None, description="`next` of the previous page"),
     limit: int = Query(API_PAGE, ge=1, le=1000),
+    peers: bool = Query(
+        False,
+        description=(
+            "Also ask the peer instances of DBP_AUTHORITY_PEERS (first page only): their rows "
+            "are merged in, every row names its `instance`, and `instances` says how each one "
+            "answered (ok, not-allowed, unreachable, refused, failed)"
+        ),
+    ),
     who: Authority = Depends(api_caller),
+    rt: Runtime = Depends(runtime),
     session: Session = Depends(db_session),
 ) -> Response:
-    """Passports on this instance by GTIN, serial prefix, batch, status, category, operator DID
-    and registration date; paged, newest first."""
-    filters, _ = _filters(request)
+    """Passports on this instance (and, with `peers=true`, on its peer instances) by GTIN,
+    serial prefix, batch, status, category, model, chemistry, operator DID and registration
+    date; paged, newest first. `next` pages through this instance's rows."""
+    filters, shown = _filters(request)
     rows = listing.batteries(session, filters, after=forms.cursor(after), limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    body = {
-        "items": [_listed(b) for b in rows],
+    here = rt.settings.public_url
+    items = [{**_listed(b), "instance": here} for b in rows]
+    body: dict[str, Any] = {
+        "items": items,
         "next": forms.cursor_of(rows[-1].created_at, rows[-1].id) if more else None,
     }
+    if peers:
+        answers = _peer_answers(rt, shown, limit) if after is None else []
+        body["items"] = federation.merged(items, answers)
+        body["instances"] = [
+            federation.PeerAnswer(here, items=items, more=more).as_json(),
+            *(a.as_json() for a in answers),
+        ]
     return Response(orjson.dumps(body), media_type="application/json", headers=NO_STORE)
 
 
@@ -403,6 +436,7 @@ def search(
     request: Request,
     after: str | None = Query(None),
     who: Authority = Depends(signed_in),
+    rt: Runtime = Depends(runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     filters, shown = _filters(request)
@@ -413,9 +447,16 @@ def search(
         params = {k: v for k, v in shown.items() if v}
         params["after"] = forms.cursor_of(rows[-1].created_at, rows[-1].id)
         next_query = str(request.url.include_query_params(**params).query)
+    here = rt.settings.public_url
+    local = [{**_listed(b), "instance": here, "local": True} for b in rows]
+    # the peers are asked on the first page; further pages go on through this instance's rows
+    answers = _peer_answers(rt, shown, 50) if after is None else []
+    instances = [federation.PeerAnswer(here, items=local, more=next_query is not None), *answers]
     return _page(
-        "authority_search.html", who, "/authority/search", title="Search passports", rows=rows,
-        shown=shown, statuses=STATUSES, categories=CATEGORIES, next_query=next_query,
+        "authority_search.html", who, "/authority/search", title="Search passports",
+        rows=federation.merged(local, answers), shown=shown, statuses=STATUSES,
+        categories=CATEGORIES, next_query=next_query, instances=instances, here=here,
+        peers_configured=bool(rt.settings.authority_peer_urls), peers_asked=after is None,
     )  # fmt: skip
 
 

@@ -437,6 +437,31 @@ class Settings(BaseSettings):
             "DBP_PIPELINE_CONFIG serves the whole deployment, not one operator)."
         ),
     )
+    authority_peers: str = Field(
+        "",
+        description=(
+            "Comma-separated base URLs of the other dbp instances the authority portal's search "
+            "(and GET /passports?peers=true) also queries, with the same API; each one's host "
+            "must be allowed by DBP_DID_WEB_ALLOWED_HOSTS (the one outbound-fetch guard)."
+        ),
+    )
+    authority_peer_tokens: SecretStr | None = Field(
+        None,
+        description=(
+            "Comma-separated `URL=TOKEN` pairs: the bearer token (from the peer's POST "
+            "/authority/tokens) this instance sends with its queries to that peer of "
+            "DBP_AUTHORITY_PEERS; a peer without one is queried without a token (and refuses)."
+        ),
+    )
+    authority_peer_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description=(
+            "Time limit of one federated query to a peer instance (seconds); a peer that takes "
+            "longer is shown as failed, the other answers are shown."
+        ),
+    )
     portal_session_minutes: int = Field(
         60,
         ge=1,
@@ -476,6 +501,19 @@ class Settings(BaseSettings):
         if value and urlsplit(value).scheme not in ("http", "https"):
             raise ValueError("must be an http(s) URL")
         return value or None
+
+    @field_validator("authority_peers")
+    @classmethod
+    def _authority_peers(cls, value: str) -> str:
+        for url in (u.strip() for u in value.split(",")):
+            if not url:
+                continue
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r} is not an absolute http(s) URL of a dbp instance")
+            if parts.query or parts.fragment:
+                raise ValueError(f"{url!r}: a peer's base URL has no query or fragment")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -525,6 +563,24 @@ class Settings(BaseSettings):
         return frozenset(
             h.strip().lower() for h in self.did_web_allowed_hosts.split(",") if h.strip()
         )
+
+    @cached_property
+    def authority_peer_urls(self) -> tuple[str, ...]:
+        """DBP_AUTHORITY_PEERS as base URLs without a trailing slash, in the given order."""
+        urls = (u.strip().rstrip("/") for u in self.authority_peers.split(","))
+        return tuple(dict.fromkeys(u for u in urls if u))
+
+    @cached_property
+    def authority_peer_token_map(self) -> dict[str, str]:
+        """DBP_AUTHORITY_PEER_TOKENS as base URL -> bearer token."""
+        if self.authority_peer_tokens is None:
+            return {}
+        out = {}
+        for pair in self.authority_peer_tokens.get_secret_value().split(","):
+            url, sep, token = pair.strip().partition("=")
+            if sep and url.strip() and token.strip():
+                out[url.strip().rstrip("/")] = token.strip()
+        return out
 
     @cached_property
     def allowed_challenge_domains(self) -> frozenset[str]:

@@ -106,12 +106,14 @@ def find(driver, css):
 
 def percent(driver) -> str | None:
     """The progress shown, read between two of the page's own reloads (meta refresh)."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
 
     try:
         found = find(driver, "#percent")
         return found[0].text if found else None
-    except StaleElementReferenceException:
+    except WebDriverException:
+        # the page reloaded between finding the element and reading it: a stale element, or
+        # Chromium's "Node with given id does not belong to the document"; read it next time
         return None
 
 
@@ -125,12 +127,12 @@ def wait_until(condition, timeout_s: float = 60.0, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def photograph(driver, name: str) -> None:
+def photograph(driver, name: str, widths: tuple[int, ...] = WIDTHS) -> None:
     """The page at each width, as tall as it is; no sideways overflow at either, and every text
     at WCAG AA contrast as rendered."""
     low = driver.execute_script(CONTRAST_SCRIPT)
     assert not low, f"{name}: text below WCAG AA contrast: {low[:5]}"
-    for width in WIDTHS:
+    for width in widths:
         driver.set_window_size(width, 900)
         overflow = driver.execute_script(
             "return document.documentElement.scrollWidth - window.innerWidth"
@@ -332,3 +334,92 @@ def test_authority_journey_with_dbp_wallet_login(browser, served_at_own_url, tmp
     photograph(browser, "authority-log")
     browser.get(site + "/authority/verify")
     photograph(browser, "authority-verify")
+
+
+# --- federated search and the quarantine fix (phone, the 1280 px desktop, and 1366 px) ---------
+
+MORE_WIDTHS = (390, 1280, 1366)
+
+
+UNLABELLED = """
+return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !el.getAttribute('aria-labelledby'))
+  .map(el => el.name);
+"""
+
+
+def _unlabelled(driver) -> list[str]:
+    """Form controls without a label (a <label for>, aria-label or aria-labelledby)."""
+    return driver.execute_script(UNLABELLED)
+
+
+def test_authority_federated_search(browser, federated, tmp_path):
+    import httpx
+    from federation_testkit import add_operator
+    from portal_testkit import CHALLENGE, Holder, accredit
+
+    client, urls = federated
+    register_many(client, add_operator(client, "acme"), 2, prefix="HERE-")
+    server, thread, site = serving(client.app)
+    try:
+        wait_until(lambda: _answers(httpx, site), timeout_s=30, what="the server")
+        browser.delete_all_cookies()
+        browser.get(site + "/authority/login")
+        challenge = wait_until(lambda: CHALLENGE.search(browser.page_source), what="challenge")[1]
+        holder = Holder()
+        info = httpx.get(f"{site}/authority/login/{challenge}").json()
+        vp = holder.present([accredit(client, holder.did)], info["challenge"], info["domain"])
+        r = httpx.post(f"{site}/authority/presentations/{challenge}",
+                       json={"verifiablePresentation": vp}, timeout=30)  # fmt: skip
+        assert r.status_code == 200, r.text
+        wait_until(lambda: browser.current_url.endswith("/authority/search"), timeout_s=30,
+                   what="the browser to be signed in")  # fmt: skip
+        find(browser, "#f-gtin")[0].send_keys(GTIN)
+        find(browser, "form.filters button")[0].click()
+        wait_until(lambda: "gtin=" in browser.current_url and find(browser, "tbody tr"),
+                   timeout_s=60, what="the federated search")  # fmt: skip
+        rows = [r.text for r in find(browser, "tbody tr")]
+        assert len(rows) == 5, rows
+        assert sum("this instance" in r for r in rows) == 2
+        assert sum(urls["peer"] in r for r in rows) == 3
+        states = [li.text for li in find(browser, 'ul[aria-labelledby="instances-heading"] li')]
+        assert len(states) == 5, states
+        assert any("did not answer" in s and urls["hanging"] in s for s in states), states
+        assert any("not allowed" in s for s in states), states
+        assert not _unlabelled(browser)
+        photograph(browser, "authority-federated-search", MORE_WIDTHS)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def test_quarantine_fix_in_the_browser(browser, world):
+    site = world["url"]
+    browser.delete_all_cookies()
+    browser.get(site + "/portal/login")
+    find(browser, "#token")[0].send_keys(world["token"])
+    find(browser, "form button")[0].click()
+    wait_until(lambda: browser.current_url.endswith("/portal/batteries"), what="the sign-in")
+    browser.get(site + "/portal/pipeline")
+    photograph(browser, "pipeline", MORE_WIDTHS)
+    find(browser, 'a[href^="/portal/pipeline/quarantine/"]')[0].click()
+    wait_until(lambda: find(browser, "#v-1"), what="the fix form")
+    assert not _unlabelled(browser)
+    photograph(browser, "quarantine-fix", MORE_WIDTHS)
+    field = find(browser, "#v-1")[0]
+    field.clear()
+    field.send_keys("QF 2 b")
+    find(browser, "#reason")[0].send_keys("typo")
+    find(browser, "form.stack button")[0].click()
+    wait_until(lambda: find(browser, "#refused"), what="the refusal")
+    assert "must be 1 to 20 characters" in find(browser, "#refused")[0].text
+    assert find(browser, "#v-1")[0].get_attribute("value") == "QF 2 b"
+    photograph(browser, "quarantine-fix-refused", MORE_WIDTHS)
+    field = find(browser, "#v-1")[0]
+    field.clear()
+    field.send_keys("QF-2")
+    find(browser, "form.stack button")[0].click()
+    wait_until(lambda: "?fixed=1" in browser.current_url, what="the accepted fix")
+    assert "Fix accepted" in browser.page_source
+    photograph(browser, "quarantine-fix-accepted", MORE_WIDTHS)
