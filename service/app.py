@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import ORJSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -21,6 +22,7 @@ from infra.headers import SecurityHeaders
 from infra.openapi import content
 from infra.ratelimit import RateLimited
 from issuer.api import router as issuer_router
+from issuer.backup.api import router as backup_router
 from issuer.documents.api import public_router as battery_documents_router
 from issuer.documents.api import upload_router as document_upload_router
 from issuer.dppregistry.api import router as registry_router
@@ -101,6 +103,41 @@ ROUTERS: tuple[tuple[APIRouter, str], ...] = (
 )
 
 
+# What the backup role serves besides its own routes: the read routes of the primary's packages,
+# over the public data of the newest snapshot (issuer/backup). Writes answer 405 read-only-backup.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def read_only(router: APIRouter, paths: frozenset[str] | None = None) -> APIRouter:
+    """A router with the read routes of `router` (those at `paths`, when named)."""
+    copy = APIRouter()
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or not route.methods <= READ_METHODS:
+            continue
+        if paths is None or route.path in paths:
+            copy.routes.append(route)
+    return copy
+
+
+BACKUP_ROUTERS: tuple[tuple[APIRouter, str], ...] = (
+    (backup_router, roles.BACKUP),
+    (documents_router, roles.BACKUP),
+    (read_only(battery_documents_router), roles.BACKUP),
+    (read_only(resolver_router), roles.BACKUP),
+    (
+        read_only(
+            issuer_router,
+            frozenset(
+                {"/status-lists/{list_id}", "/.well-known/did.json", "/operators/{name}/did.json"}
+            ),
+        ),
+        roles.BACKUP,
+    ),
+    (read_only(holders_router, frozenset({"/holders/{name}/did.json"})), roles.BACKUP),
+)
+ROUTERS = ROUTERS + BACKUP_ROUTERS
+
+
 def routers_for(role: str) -> list[APIRouter]:
     return [router for router, owner in ROUTERS if roles.serves(role, owner)]
 
@@ -131,7 +168,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        path_limits={"/batteries:bulk": settings.max_bulk_body_bytes},
+        path_limits={
+            "/batteries:bulk": settings.max_bulk_body_bytes,
+            "/backup/snapshots": settings.backup_max_snapshot_bytes,
+        },
         # a document and its form fields (multipart adds a few hundred bytes)
         suffix_limits={"/documents": settings.document_max_bytes + 65_536},
     )
@@ -185,6 +225,19 @@ def _wrong_role_or(role: str):
     ]
 
     def handler(request: Request, exc: StarletteHTTPException) -> Response:
+        if (
+            role == roles.BACKUP
+            and exc.status_code in (404, 405)
+            and request.method not in READ_METHODS
+            and not _full_match(request)
+        ):
+            return problems.problem_response(
+                405,
+                "read-only-backup",
+                f"{request.method} {request.url.path}: this is the independent backup of "
+                "another service; it serves that service's data read-only",
+                role=role,
+            )
         if exc.status_code in (404, 405) and not _full_match(request):
             owner = _owner(elsewhere, request.method, request.url.path)
             if owner is not None:

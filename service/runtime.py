@@ -15,6 +15,9 @@ from anchor.verify import anchor_check
 from infra.ratelimit import RateLimit
 from issuer import credentials as issuing
 from issuer import holders, operators, statuslists, store, views
+from issuer.backup import outbox as backup_outbox
+from issuer.backup.push import BackupPusher, PushConfig
+from issuer.backup.snapshot import load_key as load_snapshot_key
 from issuer.config import IssuerConfig
 from issuer.documents import library as documents
 from issuer.documents import links as document_links
@@ -32,7 +35,7 @@ from resolver.sources import BatteryInfo, PassportSource
 from service import roles
 from service.db import make_engine, migrate, require_current_schema, session_scope
 from service.registry import make_sync
-from service.settings import Settings
+from service.settings import Settings, SettingsError
 from verifier.authority import authority_check, routing_registry_tenures
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
 from verifier.errors import StatusChangeFailed
@@ -62,6 +65,8 @@ class Runtime:
     anchor: AnchorRuntime | None = field(default=None)
     bulk_worker: BulkWorker | None = None
     registry_sync: RegistrySync | None = None
+    # Pushes snapshots to the independent backup (DBP_BACKUP_PUSH_URL; issuer/backup).
+    backup_pusher: BackupPusher | None = None
     # Where document bytes live (issuer.documents.objectstore); made on first use.
     _document_store: ObjectStore | None = field(default=None, init=False, repr=False)
     _document_link_key: bytes | None = field(default=None, init=False, repr=False)
@@ -97,11 +102,16 @@ class Runtime:
         runtime.policy = AccessPolicy(
             authorities_see_individual_data=settings.authorities_see_individual_data
         )
-        with session_scope(engine) as session:
-            operators.ensure_instance(
-                session, did_web_base=settings.did_web_base, master_key=runtime.master_key
-            )
+        if settings.role != roles.BACKUP:
+            # the backup has no identity of its own: it serves the primary's, from snapshots
+            with session_scope(engine) as session:
+                operators.ensure_instance(
+                    session, did_web_base=settings.did_web_base, master_key=runtime.master_key
+                )
         runtime.anchor = AnchorRuntime(settings, engine, runtime.master_key)
+        if settings.backup_push_url and settings.role != roles.BACKUP:
+            # every process writing the primary's tables logs its changes for the pusher
+            backup_outbox.enable()
         if not roles.runs_workers(settings.role):
             return runtime  # verifier and resolver copies hold no work of their own
         runtime.anchor.start()  # the worker thread, when DBP_ANCHOR_WORKER asks for it
@@ -115,9 +125,14 @@ class Runtime:
         runtime.registry_sync = make_sync(settings, engine)
         if runtime.registry_sync is not None:
             runtime.registry_sync.start()
+        runtime.backup_pusher = make_pusher(runtime)
+        if runtime.backup_pusher is not None:
+            runtime.backup_pusher.start()
         return runtime
 
     def close(self) -> None:
+        if self.backup_pusher is not None:
+            self.backup_pusher.stop()
         if self.bulk_worker is not None:
             self.bulk_worker.stop()
         if self.registry_sync is not None:
@@ -362,6 +377,38 @@ class Runtime:
             )
         except IssuerError as exc:
             raise StatusChangeFailed(str(exc)) from None
+
+
+def make_pusher(runtime: Runtime) -> BackupPusher | None:
+    """The snapshot pusher, or None when no backup is configured (DBP_BACKUP_PUSH_URL)."""
+    return pusher_for(runtime.settings, runtime.engine, runtime.master_key, runtime.document_store)
+
+
+def pusher_for(
+    settings: Settings,
+    engine: Engine,
+    keystore: bytes | Keystore,
+    documents: Callable[[], ObjectStore],
+) -> BackupPusher | None:
+    if not settings.backup_push_url:
+        return None
+    if settings.backup_snapshot_key_file is None:
+        raise SettingsError(
+            "DBP_BACKUP_PUSH_URL needs DBP_BACKUP_SNAPSHOT_KEY_FILE (`dbp backup keygen`)"
+        )
+    token = settings.backup_push_token
+    return BackupPusher(
+        engine,
+        keystore,
+        documents,
+        PushConfig(
+            push_url=settings.backup_push_url,
+            public_url=settings.public_url,
+            snapshot_key=load_snapshot_key(settings.backup_snapshot_key_file),
+            token=token.get_secret_value() if token else None,
+            poll_s=settings.backup_push_poll_s,
+        ),
+    )
 
 
 def local_did_document(
