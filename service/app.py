@@ -108,11 +108,14 @@ ROUTERS: tuple[tuple[APIRouter, str], ...] = (
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def read_only(router: APIRouter, paths: frozenset[str] | None = None) -> APIRouter:
-    """A router with the read routes of `router` (those at `paths`, when named)."""
+def read_only(
+    router: APIRouter, paths: frozenset[str] | None = None, methods: frozenset[str] = READ_METHODS
+) -> APIRouter:
+    """A router with the read routes of `router` (those at `paths`, when named); `methods`:
+    what counts as reading (a verification is a POST that writes nothing)."""
     copy = APIRouter()
     for route in router.routes:
-        if not isinstance(route, APIRoute) or not route.methods <= READ_METHODS:
+        if not isinstance(route, APIRoute) or not route.methods <= methods:
             continue
         if paths is None or route.path in paths:
             copy.routes.append(route)
@@ -134,6 +137,12 @@ BACKUP_ROUTERS: tuple[tuple[APIRouter, str], ...] = (
         roles.BACKUP,
     ),
     (read_only(holders_router, frozenset({"/holders/{name}/did.json"})), roles.BACKUP),
+    # Verification writes nothing and, on the backup, finds every DID document and status list
+    # of the primary locally: anyone can still have a credential checked there.
+    (
+        read_only(verifier_router, frozenset({"/credentials/verify"}), frozenset({"POST"})),
+        roles.BACKUP,
+    ),
 )
 ROUTERS = ROUTERS + BACKUP_ROUTERS
 

@@ -80,7 +80,7 @@ def restore(
         raise SnapshotInvalid(f"the snapshot holds tables this version does not know: {unknown}")
     counts: dict[str, int] = {}
     with Session(engine) as session:
-        if session.exec(select(func.count()).select_from(Operator)).one():
+        if session.execute(select(func.count()).select_from(Operator)).scalar_one():
             raise RestoreRefused(
                 "the target database is not empty (it has operators); restore into a new one"
             )

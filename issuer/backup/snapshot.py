@@ -123,13 +123,13 @@ def _encode(table: Table, row: Any, drop: frozenset[str] = frozenset()) -> dict:
             continue
         value = row._mapping[column]
         if value is None:
-            out[column.name] = None
+            out[str(column.name)] = None
         elif isinstance(column.type, LargeBinary):
-            out[column.name] = base64.b64encode(value).decode()
+            out[str(column.name)] = base64.b64encode(value).decode()
         elif isinstance(column.type, DateTime):
-            out[column.name] = value.isoformat()
+            out[str(column.name)] = value.isoformat()
         else:
-            out[column.name] = value
+            out[str(column.name)] = value
     return out
 
 
@@ -164,7 +164,7 @@ def _rows(conn: Connection, table: Table, where=None, drop=frozenset()) -> list[
 
 
 def dump_full(conn: Connection) -> dict[str, list[dict]]:
-    return {table.name: _rows(conn, table) for table in copied_tables()}
+    return {str(table.name): _rows(conn, table) for table in copied_tables()}
 
 
 def dump_public(conn: Connection) -> dict[str, list[dict]]:
