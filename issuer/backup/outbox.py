@@ -125,6 +125,7 @@ def claim(session: Session, me: str, lease: timedelta) -> Due | None:
         update(BackupPush)
         .where(col(BackupPush.id) == STATE_ID, col(BackupPush.next_attempt_at) <= now, free)
         .values(claimed_by=me, claimed_until=now + lease)
+        .execution_options(synchronize_session=False)
     )
     session.commit()
     if not taken.rowcount:
@@ -134,8 +135,10 @@ def claim(session: Session, me: str, lease: timedelta) -> Due | None:
 
 
 def _mine(me: str):
-    return update(BackupPush).where(
-        col(BackupPush.id) == STATE_ID, col(BackupPush.claimed_by) == me
+    return (
+        update(BackupPush)
+        .where(col(BackupPush.id) == STATE_ID, col(BackupPush.claimed_by) == me)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -158,7 +161,9 @@ def settle_pushed(
         )
     )
     if done.rowcount:
-        session.execute(delete(BackupChange).where(col(BackupChange.id) <= change))
+        # the newest covered row stays: SQLite numbers a new row max(id) + 1, so emptying the
+        # table would let later changes reuse ids the backup already has
+        session.execute(delete(BackupChange).where(col(BackupChange.id) < change))
     session.commit()
 
 

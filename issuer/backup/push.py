@@ -61,7 +61,7 @@ class BackupPusher:
         self.keystore = keystore
         self.documents = documents
         self.config = config
-        self.http = http or httpx.Client(trust_env=False)
+        self.http = http or httpx.Client(trust_env=False, timeout=config.timeout_s)
         self.me = worker_id()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -145,9 +145,7 @@ class BackupPusher:
             headers["Authorization"] = f"Bearer {self.config.token}"
         url = self.config.push_url.rstrip("/") + PUSH_PATH
         try:
-            answer = self.http.post(
-                url, content=envelope, headers=headers, timeout=self.config.timeout_s
-            )
+            answer = self.http.post(url, content=envelope, headers=headers)
         except httpx.HTTPError as exc:
             return 0, f"{url}: {exc.__class__.__name__}: {exc}", None
         if answer.status_code in (200, 201):
