@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import delete, func, insert
+from sqlalchemy import delete, func, insert, text
 from sqlmodel import Session, col, select
 
 from issuer import operators
@@ -36,6 +37,12 @@ from proofs.errors import ProofError
 from resolver.tables import ResolverView
 
 DocumentStore = Callable[[], ObjectStore]
+
+# One accept at a time: in this process (a lock), across backup processes on PostgreSQL (an
+# advisory lock held until the transaction ends), so an older snapshot can never be written into
+# the served tables after a newer one.
+_accepting = threading.Lock()
+ADVISORY_LOCK = 0x19_B4C0  # issue 19, "backup"
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,19 @@ def accept(
 ) -> Accepted:
     """Verify and keep the envelope `raw`, then serve its public part. Commits."""
     opened = snap.open_envelope(raw, trusted)
+    with _accepting:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK})
+        try:
+            return _accept(session, raw, opened, source, documents)
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _accept(
+    session: Session, raw: bytes, opened: snap.Opened, source: str, documents: DocumentStore
+) -> Accepted:
     if opened.source.rstrip("/") != source.rstrip("/"):
         raise SnapshotInvalid(
             f"the snapshot is of {opened.source}; this backup serves {source} (DBP_PUBLIC_URL)"
