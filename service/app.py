@@ -137,6 +137,9 @@ BACKUP_ROUTERS: tuple[tuple[APIRouter, str], ...] = (
         roles.BACKUP,
     ),
     (read_only(holders_router, frozenset({"/holders/{name}/did.json"})), roles.BACKUP),
+    # Restricted data from the snapshot's encrypted part, when the backup holds its key (the
+    # challenges and the access log are the backup's own records, not the primary's data).
+    (access_router, roles.BACKUP),
     # Verification writes nothing and, on the backup, finds every DID document and status list
     # of the primary locally: anyone can still have a credential checked there.
     (

@@ -17,7 +17,9 @@ from issuer import credentials as issuing
 from issuer import holders, operators, statuslists, store, views
 from issuer.backup import outbox as backup_outbox
 from issuer.backup.push import BackupPusher, PushConfig
+from issuer.backup.restricted import RestrictedCopy
 from issuer.backup.snapshot import load_key as load_snapshot_key
+from issuer.backup.snapshot import parse_trusted_keys
 from issuer.config import IssuerConfig
 from issuer.documents import library as documents
 from issuer.documents import links as document_links
@@ -102,7 +104,16 @@ class Runtime:
         runtime.policy = AccessPolicy(
             authorities_see_individual_data=settings.authorities_see_individual_data
         )
-        if settings.role != roles.BACKUP:
+        if settings.role == roles.BACKUP:
+            key_file = settings.backup_snapshot_key_file
+            runtime.passports = BackupPassports(
+                runtime,
+                RestrictedCopy(
+                    load_snapshot_key(key_file) if key_file else None,
+                    parse_trusted_keys(settings.backup_trusted_keys),
+                ),
+            )
+        else:
             # the backup has no identity of its own: it serves the primary's, from snapshots
             with session_scope(engine) as session:
                 operators.ensure_instance(
@@ -457,3 +468,17 @@ class IssuerPassports:
         self, session: Session, battery_id: str, tiers: Iterable[Tier]
     ) -> list[dict]:
         return views.released_credentials(session, battery_id, list(tiers))
+
+
+class BackupPassports(IssuerPassports):
+    """The backup role's passports: the public tier from the tables the newest snapshot filled,
+    restricted tiers decrypted from that snapshot in memory (issuer/backup/restricted.py)."""
+
+    def __init__(self, runtime: Runtime, restricted: RestrictedCopy) -> None:
+        super().__init__(runtime)
+        self._restricted = restricted
+
+    def credentials_for_tiers(
+        self, session: Session, battery_id: str, tiers: Iterable[Tier]
+    ) -> list[dict]:
+        return self._restricted.released(session, battery_id, list(tiers))

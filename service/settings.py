@@ -264,9 +264,10 @@ class Settings(BaseSettings):
     backup_snapshot_key_file: Path | None = Field(
         None,
         description=(
-            "Primary and restore: file with the base64 AES-256 key that encrypts the restricted "
-            "part of each snapshot (`dbp backup keygen`); required with DBP_BACKUP_PUSH_URL. The "
-            "backup does not need it."
+            "File with the base64 AES-256 key that encrypts the restricted part of each "
+            "snapshot (`dbp backup keygen`): required on the primary with DBP_BACKUP_PUSH_URL "
+            "and for a restore; optional on the backup, where it lets /access release "
+            "restricted tiers (decrypted in memory only)."
         ),
     )
     backup_trusted_keys: str = Field(

@@ -5,6 +5,7 @@ Primary side: `outbox` logs every write that changes what the backup copies, in 
 snapshot key, signed with the instance key) and sends it with retries. Backup side (`dbp serve
 --role backup`): `api` takes pushes, `store` verifies them, keeps every version and writes the
 public part into the service's tables, which the read routes serve. `restore` rebuilds a new
-primary's database from a snapshot (`dbp backup restore`). `tables` holds the three tables of
+primary's database from a snapshot (`dbp backup restore`). `restricted` answers the backup's
+`/access` from the encrypted part, decrypted in memory, when the backup holds the snapshot key. `tables` holds the three tables of
 both sides; `errors` their problem types.
 """

@@ -29,9 +29,13 @@ Why the backup "cannot alter anything" although it keeps everything:
   a reader relies on. The envelope signature (the primary's instance key) is what authenticates a
   snapshot, so a backup holding the snapshot key still cannot forge or alter one that a restore
   would accept: `dbp backup restore` verifies the signature against the primary's key first.
-* The backup need not hold the snapshot key at all (the default): then restricted data stay
-  ciphertext at rest, readable only by whoever restores. Restricted tiers are therefore not
-  released by the backup (its /access answers 405 read-only).
+* Restricted data stay ciphertext at rest on the backup in every case: it stores the envelope as
+  pushed and writes only the public part into its tables. Given the snapshot key
+  (DBP_BACKUP_SNAPSHOT_KEY_FILE on the backup), it decrypts the restricted part into memory to
+  answer `/access` to entitled readers with the primary's own release rules
+  (issuer/backup/restricted.py); the credentials it hands out are the primary's signed bytes,
+  so a reader verifies them as always. Without the key it releases the public tier only (503
+  `restricted-data-unavailable` for more), and only whoever restores can read the rest.
 
 Rows are written as JSON with per-column-type encodings (timestamps ISO 8601, bytes base64), so a
 restore writes back the values exactly; JSON columns (signed credentials) round-trip as the same
