@@ -303,6 +303,11 @@ def _public_answers(client: httpx.Client, issued: dict) -> dict:
             r = client.get(url, headers={"Accept": "application/json"})
             assert r.status_code == 200, (url, r.text)
             out[url] = r.content
+        # the QR code itself and the linkset a GS1 resolver client asks for
+        for url in (f"/{path}/qr.svg", f"/{path}?linkType=linkset"):
+            r = client.get(url)
+            assert r.status_code == 200, (url, r.text)
+            out[url] = r.content
         for vc in orjson.loads(out["/" + path]).get("verifiableCredential", []):
             for entry in vc.get("credentialStatus", []):
                 lists.add(entry["statusListCredential"].split("/status-lists/", 1)[1])
