@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import Engine, Integer, func, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from issuer.backup import snapshot as snap
@@ -63,7 +64,27 @@ def restore(
     public_url: str,
     documents: Callable[[], ObjectStore],
 ) -> Restored:
-    """Write the snapshot `raw` into the empty database behind `engine` (migrated already)."""
+    """Write the snapshot `raw` into the empty database behind `engine` (migrated already), in
+    one transaction: all of it or nothing."""
+    try:
+        return _restore(
+            engine, raw, trusted=trusted, key=key, public_url=public_url, documents=documents
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, SQLAlchemyError) as exc:
+        raise SnapshotInvalid(
+            f"the snapshot cannot be restored: {exc.__class__.__name__}: {str(exc)[:300]}"
+        ) from None
+
+
+def _restore(
+    engine: Engine,
+    raw: bytes,
+    *,
+    trusted: frozenset[str],
+    key: bytes,
+    public_url: str,
+    documents: Callable[[], ObjectStore],
+) -> Restored:
     opened = snap.open_envelope(raw, trusted)
     if opened.source.rstrip("/") != public_url.rstrip("/"):
         raise RestoreRefused(

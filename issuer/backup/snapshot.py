@@ -157,6 +157,13 @@ def decode_row(table: Table, row: dict) -> dict:
                 out[name] = value
         except (TypeError, ValueError) as exc:
             raise SnapshotInvalid(f"{table.name}.{name}: {exc}") from None
+    missing = [
+        c.name
+        for c in table.columns
+        if out.get(c.name) is None and not c.nullable and c.default is None
+    ]
+    if missing:
+        raise SnapshotInvalid(f"a row of {table.name} lacks {', '.join(missing)}")
     return out
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import orjson
 from sqlalchemy import delete, func, insert, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from issuer import operators
@@ -112,6 +113,12 @@ def accept(
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK})
         try:
             return _accept(session, raw, opened, source, documents)
+        except (KeyError, TypeError, ValueError, AttributeError, SQLAlchemyError) as exc:
+            # signed, but not a snapshot this version can apply: nothing of it is kept
+            session.rollback()
+            raise SnapshotInvalid(
+                f"the snapshot cannot be applied: {exc.__class__.__name__}: {str(exc)[:300]}"
+            ) from None
         except BaseException:
             session.rollback()
             raise

@@ -227,3 +227,27 @@ def test_restore_refuses_a_wrong_key_a_wrong_url_and_a_used_database(pair: Pair)
 def _rows(engine, model) -> list:
     with Session(engine) as session:
         return list(session.exec(select(model)))
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"tier": "public"}],  # required columns missing
+        [{"nope": 1}],  # a column this version does not have
+        "not a list",
+    ],
+)
+def test_a_signed_but_malformed_snapshot_is_a_problem_and_changes_nothing(pair: Pair, rows):
+    issue(pair, "SN-1")
+    assert pair.pusher.run_until_idle() == 1
+    envelope, _, _ = pair.pusher.build(2)
+    payload = orjson.loads(base64.b64decode(orjson.loads(envelope)["payload"]))
+    payload["public"]["tables"]["issued_credentials"] = rows
+    with Session(pair.primary_engine) as session:
+        instance = operators.by_name(session, operators.INSTANCE_NAME)
+        signing = operators.signing_key(session, instance, pair.pusher.keystore)
+    bad = snap.envelope(orjson.dumps(payload), signing.key, signing.verification_method)
+    r = pair.backup.post("/backup/snapshots", content=bad)
+    assert r.status_code == 422 and r.json()["type"].endswith("snapshot-invalid"), r.text
+    assert [s["sequence"] for s in pair.backup.get("/backup/snapshots").json()["snapshots"]] == [1]
+    assert {r.tier for r in _rows(pair.backup_engine, IssuedCredential)} == {Tier.PUBLIC.value}
