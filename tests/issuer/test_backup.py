@@ -251,3 +251,37 @@ def test_a_signed_but_malformed_snapshot_is_a_problem_and_changes_nothing(pair: 
     assert r.status_code == 422 and r.json()["type"].endswith("snapshot-invalid"), r.text
     assert [s["sequence"] for s in pair.backup.get("/backup/snapshots").json()["snapshots"]] == [1]
     assert {r.tier for r in _rows(pair.backup_engine, IssuedCredential)} == {Tier.PUBLIC.value}
+
+
+def test_the_backup_commands(tmp_path: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from service.cli import app as cli
+
+    runner = CliRunner()
+    key_file = tmp_path / "snapshot.key"
+    made = runner.invoke(cli, ["backup", "keygen", "--out", str(key_file)])
+    assert made.exit_code == 0, made.output
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(snap.load_key(key_file)) == 32
+    again = runner.invoke(cli, ["backup", "keygen", "--out", str(key_file)])
+    assert again.exit_code == 1 and "not overwritten" in again.output
+    monkeypatch.setenv("DBP_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DBP_PUBLIC_URL", PRIMARY)
+    monkeypatch.setenv("DBP_KEY_BACKEND", "sealed")
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    status = runner.invoke(cli, ["backup", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    described = orjson.loads(status.output)
+    assert described["trustedKeys"][0].startswith("z6Mk")
+    assert described["pushUrl"] is None and described["due"] is True
+    pushed = runner.invoke(cli, ["backup", "push"])
+    assert pushed.exit_code == 1 and "DBP_BACKUP_PUSH_URL" in pushed.output
+    restore = runner.invoke(cli, ["backup", "restore", "--from", "http://127.0.0.1:9"])
+    assert restore.exit_code == 1 and "DBP_BACKUP_SNAPSHOT_KEY_FILE" in restore.output
+    monkeypatch.setenv("DBP_BACKUP_SNAPSHOT_KEY_FILE", str(key_file))
+    monkeypatch.setenv("DBP_BACKUP_TRUSTED_KEYS", described["trustedKeys"][0])
+    monkeypatch.setenv("DBP_DATABASE_URL", f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    # nothing listens there: one line naming the backup, no traceback
+    restore = runner.invoke(cli, ["backup", "restore", "--from", "http://127.0.0.1:9"])
+    assert restore.exit_code == 1 and "127.0.0.1:9" in restore.output, restore.output
