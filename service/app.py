@@ -182,7 +182,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         path_limits={
             "/batteries:bulk": settings.max_bulk_body_bytes,
-            "/backup/snapshots": settings.backup_max_snapshot_bytes,
+            # snapshots are large, and only the backup takes them
+            **(
+                {"/backup/snapshots": settings.backup_max_snapshot_bytes}
+                if role == roles.BACKUP
+                else {}
+            ),
         },
         # a document and its form fields (multipart adds a few hundred bytes)
         suffix_limits={"/documents": settings.document_max_bytes + 65_536},
