@@ -5,6 +5,7 @@ The PostgreSQL restore drill with real processes is tests/issuer/test_backup_dri
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -285,3 +286,44 @@ def test_the_backup_commands(tmp_path: Path, monkeypatch):
     # nothing listens there: one line naming the backup, no traceback
     restore = runner.invoke(cli, ["backup", "restore", "--from", "http://127.0.0.1:9"])
     assert restore.exit_code == 1 and "127.0.0.1:9" in restore.output, restore.output
+
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def test_documents_travel_public_to_the_backup_all_to_a_restore(pair: Pair):
+    battery = issue(pair, "SN-1")
+    auth = {"Authorization": f"Bearer {pair.token}"}
+    ids = {}
+    for tier, data in (("public", PDF), ("legitimate-interest", PDF + b"%restricted\n")):
+        r = pair.primary.post(
+            f"/batteries/{battery['id']}/documents",
+            data={"type": "declaration-of-conformity", "title": "EU DoC", "language": "en",
+                  "tier": tier},
+            files={"file": ("doc.pdf", data, "application/pdf")},
+            headers=auth,
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        ids[tier] = r.json()["id"]
+    assert pair.pusher.run_until_idle() == 1
+    r = pair.backup.get(f"/documents/{ids['public']}")
+    assert r.status_code == 200 and r.content == PDF
+    assert pair.backup.get(f"/documents/{ids['legitimate-interest']}").status_code != 200
+    # a restore brings both back, bytes included
+    envelope = pair.backup.get("/backup/snapshots/latest").content
+    engine = make_engine(f"sqlite:///{pair.tmp / 'restored.sqlite3'}")
+    migrate(engine)
+    from issuer.documents.objectstore import FolderStore
+
+    store = FolderStore(pair.tmp / "restored-documents")
+    done = restore(
+        engine,
+        envelope,
+        trusted=frozenset({pair.trusted}),
+        key=pair.key,
+        public_url=PRIMARY,
+        documents=lambda: store,
+    )
+    engine.dispose()
+    assert done.documents == 2
+    assert store.get(f"sha256/{hashlib.sha256(PDF).hexdigest()}") == PDF
