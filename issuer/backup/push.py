@@ -2,7 +2,10 @@
 key and sends it to the backup (DBP_BACKUP_PUSH_URL), retrying with exponential backoff.
 
 A snapshot is read in one REPEATABLE READ transaction on PostgreSQL, so its tables agree with
-each other and with the newest change id it covers (SQLite: one read transaction of the WAL).
+each other and with the newest change id it covers. On SQLite (the embedded shape) the driver
+reads table after table without one read transaction: a write landing between two reads can give
+a snapshot that does not hold together; the backup then refuses it (422, nothing kept), and since
+that write logged a newer change id, the next snapshot is due and consistent.
 """
 
 from __future__ import annotations
