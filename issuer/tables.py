@@ -301,5 +301,6 @@ class Transfer(SQLModel, table=True):
 
 # The registry sync's and the documents' tables live beside their code; imported here so that
 # every place that loads the issuer's tables (migrations, create_all in tests) sees them.
+from issuer.backup import tables as _backup_tables  # noqa: E402, F401
 from issuer.documents import tables as _documents_tables  # noqa: E402, F401
 from issuer.dppregistry import tables as _dppregistry_tables  # noqa: E402, F401

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import ORJSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -22,6 +23,7 @@ from infra.headers import SecurityHeaders
 from infra.openapi import content
 from infra.ratelimit import RateLimited
 from issuer.api import router as issuer_router
+from issuer.backup.api import router as backup_router
 from issuer.documents.api import public_router as battery_documents_router
 from issuer.documents.api import upload_router as document_upload_router
 from issuer.dppregistry.api import router as registry_router
@@ -114,6 +116,53 @@ _NO_NATIVE_TELEMETRY: dict = (
 )
 
 
+# What the backup role serves besides its own routes: the read routes of the primary's packages,
+# over the public data of the newest snapshot (issuer/backup). Writes answer 405 read-only-backup.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def read_only(
+    router: APIRouter, paths: frozenset[str] | None = None, methods: frozenset[str] = READ_METHODS
+) -> APIRouter:
+    """A router with the read routes of `router` (those at `paths`, when named); `methods`:
+    what counts as reading (a verification is a POST that writes nothing)."""
+    copy = APIRouter()
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or not route.methods <= methods:
+            continue
+        if paths is None or route.path in paths:
+            copy.routes.append(route)
+    return copy
+
+
+BACKUP_ROUTERS: tuple[tuple[APIRouter, str], ...] = (
+    (backup_router, roles.BACKUP),
+    (documents_router, roles.BACKUP),
+    (read_only(battery_documents_router), roles.BACKUP),
+    (read_only(resolver_router), roles.BACKUP),
+    (
+        read_only(
+            issuer_router,
+            frozenset(
+                {"/status-lists/{list_id}", "/.well-known/did.json", "/operators/{name}/did.json"}
+            ),
+        ),
+        roles.BACKUP,
+    ),
+    (read_only(holders_router, frozenset({"/holders/{name}/did.json"})), roles.BACKUP),
+    # Restricted data from the snapshot's encrypted part, when the backup holds its key (the
+    # challenges and the access log are the backup's own records, not the primary's data).
+    (access_router, roles.BACKUP),
+    # Verification writes nothing and, on the backup, finds every DID document and status list
+    # of the primary locally: anyone can still have a credential checked there.
+    (
+        read_only(verifier_router, frozenset({"/credentials/verify"}), frozenset({"POST"})),
+        roles.BACKUP,
+    ),
+)
+ROUTERS = ROUTERS + BACKUP_ROUTERS
+
+
 def routers_for(role: str) -> list[APIRouter]:
     return [router for router, owner in ROUTERS if roles.serves(role, owner)]
 
@@ -147,7 +196,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        path_limits={"/batteries:bulk": settings.max_bulk_body_bytes},
+        path_limits={
+            "/batteries:bulk": settings.max_bulk_body_bytes,
+            # snapshots are large, and only the backup takes them
+            **(
+                {"/backup/snapshots": settings.backup_max_snapshot_bytes}
+                if role == roles.BACKUP
+                else {}
+            ),
+        },
         # a document and its form fields (multipart adds a few hundred bytes)
         suffix_limits={"/documents": settings.document_max_bytes + 65_536},
     )
@@ -201,6 +258,19 @@ def _wrong_role_or(role: str):
     ]
 
     def handler(request: Request, exc: StarletteHTTPException) -> Response:
+        if (
+            role == roles.BACKUP
+            and exc.status_code in (404, 405)
+            and request.method not in READ_METHODS
+            and not _full_match(request)
+        ):
+            return problems.problem_response(
+                405,
+                "read-only-backup",
+                f"{request.method} {request.url.path}: this is the independent backup of "
+                "another service; it serves that service's data read-only",
+                role=role,
+            )
         if exc.status_code in (404, 405) and not _full_match(request):
             owner = _owner(elsewhere, request.method, request.url.path)
             if owner is not None:

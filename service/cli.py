@@ -44,8 +44,24 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(passport_app, name="passport")
+backup_app = typer.Typer(
+    help="The independent backup (issue 19): snapshot keys, pushes, and restoring a primary.",
+    no_args_is_help=True,
+)
+app.add_typer(backup_app, name="backup")
 
 err = Console(stderr=True)
+
+
+@app.callback()
+def _main() -> None:
+    """Commands that write a primary's tables log their changes for the backup pusher too."""
+    import os
+
+    if os.environ.get("DBP_BACKUP_PUSH_URL"):
+        from issuer.backup import outbox
+
+        outbox.enable()
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -62,7 +78,8 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes."),
     role: str = typer.Option(
         None,
-        help="Routes to serve: issuer, verifier, resolver or all (default: DBP_ROLE, else all).",
+        help="Routes to serve: issuer, verifier, resolver, all, or backup (the independent "
+        "backup of another service) (default: DBP_ROLE, else all).",
     ),
 ) -> None:
     """Run the HTTP service (OpenAPI docs at /docs); GET /healthz, /readyz and /metrics on
@@ -76,8 +93,8 @@ def serve(
     from service.settings import Settings
 
     if role is not None:
-        if role not in ("issuer", "verifier", "resolver", "all"):
-            fail(f"--role must be issuer, verifier, resolver or all, not {role!r}")
+        if role not in ("issuer", "verifier", "resolver", "all", "backup"):
+            fail(f"--role must be issuer, verifier, resolver, all or backup, not {role!r}")
         # uvicorn imports the app by name (service.asgi, once per worker): the environment is
         # how the role reaches it
         os.environ["DBP_ROLE"] = role
@@ -370,3 +387,149 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- the independent backup (issuer/backup) -------------------------------------------------------
+
+
+@backup_app.command("keygen")
+def backup_keygen(
+    out: Path = typer.Option(..., "--out", help="File to write (mode 0600; must not exist)."),
+) -> None:
+    """Write a new AES-256 snapshot key (DBP_BACKUP_SNAPSHOT_KEY_FILE). Keep a copy apart from
+    the primary: a restore needs it."""
+    import os
+
+    from issuer.backup.snapshot import new_key
+
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        fail(f"{out} exists; not overwritten")
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror}")
+    with os.fdopen(fd, "w") as f:
+        f.write(new_key() + "\n")
+    typer.echo(f"snapshot key written to {out}")
+
+
+@backup_app.command("status")
+def backup_status(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Primary: the instance key the backup must trust, and how far the pushes got."""
+    from sqlmodel import Session
+
+    from issuer import operators
+    from issuer.backup import outbox
+    from service.db import make_engine, migrate
+    from service.settings import Settings
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    with Session(engine) as session:
+        instance = operators.by_did(session, settings.did_web_base)
+        rows = operators.keys_of(session, instance) if instance else []
+        keys = [k.public_multibase for k in rows]
+        described = {
+            "pushUrl": settings.backup_push_url,
+            "trustedKeys": keys,
+            **outbox.describe(session),
+        }
+        session.commit()
+    engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+        return
+    push_url = settings.backup_push_url or "(not configured: DBP_BACKUP_PUSH_URL)"
+    typer.echo(f"push URL      {push_url}")
+    typer.echo(f"trust keys    {','.join(keys) or '(no instance yet: run dbp migrate)'}")
+    typer.echo(f"last pushed   {described['sequence']} at {described['pushedAt']}")
+    typer.echo(f"due           {described['due']}  last error: {described['lastError']}")
+
+
+@backup_app.command("push")
+def backup_push() -> None:
+    """Primary: push a snapshot now if one is due (the issuer's worker does it by itself)."""
+    from issuer.documents.objectstore import open_store
+    from service.db import make_engine, migrate
+    from service.runtime import pusher_for
+    from service.settings import Settings
+
+    settings = Settings()
+    if not settings.backup_push_url:
+        fail("no backup configured: set DBP_BACKUP_PUSH_URL")
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        migrate(engine)
+        pusher = pusher_for(
+            settings,
+            engine,
+            settings.load_keystore(),
+            lambda: open_store(
+                settings.resolved_document_store,
+                s3_endpoint_url=settings.document_s3_endpoint_url,
+            ),
+        )
+        assert pusher is not None
+        n = pusher.run_until_idle()
+    finally:
+        engine.dispose()
+    typer.echo(f"{n} snapshot(s) pushed")
+
+
+@backup_app.command("restore")
+def backup_restore(
+    source: str = typer.Option(..., "--from", help="Base URL of the backup service."),
+    sequence: int = typer.Option(None, help="Snapshot to restore (default: the newest)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Rebuild a new primary's database (DBP_DATABASE_URL, empty) from the backup: the snapshot's
+    signature is checked against DBP_BACKUP_TRUSTED_KEYS, its restricted part decrypted with
+    DBP_BACKUP_SNAPSHOT_KEY_FILE. Run with the old primary's DBP_PUBLIC_URL and master key."""
+    from issuer.backup import restore as restoring
+    from issuer.backup.errors import BackupError
+    from issuer.backup.snapshot import load_key, parse_trusted_keys
+    from issuer.documents.objectstore import open_store
+    from service.db import make_engine, migrate
+    from service.settings import Settings
+
+    settings = Settings()
+    if settings.backup_snapshot_key_file is None:
+        fail("a restore needs DBP_BACKUP_SNAPSHOT_KEY_FILE (the key of the snapshots)")
+    trusted = parse_trusted_keys(settings.backup_trusted_keys)
+    if not trusted:
+        fail("a restore needs DBP_BACKUP_TRUSTED_KEYS (the old primary's instance key)")
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        key = load_key(settings.backup_snapshot_key_file)
+        raw = restoring.fetch_envelope(source, sequence)
+        migrate(engine)
+        done = restoring.restore(
+            engine,
+            raw,
+            trusted=trusted,
+            key=key,
+            public_url=settings.public_url,
+            documents=lambda: open_store(
+                settings.resolved_document_store,
+                s3_endpoint_url=settings.document_s3_endpoint_url,
+            ),
+        )
+    except BackupError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    described = {
+        "sequence": done.sequence,
+        "digest": done.digest,
+        "source": done.source,
+        "rows": done.rows,
+        "documents": done.documents,
+    }
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+        return
+    typer.echo(f"restored snapshot {done.sequence} of {done.source} ({done.digest[:16]}...)")
+    typer.echo(f"{sum(done.rows.values())} rows, {done.documents} documents")

@@ -9,6 +9,11 @@ issuer writes them, and the verifier and the resolver of this deployment read th
 lists and DID documents from the database, never over HTTP; other parties fetch them through the
 public URL, which the reverse proxy routes to the issuer. Anchor receipts (`GET /anchors/{id}`)
 are evidence for verification and go with the verifier.
+
+`backup` is not part of a primary deployment: another organisation runs it (`dbp serve --role
+backup`, issue 19). It takes the snapshots the primary's issuer pushes (issuer/backup) and serves
+the primary's public data read-only from them: resolution, battery and operator DID documents,
+status lists, public documents. `all` does not include it.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from typing import Final
 ISSUER: Final = "issuer"
 VERIFIER: Final = "verifier"
 RESOLVER: Final = "resolver"
+BACKUP: Final = "backup"
 ALL: Final = "all"
+# The roles of a primary deployment (docker-compose.yml, deploy/Caddyfile).
 ROLES: Final = (ISSUER, VERIFIER, RESOLVER)
 
 
 def serves(role: str, router_role: str) -> bool:
-    return role in (ALL, router_role)
+    return role == router_role or (role == ALL and router_role != BACKUP)
 
 
 def runs_workers(role: str) -> bool:

@@ -14,6 +14,11 @@ from anchor.runtime import AnchorRuntime
 from anchor.verify import anchor_check
 from infra.ratelimit import RateLimit
 from issuer import holders, operators, statuslists, views
+from issuer.backup import outbox as backup_outbox
+from issuer.backup.push import BackupPusher, PushConfig
+from issuer.backup.restricted import RestrictedCopy
+from issuer.backup.snapshot import load_key as load_snapshot_key
+from issuer.backup.snapshot import parse_trusted_keys
 from issuer.config import IssuerConfig
 from issuer.documents import library as documents
 from issuer.documents import links as document_links
@@ -32,7 +37,7 @@ from resolver.sources import BatteryInfo, PassportSource
 from service import roles
 from service.db import make_engine, migrate, require_current_schema, session_scope
 from service.registry import make_sync
-from service.settings import Settings
+from service.settings import Settings, SettingsError
 from verifier import pipeline
 from verifier.credentials import CredentialCheck, verify_credential, verify_presentation
 from verifier.errors import StatusChangeFailed
@@ -61,6 +66,8 @@ class Runtime:
     anchor: AnchorRuntime | None = field(default=None)
     bulk_worker: BulkWorker | None = None
     registry_sync: RegistrySync | None = None
+    # Pushes snapshots to the independent backup (DBP_BACKUP_PUSH_URL; issuer/backup).
+    backup_pusher: BackupPusher | None = None
     # Where document bytes live (issuer.documents.objectstore); made on first use.
     _document_store: ObjectStore | None = field(default=None, init=False, repr=False)
     _document_link_key: bytes | None = field(default=None, init=False, repr=False)
@@ -96,11 +103,25 @@ class Runtime:
         runtime.policy = AccessPolicy(
             authorities_see_individual_data=settings.authorities_see_individual_data
         )
-        with session_scope(engine) as session:
-            operators.ensure_instance(
-                session, did_web_base=settings.did_web_base, master_key=runtime.master_key
+        if settings.role == roles.BACKUP:
+            key_file = settings.backup_snapshot_key_file
+            runtime.passports = BackupPassports(
+                runtime,
+                RestrictedCopy(
+                    load_snapshot_key(key_file) if key_file else None,
+                    parse_trusted_keys(settings.backup_trusted_keys),
+                ),
             )
+        else:
+            # the backup has no identity of its own: it serves the primary's, from snapshots
+            with session_scope(engine) as session:
+                operators.ensure_instance(
+                    session, did_web_base=settings.did_web_base, master_key=runtime.master_key
+                )
         runtime.anchor = AnchorRuntime(settings, engine, runtime.master_key)
+        if settings.backup_push_url and settings.role != roles.BACKUP:
+            # every process writing the primary's tables logs its changes for the pusher
+            backup_outbox.enable()
         if not roles.runs_workers(settings.role):
             return runtime  # verifier and resolver copies hold no work of their own
         runtime.anchor.start()  # the worker thread, when DBP_ANCHOR_WORKER asks for it
@@ -114,9 +135,14 @@ class Runtime:
         runtime.registry_sync = make_sync(settings, engine)
         if runtime.registry_sync is not None:
             runtime.registry_sync.start()
+        runtime.backup_pusher = make_pusher(runtime)
+        if runtime.backup_pusher is not None:
+            runtime.backup_pusher.start()
         return runtime
 
     def close(self) -> None:
+        if self.backup_pusher is not None:
+            self.backup_pusher.stop()
         if self.bulk_worker is not None:
             self.bulk_worker.stop()
         if self.registry_sync is not None:
@@ -347,6 +373,38 @@ class Runtime:
             raise StatusChangeFailed(str(exc)) from None
 
 
+def make_pusher(runtime: Runtime) -> BackupPusher | None:
+    """The snapshot pusher, or None when no backup is configured (DBP_BACKUP_PUSH_URL)."""
+    return pusher_for(runtime.settings, runtime.engine, runtime.master_key, runtime.document_store)
+
+
+def pusher_for(
+    settings: Settings,
+    engine: Engine,
+    keystore: bytes | Keystore,
+    documents: Callable[[], ObjectStore],
+) -> BackupPusher | None:
+    if not settings.backup_push_url:
+        return None
+    if settings.backup_snapshot_key_file is None:
+        raise SettingsError(
+            "DBP_BACKUP_PUSH_URL needs DBP_BACKUP_SNAPSHOT_KEY_FILE (`dbp backup keygen`)"
+        )
+    token = settings.backup_push_token
+    return BackupPusher(
+        engine,
+        keystore,
+        documents,
+        PushConfig(
+            push_url=settings.backup_push_url,
+            public_url=settings.public_url,
+            snapshot_key=load_snapshot_key(settings.backup_snapshot_key_file),
+            token=token.get_secret_value() if token else None,
+            poll_s=settings.backup_push_poll_s,
+        ),
+    )
+
+
 def local_did_document(
     session: Session, did: str, *, own_url: str, backup_url: str | None = None
 ) -> dict | None:
@@ -393,3 +451,17 @@ class IssuerPassports:
         self, session: Session, battery_id: str, tiers: Iterable[Tier]
     ) -> list[dict]:
         return views.released_credentials(session, battery_id, list(tiers))
+
+
+class BackupPassports(IssuerPassports):
+    """The backup role's passports: the public tier from the tables the newest snapshot filled,
+    restricted tiers decrypted from that snapshot in memory (issuer/backup/restricted.py)."""
+
+    def __init__(self, runtime: Runtime, restricted: RestrictedCopy) -> None:
+        super().__init__(runtime)
+        self._restricted = restricted
+
+    def credentials_for_tiers(
+        self, session: Session, battery_id: str, tiers: Iterable[Tier]
+    ) -> list[dict]:
+        return self._restricted.released(session, battery_id, list(tiers))

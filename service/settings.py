@@ -32,7 +32,7 @@ class SettingsError(Exception):
 
 ENV_PREFIX = "DBP_"
 FILE_SUFFIX = "_FILE"
-Role = Literal["issuer", "verifier", "resolver", "all"]
+Role = Literal["issuer", "verifier", "resolver", "backup", "all"]
 
 
 class FileSettingsSource(PydanticBaseSettingsSource):
@@ -95,8 +95,9 @@ class Settings(BaseSettings):
     role: Role = Field(
         "all",
         description=(
-            "Which routes this process serves (`dbp serve --role`): issuer, verifier, resolver "
-            "or all; the bulk worker and the anchor worker thread run in issuer and all only."
+            "Which routes this process serves (`dbp serve --role`): issuer, verifier, resolver, "
+            "all, or backup (the independent backup of another organisation's primary, not part "
+            "of all); the bulk worker and the anchor worker thread run in issuer and all only."
         ),
     )
     migrate_on_start: bool = Field(
@@ -255,6 +256,44 @@ class Settings(BaseSettings):
             "Base URL of the independent backup service (`dbp serve --role backup`, run by "
             "another organisation): the registry entries' backupURL points there."
         ),
+    )
+    backup_push_url: str | None = Field(
+        None,
+        description=(
+            "Primary: base URL the issuer pushes signed snapshots to after each change (the "
+            "backup service's address as this network reaches it; often DBP_BACKUP_URL). "
+            "Unset: no snapshots are pushed."
+        ),
+    )
+    backup_push_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Shared bearer token of the pushes: the primary sends it, the backup requires it when "
+            "set (the snapshot's signature is checked either way)."
+        ),
+    )
+    backup_snapshot_key_file: Path | None = Field(
+        None,
+        description=(
+            "File with the base64 AES-256 key that encrypts the restricted part of each "
+            "snapshot (`dbp backup keygen`): required on the primary with DBP_BACKUP_PUSH_URL "
+            "and for a restore; optional on the backup, where it lets /access release "
+            "restricted tiers (decrypted in memory only)."
+        ),
+    )
+    backup_trusted_keys: str = Field(
+        "",
+        description=(
+            "Backup and restore: comma-separated Multikey public keys (z6Mk...) of the primary's "
+            "instance key (`dbp backup status` on the primary prints it); snapshots signed by "
+            "any other key are refused."
+        ),
+    )
+    backup_max_snapshot_bytes: int = Field(
+        512 * 1024 * 1024, gt=0, description="Backup: largest snapshot a push may send (bytes)."
+    )
+    backup_push_poll_s: float = Field(
+        2.0, gt=0, description="Primary: how often the push worker looks for changes (seconds)."
     )
 
     # --- battery documents (issuer/documents) ---------------------------------------------------
@@ -494,6 +533,7 @@ class Settings(BaseSettings):
         "anchor_webhook_url",
         "registry_url",
         "backup_url",
+        "backup_push_url",
         "document_s3_endpoint_url",
     )
     @classmethod

@@ -192,6 +192,8 @@ def test_the_proxy_routes_every_path_to_its_role():
     routes = caddy_routes()
     checked = 0
     for router, owner in ROUTERS:
+        if owner == roles.BACKUP:
+            continue  # another organisation runs the backup, behind its own proxy
         for route in router.routes:
             path = sample_path(route)
             for method in getattr(route, "methods", None) or {"GET"}:
