@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from infra.polling import PollingThread
 from issuer import bulk, operators, passports, statuslists
 from issuer.config import IssuerConfig
 from issuer.tables import Operator
@@ -96,9 +97,8 @@ class BulkWorker:
         self.window = window
         self.idle_poll_s = idle_poll_s
         self.me = bulk.worker_id()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PollingThread("dbp-bulk", self.run_once, idle_poll_s)
+        self._stop = self._loop.stopping
         self._pool: Executor | None = None
         self._dead: list[str] = []
         self._dead_checked_at = -DEAD_CHECK_S
@@ -106,17 +106,13 @@ class BulkWorker:
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="dbp-bulk", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -134,20 +130,6 @@ class BulkWorker:
             else:
                 self._pool = _InlineExecutor()
         return self._pool
-
-    # --- the loop -------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception:  # noqa: BLE001 - the worker must outlive a bad batch
-                log.exception("bulk worker: unexpected error; retrying shortly")
-                worked = False
-                self._stop.wait(self.idle_poll_s)
-            if not worked:
-                self._wake.wait(self.idle_poll_s)
-                self._wake.clear()
 
     def run_once(self) -> bool:
         """Process claimable items until there are none; False if there was nothing to do."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import logging
 import random
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +21,7 @@ import httpx
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
+from infra.polling import PollingThread
 from issuer import operators
 from issuer.backup import outbox
 from issuer.backup import snapshot as snap
@@ -66,33 +66,16 @@ class BackupPusher:
         self.config = config
         self.http = http or httpx.Client(trust_env=False, timeout=config.timeout_s)
         self.me = worker_id()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PollingThread("dbp-backup-push", self.run_once, config.poll_s)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="dbp-backup-push", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception:  # noqa: BLE001 - the worker must outlive a bad round
-                log.exception("backup push: unexpected error; retrying shortly")
-                worked = 0
-            if not worked:
-                self._wake.wait(self.config.poll_s)
-                self._wake.clear()
+        self._loop.stop(timeout)
 
     # --- one round --------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from infra.polling import PollingThread
 from issuer.dppregistry import outbox
 from issuer.dppregistry.client import (
     RegistryClient,
@@ -115,38 +116,21 @@ class RegistrySync:
         self.config = config
         self.poll_s = poll_s
         self.me = worker_id()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PollingThread("dbp-registry", self.run_once, poll_s)
         self._dead_checked_at = -DEAD_CHECK_S
         self._pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="dbp-registry")
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="dbp-registry", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._loop.wake()
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._loop.stop(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception:  # noqa: BLE001 - the sync must outlive a bad round
-                log.exception("registry sync: unexpected error; retrying shortly")
-                worked = 0
-            if not worked:
-                self._wake.wait(self.poll_s)
-                self._wake.clear()
 
     # --- one round ------------------------------------------------------------------------
 
