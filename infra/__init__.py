@@ -12,9 +12,21 @@ Module map (all public):
 - `openapi`: OpenAPI documentation of responses and request bodies.
 - `db`: database pool guards, `session_scope` (one transaction) and `db_session` (the
   per-request session dependency); `files`: private files; `headers`: security headers;
-  `ratelimit`: per-client rate limits.
+  `ratelimit`: per-client rate limits; `polling`: `PollingThread`, the background-round loop of
+  the bulk worker, the EU registry sync and the backup pusher.
 
 The one bounded cache is `vocab.lru` (one layer lower, because `proofs` uses it too).
 """
 
-__all__ = ["app", "bodies", "db", "fetch", "files", "headers", "openapi", "ratelimit", "responses"]
+__all__ = [
+    "app",
+    "bodies",
+    "db",
+    "fetch",
+    "files",
+    "headers",
+    "openapi",
+    "polling",
+    "ratelimit",
+    "responses",
+]
