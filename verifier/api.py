@@ -307,7 +307,7 @@ def _page(rows: list, limit: int) -> dict:
 
 @access_router.get(
     "/access-log",
-    responses=problems(403),
+    responses=problems(401, 403),
     summary="Access decisions about the operator's batteries",
 )
 def access_log_for_operator(
