@@ -4,14 +4,16 @@ The suite (`gs1/GS1DL-resolver-testsuite`, the code behind ref.gs1.org/test-suit
 web page: `GS1DigitalLinkResolverTestSuite.js` runs in a browser and sends most requests through
 `tester.php`, a PHP/libcurl proxy that reports status codes and headers and only accepts `https://`
 URIs. This runner serves a copy of the suite with PHP's built-in server, points the page at that
-local `tester.php` and at local copies of what it would load from GS1's sites (two JSON schemas and,
-when given, the GS1 link type list), starts dbp under uvicorn with TLS (a self-signed certificate for
-127.0.0.1 that PHP's curl trusts through `curl.cainfo`; Chromium is told to accept it), registers a
-battery with an issued passport, opens the page in headless Chromium for the battery's GS1 Digital
-Link URI and reads every test's result from the page. Nothing is fetched from the network.
+local `tester.php` and at local copies of what it would load from GS1's sites (two JSON schemas
+and, when given, the GS1 link type list), starts dbp under uvicorn with TLS (a self-signed
+certificate for 127.0.0.1 that PHP's curl trusts through `curl.cainfo`; Chromium is told to accept
+it), registers a battery with an issued passport, opens the page in headless Chromium for the
+battery's GS1 Digital Link URI and reads every test's result from the page. Nothing is fetched from
+the network.
 
     python -m tests.conformance.run_gs1_suite --suite DIR --ajv ajv7.bundle.js \
-        --description-schema description-file-schema.json [--linktypes linktypes.json] \
+        --description-schema description-file-schema.json \
+        [--linktypes linktypes.json | --web-vocabulary gs1Voc.jsonld] \
         [--level item --level model] [--json OUT] [--keep]
 
 DIR is a checkout of gs1/GS1DL-resolver-testsuite; `ajv7.bundle.js` comes with the npm package
@@ -34,7 +36,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.conformance.run_suites import ROOT, Service, _free_port
+if __package__:  # python -m tests.conformance.run_gs1_suite
+    from tests.conformance.run_suites import ROOT, Service, _free_port
+else:  # imported by test_run_gs1_suite.py (tests/conformance is on sys.path)
+    from run_suites import ROOT, Service, _free_port
 
 SUITE_JS = "GS1DigitalLinkResolverTestSuite.js"
 SUITE_FILES = (
@@ -50,7 +55,9 @@ SERIAL = "GS1-SUITE-0001"
 
 # The remote addresses the page uses, and the local file each one is replaced with.
 REMOTE = {
-    "https://ref.gs1.org/standards/resolver/description-file-schema": "description-file-schema.json",
+    "https://ref.gs1.org/standards/resolver/description-file-schema": (
+        "description-file-schema.json"
+    ),
     "https://gs1.github.io/linkset/gs1-linkset-schema.json": "gs1-linkset-schema.json",
     "https://ref.gs1.org/voc/data/linktypes": "linktypes.json",
 }
@@ -91,7 +98,9 @@ window.fetch = async (input, init) => {
 <div id="gs1ResolverTests"></div>
 <script>
 const dl = new URLSearchParams(location.search).get('dl');
-testDL(dl).catch((e) => { window.dbp.error = String(e); }).finally(() => { window.dbp.done = true; });
+testDL(dl)
+  .catch((e) => { window.dbp.error = String(e); })
+  .finally(() => { window.dbp.done = true; });
 </script>
 </body></html>
 """
@@ -151,6 +160,30 @@ def prepare_site(
         script = script.replace(f"'{remote}'", f"'{base}/{local}'")
     (site / SUITE_JS).write_text(script, encoding="utf-8")
     (site / "index.html").write_text(INDEX, encoding="utf-8")
+
+
+def link_types_from_vocabulary(vocabulary: Path) -> dict[str, dict[str, str]]:
+    """The list ref.gs1.org/voc/data/linktypes publishes (link type name -> title, description,
+    status), made from the Web Vocabulary itself: every `rdfs:subPropertyOf gs1:linkType`. The
+    suite only looks the names up (`linkTypesDefined`)."""
+    graph = json.loads(vocabulary.read_text(encoding="utf-8-sig"))["@graph"]
+
+    def text(value: object) -> str:
+        return value.get("@value", "") if isinstance(value, dict) else str(value or "")
+
+    listed = {}
+    for term in graph:
+        parents = term.get("rdfs:subPropertyOf") or []
+        parents = parents if isinstance(parents, list) else [parents]
+        if any(p.get("@id") == "gs1:linkType" for p in parents if isinstance(p, dict)):
+            listed[term["@id"].removeprefix("gs1:")] = {
+                "title": text(term.get("rdfs:label")),
+                "description": text(term.get("rdfs:comment")),
+                "status": str(term.get("sw:term_status", "")),
+            }
+    if not listed:
+        raise SystemExit(f"{vocabulary}: no gs1:linkType sub-properties found")
+    return listed
 
 
 def register_battery(service: Service, token: str) -> str:
@@ -251,12 +284,56 @@ def report(run: Run) -> str:
     return "\n".join(out)
 
 
+def markdown(runs: list[Run], suite: Path) -> str:
+    """Every test id with its verdict at each level tested (a section of docs/conformance.md)."""
+    commit = subprocess.run(
+        ["git", "-C", str(suite), "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True,
+    ).stdout.strip() or "unknown"  # fmt: skip
+    ids: list[str] = []
+    for run in runs:
+        ids += [r["id"] for r in run.results if r["id"] not in ids]
+    by_run = [{r["id"]: r for r in run.results} for run in runs]
+    header = " | ".join(f"`{_path_of(run.dl)}`" for run in runs)
+    lines = [
+        f"GS1DL-resolver-testsuite {commit}, run by `tests/conformance/run_gs1_suite.py`: "
+        + "; ".join(
+            f"`{_path_of(run.dl)}` {run.count('pass')} pass, {run.count('warn')} warn, "
+            f"{run.count('fail')} fail"
+            for run in runs
+        ),
+        "",
+        f"| test id | {header} | the suite's message |",
+        "| --- | " + " | ".join("---" for _ in runs) + " | --- |",
+    ]
+    for test_id in ids:
+        # "—": the suite did not run this test there (a link type that level has no link of)
+        verdicts = [results.get(test_id, {}).get("status", "—") for results in by_run]
+        message = next(
+            (results[test_id]["msg"] for results in reversed(by_run) if test_id in results), ""
+        )
+        cells = " | ".join(verdicts)
+        lines.append(f"| `{test_id}` | {cells} | {message.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _path_of(uri: str) -> str:
+    return "/" + uri.split("://", 1)[-1].split("/", 1)[-1]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", type=Path, required=True, help="GS1DL-resolver-testsuite")
     parser.add_argument("--ajv", type=Path, required=True, help="ajv-dist's dist/ajv7.bundle.js")
     parser.add_argument("--description-schema", type=Path, required=True)
-    parser.add_argument("--linktypes", type=Path, help="GS1's link type list (JSON)")
+    links = parser.add_mutually_exclusive_group()
+    links.add_argument("--linktypes", type=Path, help="GS1's link type list (JSON)")
+    links.add_argument(
+        "--web-vocabulary",
+        type=Path,
+        help="the GS1 Web Vocabulary as JSON-LD (gs1/WebVoc gs1Voc.jsonld): the link type list "
+        "is derived from it",
+    )
     parser.add_argument(
         "--level",
         action="append",
@@ -265,11 +342,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds per page")
     parser.add_argument("--json", type=Path, help="write every result and exchange here")
+    parser.add_argument("--markdown", type=Path, help="write the per-test table here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     levels = args.level or ["item", "model"]
 
     workdir = Path(tempfile.mkdtemp(prefix="dbp-gs1-suite-"))
+    linktypes = args.linktypes
+    if args.web_vocabulary is not None:
+        linktypes = workdir / "linktypes.json"
+        linktypes.write_text(json.dumps(link_types_from_vocabulary(args.web_vocabulary), indent=1))
     service = Service(workdir)
     php = driver = None
     runs: list[Run] = []
@@ -285,13 +367,15 @@ def main(argv: list[str] | None = None) -> int:
             f"http://127.0.0.1:{php_port}/tester.php",
             args.ajv,
             args.description_schema,
-            args.linktypes,
+            linktypes,
         )
         php = start_php(site, service.cert, php_port, workdir / "php.log")
         driver = browser(workdir / "chromium-profile")
         uris = {"item": item_uri, "model": f"{service.base}/01/{GTIN}"}
         for level in levels:
-            run = run_page(driver, f"http://127.0.0.1:{php_port}/index.html", uris[level], args.timeout)
+            run = run_page(
+                driver, f"http://127.0.0.1:{php_port}/index.html", uris[level], args.timeout
+            )
             runs.append(run)
             print(report(run), flush=True)
     finally:
@@ -307,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps([run.__dict__ for run in runs], indent=2))
+    if args.markdown:
+        args.markdown.write_text(markdown(runs, args.suite))
     failed = sum(run.count("fail") for run in runs) + sum(1 for run in runs if run.error)
     print(
         f"{sum(run.count('pass') for run in runs)} passed, "
