@@ -14,7 +14,7 @@ the network.
     python -m tests.conformance.run_gs1_suite --suite DIR --ajv ajv7.bundle.js \
         --description-schema description-file-schema.json \
         [--linktypes linktypes.json | --web-vocabulary gs1Voc.jsonld] \
-        [--level item --level model] [--json OUT] [--keep]
+        [--level item|qualified|model ...] [--json OUT] [--markdown OUT] [--keep]
 
 DIR is a checkout of gs1/GS1DL-resolver-testsuite; `ajv7.bundle.js` comes with the npm package
 `ajv-dist` (the page expects `window.ajv7`). GS1's linkset schema is the one vendored in
@@ -52,6 +52,8 @@ SUITE_FILES = (
 LINKSET_SCHEMA = ROOT / "tests" / "resolver" / "vectors" / "gs1-linkset-schema.json"
 GTIN = "09520123456788"
 SERIAL = "GS1-SUITE-0001"
+# A second battery whose item URI carries both key qualifiers GS1 allows before the serial.
+QUALIFIED = {"variant": "02", "batch": "LOT-2026-07", "serial": "GS1-SUITE-0002"}
 
 # The remote addresses the page uses, and the local file each one is replaced with.
 REMOTE = {
@@ -186,13 +188,13 @@ def link_types_from_vocabulary(vocabulary: Path) -> dict[str, dict[str, str]]:
     return listed
 
 
-def register_battery(service: Service, token: str) -> str:
+def register_battery(service: Service, token: str, registration: dict[str, str]) -> str:
     """A battery with an issued passport (the `ev` example); returns its item URI."""
     from vocab.examples import load_example
 
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=service.base, verify=str(service.cert), timeout=60) as client:
-        r = client.post("/batteries", json={"gtin": GTIN, "serial": SERIAL}, headers=headers)
+        r = client.post("/batteries", json={"gtin": GTIN, **registration}, headers=headers)
         r.raise_for_status()
         battery = r.json()
         data = load_example("ev")
@@ -337,15 +339,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--level",
         action="append",
-        choices=("item", "model"),
-        help="test the item URI (/01/{gtin}/21/{serial}) and/or the model URI (/01/{gtin})",
+        choices=("item", "qualified", "model"),
+        help="test the item URI (/01/{gtin}/21/{serial}), an item URI with qualifiers "
+        "(/01/{gtin}/22/{variant}/10/{batch}/21/{serial}) and/or the model URI (/01/{gtin}); "
+        "default: all three",
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds per page")
     parser.add_argument("--json", type=Path, help="write every result and exchange here")
     parser.add_argument("--markdown", type=Path, help="write the per-test table here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
-    levels = args.level or ["item", "model"]
+    levels = args.level or ["item", "qualified", "model"]
 
     workdir = Path(tempfile.mkdtemp(prefix="dbp-gs1-suite-"))
     linktypes = args.linktypes
@@ -358,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _did, token = service.create_operator()
         service.start(workdir / "dbp.log")
-        item_uri = register_battery(service, token)
+        uris = {
+            "item": register_battery(service, token, {"serial": SERIAL}),
+            "qualified": register_battery(service, token, QUALIFIED),
+            "model": f"{service.base}/01/{GTIN}",
+        }
         php_port = _free_port()
         site = workdir / "site"
         prepare_site(
@@ -371,7 +379,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         php = start_php(site, service.cert, php_port, workdir / "php.log")
         driver = browser(workdir / "chromium-profile")
-        uris = {"item": item_uri, "model": f"{service.base}/01/{GTIN}"}
         for level in levels:
             run = run_page(
                 driver, f"http://127.0.0.1:{php_port}/index.html", uris[level], args.timeout
