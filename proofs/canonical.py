@@ -30,7 +30,7 @@ import rfc8785
 from pyld.identifier_issuer import IdentifierIssuer
 from pyld.jsonld import JsonLdError, JsonLdProcessor
 
-from proofs import fastrdf, rdfc_work
+from proofs import fastrdf, rdfc_work, safemode
 from proofs.errors import ContextNotAllowed, MalformedDocument, ProofError, UndefinedTerm
 from vocab.errors import ContextNotBundled
 from vocab.loader import UNDEFINED_TERM_VOCAB, UNDEFINED_TERMS_CONTEXT_URL, document_loader
@@ -267,14 +267,16 @@ def check_nothing_dropped(
 ) -> None:
     """Raise as `expand_strict` does when JSON-LD processing would drop data from the document.
 
-    For formats that sign the JSON itself (eddsa-jcs-2022, vc+jwt). When the compiled path
-    (`proofs.fastrdf`) maps the document, nothing was dropped: it only answers for documents
-    where no sentinel showed up and nothing could vanish unseen (the differential tests hold it
-    to pyld's verdict); otherwise pyld decides and words the refusal.
+    For formats that sign the JSON itself (eddsa-jcs-2022, vc+jwt). First the compiled
+    safe-mode walk (`proofs.safemode`, pyld's expansion steps over kept active contexts, ~20x
+    faster than building the dataset), then the compiled RDF path (`proofs.fastrdf`): when
+    either vouches for the document, nothing was dropped (each only answers where it provably
+    follows pyld; the differential tests hold them to pyld's verdict); otherwise pyld decides
+    and words the refusal.
     """
-    if (
-        document_loader is bundled_loader
-        and fastrdf.dataset(document, exact_literals=False) is not None
+    if document_loader is bundled_loader and (
+        safemode.nothing_dropped(document)
+        or fastrdf.dataset(document, exact_literals=False) is not None
     ):
         return
     expand_strict(document, document_loader=document_loader)
