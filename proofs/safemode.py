@@ -23,7 +23,7 @@ import json
 import math
 import re
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyld.context_resolver import ContextResolver
 from pyld.jsonld import JsonLdError, JsonLdProcessor, _resolved_context_cache
@@ -55,6 +55,14 @@ class _Unknown(Exception):
     """The walk left what it mirrors exactly: the slower paths decide."""
 
 
+class _Term(NamedTuple):
+    expanded: Any  # the key's expansion (vocab=True), or _UNKNOWN
+    local: Any  # its scoped context, or None
+    coercion: Any  # its @type, or None
+    container: Any  # its @container, or None
+    reverse: bool
+
+
 class _Context:
     """One pyld active context, with what was derived from it."""
 
@@ -66,6 +74,10 @@ class _Context:
     def __init__(self, active: dict[str, Any]) -> None:
         self.active = active
         self.keys: dict[str, Any] = {}  # key -> its expansion (vocab=True) or _UNKNOWN
+        self.terms: dict[str, _Term] = {}
+        self.plans: dict[tuple[str, ...], _Plan] = {}
+        self.type_keys: dict[tuple[str, ...], Any] = {}
+        self.entries: dict[str | None, _Context] = {}
         self.ids: dict[str, bool] = {}  # @id-position string -> absolute
         self.types: dict[str, bool] = {}  # @type-position string -> absolute
         self.scoped: dict[tuple[str, str], _Context] = {}
@@ -101,6 +113,31 @@ class _Context:
 
     def value(self, term: str, key: str) -> Any:
         return JsonLdProcessor.get_context_value(self.active, term, key)
+
+    def entered(self, prop: str | None) -> _Context:
+        """The context of a node object that is a value of `prop` (its scoped context applied),
+        when there is no type-scoped context to revert."""
+        found = self.entries.get(prop)
+        if found is None:
+            local = self.term(prop).local if prop is not None else None
+            found = self if local is None else self.child("property", prop, local)  # type: ignore[arg-type]
+            _bounded(self.entries)[prop] = found
+        return found
+
+    def term(self, key: str) -> _Term:
+        """What `_property` needs of a key, looked up once per context."""
+        found = self.terms.get(key)
+        if found is None:
+            mapping = self.active["mappings"].get(key) or {}
+            found = _Term(
+                self.expand_key(key),
+                self.value(key, "@context"),
+                self.value(key, "@type"),
+                mapping.get("@container"),
+                "@reverse" in mapping or bool(mapping.get("reverse")),
+            )
+            _bounded(self.terms)[key] = found
+        return found
 
     def expand_key(self, key: str) -> Any:
         found = self.keys.get(key)
@@ -193,7 +230,36 @@ def nothing_dropped(document: Any) -> bool | None:
 
 def _node(ctx: _Context, prop: str | None, element: dict, type_scoped: _Context | None) -> None:
     """pyld `_expand` of a node object `element`, value of `prop` under `ctx`."""
-    property_scoped = ctx.value(prop, "@context") if prop is not None else None
+    if type_scoped is None and not ctx.active.get("previousContext"):
+        # The common case: nothing to revert, so the node's context is the property's.
+        ctx = ctx.entered(prop)
+    else:
+        ctx = _enter(ctx, prop, element, type_scoped)
+    keys = tuple(element)
+    type_key = ctx.type_keys.get(keys, _UNKNOWN)
+    if type_key is _UNKNOWN:
+        type_key = _type_key(ctx, keys)
+    if type_key is not None:
+        ctx = _typed(ctx, element[type_key])
+    plan = ctx.plans.get(keys) or _plan(ctx, keys)
+    for key, action, term_ctx, coercion in plan.steps:
+        value = element[key]
+        if action is _ID:
+            if not isinstance(value, str) or not ctx.absolute(value, vocab=False):
+                raise _Unknown
+        elif action is _LANGUAGE and isinstance(value, dict):
+            _language_map(ctx, value)
+        elif action is _LANGUAGE and term_ctx is None:
+            raise _Unknown
+        else:
+            _values(term_ctx, key, coercion, value)
+
+
+def _enter(
+    ctx: _Context, prop: str | None, element: dict, type_scoped: _Context | None
+) -> _Context:
+    """pyld `_expand`'s reverting of a type-scoped context, then the property-scoped one."""
+    property_scoped = ctx.term(prop).local if prop is not None else None
     if type_scoped is None and ctx.active.get("previousContext"):
         type_scoped = ctx
     must_revert = True
@@ -205,53 +271,83 @@ def _node(ctx: _Context, prop: str | None, element: dict, type_scoped: _Context 
             if expanded == "@id" and len(element) == 1:
                 must_revert = False  # a subject reference keeps the type-scoped context
                 break
-    if must_revert:
+    if must_revert and ctx.active.get("previousContext"):
         ctx = ctx.previous()
     if property_scoped is not None:
         ctx = ctx.child("property", prop, property_scoped)  # type: ignore[arg-type]
-    # Type-scoped contexts, looked up in the context before any of them (pyld sorts both).
-    type_scoped = ctx
-    for key, value in sorted(element.items()):
-        if not isinstance(key, str) or key.startswith("@"):
+    return ctx
+
+
+def _type_key(ctx: _Context, keys: tuple[str, ...]) -> str | None:
+    """The key of a node that expands to @type in the context before type-scoped ones."""
+    found = None
+    for key in keys:
+        if key[:1] == "@":
             raise _Unknown  # keywords (and "@foo" keys) are for pyld to judge
-        if ctx.expand_key(key) != "@type":
-            continue
-        for type_ in sorted(t for t in (value if isinstance(value, list) else [value])):
-            if not isinstance(type_, str):
-                raise _Unknown
-            local = type_scoped.value(type_, "@context")
-            if local is not None and local is not False:
-                ctx = ctx.child("type", type_, local)
-    for key, value in element.items():
-        expanded = ctx.expand_key(key)
+        if ctx.expand_key(key) == "@type":
+            if found is not None:
+                raise _Unknown  # two aliases of @type: pyld's sorted walk, not followed here
+            found = key
+    _bounded(ctx.type_keys)[keys] = found
+    return found
+
+
+def _typed(ctx: _Context, value: Any) -> _Context:
+    """pyld `_prepare_nested_context`: the type-scoped contexts of the node's types, looked up
+    in the context before any of them, in sorted order; the types must expand absolutely."""
+    types = value if isinstance(value, list) else [value]
+    if not all(isinstance(t, str) for t in types):
+        raise _Unknown
+    type_scoped = ctx
+    for type_ in sorted(types):
+        local = type_scoped.term(type_).local
+        if local is not None and local is not False:
+            ctx = ctx.child("type", type_, local)
+    for type_ in types:
+        if not type_scoped.absolute(type_, vocab=True):
+            raise _Unknown
+    return ctx
+
+
+class _Plan(NamedTuple):
+    steps: tuple[tuple[str, object, Any, Any], ...]  # (key, action, term context, coercion)
+
+
+_ID, _LANGUAGE, _PROPERTY = object(), object(), object()
+
+
+def _plan(ctx: _Context, keys: tuple[str, ...]) -> _Plan:
+    """What to do with each key of a node with these keys under its final context `ctx` (kept
+    per context: it depends on the keys, not their values). @type was handled by `_typed`."""
+    steps = []
+    for key in keys:
+        term = ctx.term(key)
+        expanded = term.expanded
         if expanded is _UNKNOWN:
             raise _Unknown
+        if expanded == "@type":
+            continue
         if expanded == "@id":
-            if not isinstance(value, str) or not ctx.absolute(value, vocab=False):
-                raise _Unknown
-        elif expanded == "@type":
-            for type_ in value if isinstance(value, list) else [value]:
-                if not isinstance(type_, str) or not type_scoped.absolute(type_, vocab=True):
-                    raise _Unknown
-        else:
-            _property(ctx, key, value)
+            steps.append((key, _ID, None, None))
+            continue
+        if term.reverse:
+            raise _Unknown
+        term_ctx = ctx if term.local is None else ctx.child("property", key, term.local)
+        coercion = term.coercion if term_ctx is ctx else term_ctx.term(key).coercion
+        coercible = coercion in (None, "@id") or _absolute(coercion)
+        if term.container == ["@language"]:
+            # A language map; a plain value under it is expanded as any other value.
+            steps.append((key, _LANGUAGE, term_ctx if coercible else None, coercion))
+            continue
+        if term.container not in (None, [], ["@set"]) or not coercible:
+            raise _Unknown  # other containers; @vocab, @json, @none or relative datatypes
+        steps.append((key, _PROPERTY, term_ctx, coercion))
+    plan = _Plan(tuple(steps))
+    _bounded(ctx.plans)[keys] = plan
+    return plan
 
 
-def _property(ctx: _Context, key: str, value: Any) -> None:
-    mapping = ctx.active["mappings"].get(key)
-    container = mapping.get("@container") if mapping is not None else None
-    if mapping is not None and ("@reverse" in mapping or mapping.get("reverse")):
-        raise _Unknown
-    if container == ["@language"] and isinstance(value, dict):
-        _language_map(ctx, value)
-        return
-    if container not in (None, [], ["@set"]):
-        raise _Unknown
-    local = ctx.value(key, "@context")
-    term_ctx = ctx if local is None else ctx.child("property", key, local)
-    coercion = term_ctx.value(key, "@type")
-    if coercion not in (None, "@id") and not _absolute(coercion):
-        raise _Unknown  # @vocab, @json, @none, or a relative datatype
+def _values(term_ctx: _Context, key: str, coercion: Any, value: Any) -> None:
     # An empty array makes no triple, but pyld keeps (and so judges) its key, as here.
     for item in value if isinstance(value, list) else [value]:
         if isinstance(item, dict):
