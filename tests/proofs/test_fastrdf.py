@@ -271,3 +271,60 @@ def test_every_pair_of_bundled_contexts():
         if slow != fast:
             differing.append((first, second))
     assert not differing
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    created=st.one_of(
+        st.sampled_from(["2026-01-01T00:00:00Z", "2026-12-31T23:59:59.123+01:00", "", "x y"]),
+        st.text(max_size=30),
+    ),
+    context=st.sampled_from([[V2], [V2, EXAMPLES_V2], [V2, {"@vocab": "urn:samm:x#"}]]),
+    extra=st.sampled_from([{}, {"challenge": "1970-01-01T00:00:00.000000001Z"}, {"nonce": 1}]),
+)
+def test_proof_config_templates_equal_rdfc(created, context, extra):
+    """canonical.rdfc_varying (a kept template for configs that differ only in `created`)
+    gives rdfc's canonical form or refusal, for any value and after any earlier template."""
+    config = {
+        "@context": context,
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": created,
+        "verificationMethod": f"{ISSUER}#{ISSUER[8:]}",
+        "proofPurpose": "assertionMethod",
+        **extra,
+    }
+
+    def verdict(fn) -> str:
+        try:
+            return fn(copy.deepcopy(config))
+        except ProofError as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    canonical._MEMO.clear()  # the templates stay: a later value reuses an earlier template
+    expected = verdict(lambda c: rdfc(c, fast=False))
+    assert verdict(lambda c: canonical.rdfc_varying(c, "created")) == expected
+    assert verdict(lambda c: canonical.rdfc_varying(c, "created")) == expected
+
+
+def test_proof_config_templates_are_used(monkeypatch):
+    """Not vacuous: a second config that differs only in `created` is not canonicalized."""
+    config = {
+        "@context": [V2],
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": "2026-01-01T00:00:00Z",
+        "verificationMethod": f"{ISSUER}#{ISSUER[8:]}",
+        "proofPurpose": "assertionMethod",
+    }
+    later = {**config, "created": "2026-06-01T12:00:00Z"}
+    canonical.clear_memo()
+    expected = rdfc(copy.deepcopy(later), fast=False)
+    canonical.clear_memo()
+    canonical.rdfc_varying(config, "created")
+
+    def no_rdfc(*args, **kwargs):
+        raise AssertionError("the template was not used")
+
+    monkeypatch.setattr(canonical, "rdfc", no_rdfc)
+    assert canonical.rdfc_varying(later, "created") == expected
