@@ -21,7 +21,6 @@ import hashlib
 import json
 import re
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +41,7 @@ DocumentLoader = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 # pyld keeps processed contexts in module-level cachetools LRU caches, which are not thread-safe;
 # the service canonicalizes from worker threads. Expansion holds the GIL throughout anyway, so
 # serializing it costs no parallelism.
-_PYLD_LOCK = threading.Lock()
+_PYLD_LOCK = safemode.PYLD_LOCK  # shared: the compiled safe-mode walk uses pyld's caches too
 # Base IRI used only so that relative IRIs become recognisable: `.invalid` can never be a real
 # host (RFC 2606), so an expanded IRI under it can only have come from a relative reference.
 _RELATIVE_BASE = fastrdf.RELATIVE_BASE

@@ -44,7 +44,10 @@ _OPTIONS = {
     "processingMode": "json-ld-1.1",
     "contextResolver": ContextResolver(_resolved_context_cache, bundled_loader),
 }
-_LOCK = threading.RLock()  # pyld's caches are not thread-safe (see canonical._PYLD_LOCK)
+# pyld keeps processed contexts in module-level caches that are not thread-safe; every use of
+# pyld in `proofs` holds this lock (canonical.expand_strict too).
+PYLD_LOCK = threading.RLock()
+_LOCK = PYLD_LOCK
 _UNKNOWN = object()  # an expansion this module does not vouch for
 # Per active context, at most this many memoized key / value expansions (keys come from
 # documents, so they are bounded; the terms of bundled contexts are a few hundred).
