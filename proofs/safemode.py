@@ -247,7 +247,12 @@ def _node(ctx: _Context, prop: str | None, element: dict, type_scoped: _Context 
     plan = ctx.plans.get(keys) or _plan(ctx, keys)
     for key, action, term_ctx, coercion in plan.steps:
         value = element[key]
-        if action is _ID:
+        if action is _PROPERTY:
+            kind = value.__class__
+            if coercion is None and (kind is str or kind is int or kind is bool):
+                continue  # a plain literal, the most common value (what `_values` decides)
+            _values(term_ctx, key, coercion, value)
+        elif action is _ID:
             if not isinstance(value, str) or not ctx.absolute(value, vocab=False):
                 raise _Unknown
         elif action is _LANGUAGE and isinstance(value, dict):
@@ -352,7 +357,7 @@ def _plan(ctx: _Context, keys: tuple[str, ...]) -> _Plan:
 
 def _values(term_ctx: _Context, key: str, coercion: Any, value: Any) -> None:
     # An empty array makes no triple, but pyld keeps (and so judges) its key, as here.
-    for item in value if isinstance(value, list) else [value]:
+    for item in value if isinstance(value, list) else (value,):
         if isinstance(item, dict):
             _node(term_ctx, key, item, None)
         elif isinstance(item, str):
