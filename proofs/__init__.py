@@ -16,7 +16,8 @@ Verification methods are never looked up here: callers hand in a `VerificationMe
 - `signer`, `sealing`, `pkcs11`, `remote`: key custody (one key-store interface).
 
 Internal (used only inside `proofs`): `fastrdf`, `rdfc_work` (the compiled RDFC path and its
-worker), `legacy` (reached through `dataintegrity`), `multibase`, `p256`.
+worker), `safemode` (the compiled nothing-dropped check), `legacy` (reached through
+`dataintegrity`), `multibase`, `p256`.
 """
 
 __all__ = [

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from proofs import legacy
-from proofs.canonical import DocumentLoader, jcs, rdfc
+from proofs.canonical import DocumentLoader, jcs, rdfc, rdfc_varying
 from proofs.controller import VerificationMethodResolver, checked_verification_method
 from proofs.errors import (
     ChallengeMismatch,
@@ -104,7 +104,11 @@ def signing_input(
         config["@context"] = unsecured_document["@context"]
     if canonical_document is None:
         canonical_document = canonicalize(unsecured_document)
-    canonical_config = canonicalize(config)
+    if proof.get("cryptosuite") == EDDSA_RDFC_2022:
+        # Configs recur with only `created` changed: canonical.rdfc_varying keeps a template.
+        canonical_config = rdfc_varying(config, "created", document_loader=document_loader)
+    else:
+        canonical_config = canonicalize(config)
     return SigningInput(
         canonical_document=canonical_document,
         canonical_proof_config=canonical_config,

@@ -1,4 +1,5 @@
-"""Differential tests of the compiled JSON-LD path (proofs.fastrdf, pyoxigraph) against pyld: on
+"""Differential tests of the compiled JSON-LD paths (proofs.fastrdf, pyoxigraph; proofs.safemode,
+the compiled nothing-dropped walk) against pyld: on
 every credential the issuer makes from the examples, the W3C vectors, the Catena-X shaped
 passport of the benchmarks, and hypothesis-generated passports, `rdfc` gives the same canonical
 form (or the same refusal) with and without it. Where the fast path does not apply it must say
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from bench.reference import catenax_credential, small_credential
 from issuer.passports import tier_credential
-from proofs import canonical, fastrdf
+from proofs import canonical, fastrdf, safemode
 from proofs.canonical import rdfc
 from proofs.errors import ProofError
 from vocab.catalogue import Tier
@@ -138,12 +139,18 @@ def test_what_the_fast_path_cannot_vouch_for_goes_to_pyld(subject):
         "credentialSubject": subject,
     }
     assert fastrdf.dataset(document) is None
+    assert safemode.nothing_dropped(document) is None
     slow, fast = _both(document)
     assert fast == slow
     assert _dropped_verdict(document, True) == _dropped_verdict(document, False)
 
 
 def _dropped_verdict(document: dict, fast: bool) -> str:
+    if fast:
+        # The compiled walk alone: where it vouches, pyld must keep everything too.
+        assert safemode.nothing_dropped(copy.deepcopy(document)) in (True, None)
+        if safemode.nothing_dropped(copy.deepcopy(document)):
+            assert _dropped_verdict(document, False) == "ok"
     try:
         if fast:
             canonical.check_nothing_dropped(copy.deepcopy(document))
@@ -152,6 +159,56 @@ def _dropped_verdict(document: dict, fast: bool) -> str:
     except ProofError as exc:
         return f"{type(exc).__name__}: {exc}"
     return "ok"
+
+
+def test_the_compiled_walk_takes_the_documents_we_issue():
+    """Not vacuous: the walk vouches for every unsigned tier credential and both benchmark
+    shapes, and for none of the refusals."""
+    taken = {n for n, d in DOCUMENTS.items() if safemode.nothing_dropped(d)}
+    assert {n for n in DOCUMENTS if n.split()[0] in example_names()} <= taken
+    assert {"Catena-X shaped passport", "small VC"} <= taken
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d["credentialSubject"].update(id="subject-1"),
+        lambda d: d.update(credentialStatus={**_ENTRY, "statusListCredential": "list-1"}),
+        lambda d: d.update(credentialStatus={**_ENTRY, "id": "#7"}),
+        lambda d: d.update(credentialStatus={**_ENTRY, "undefinedInScope": "x"}),
+        lambda d: d.update(credentialStatus={**_ENTRY, "type": "Undefined"}),
+        lambda d: d.update(type=["VerifiableCredential", "Undefined"]),
+        lambda d: d.update(issuer={"id": ISSUER, "undefinedInIssuer": 1}),
+        lambda d: d.update(credentialSchema={"id": "schema.json", "type": "JsonSchema"}),
+        lambda d: d["credentialSubject"].update(undefinedHere=1),
+        lambda d: d["credentialSubject"].update(nested={"@value": 1}),
+        lambda d: d["credentialSubject"].update(nested=None),
+        lambda d: d["credentialSubject"].update(nested=[]),
+        lambda d: d["credentialSubject"].update(nested=[[1]]),
+    ],
+)
+def test_the_compiled_walk_leaves_refusals_to_pyld(change):
+    """With [V2] alone (no @vocab), each change makes pyld refuse or is outside the walk."""
+    document = {
+        "@context": [V2],
+        "type": ["VerifiableCredential"],
+        "issuer": ISSUER,
+        "credentialStatus": dict(_ENTRY),
+        "credentialSubject": {"id": "did:example:subject"},
+    }
+    assert safemode.nothing_dropped(document) is True
+    change(document)
+    assert safemode.nothing_dropped(document) is None
+    assert _dropped_verdict(document, True) == _dropped_verdict(document, False)
+
+
+_ENTRY = {
+    "id": "https://dpp.example.com/status-lists/revocation-1#7",
+    "type": "BitstringStatusListEntry",
+    "statusPurpose": "revocation",
+    "statusListIndex": "7",
+    "statusListCredential": "https://dpp.example.com/status-lists/revocation-1",
+}
 
 
 @pytest.mark.parametrize("name", DOCUMENTS)
@@ -214,3 +271,60 @@ def test_every_pair_of_bundled_contexts():
         if slow != fast:
             differing.append((first, second))
     assert not differing
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    created=st.one_of(
+        st.sampled_from(["2026-01-01T00:00:00Z", "2026-12-31T23:59:59.123+01:00", "", "x y"]),
+        st.text(max_size=30),
+    ),
+    context=st.sampled_from([[V2], [V2, EXAMPLES_V2], [V2, {"@vocab": "urn:samm:x#"}]]),
+    extra=st.sampled_from([{}, {"challenge": "1970-01-01T00:00:00.000000001Z"}, {"nonce": 1}]),
+)
+def test_proof_config_templates_equal_rdfc(created, context, extra):
+    """canonical.rdfc_varying (a kept template for configs that differ only in `created`)
+    gives rdfc's canonical form or refusal, for any value and after any earlier template."""
+    config = {
+        "@context": context,
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": created,
+        "verificationMethod": f"{ISSUER}#{ISSUER[8:]}",
+        "proofPurpose": "assertionMethod",
+        **extra,
+    }
+
+    def verdict(fn) -> str:
+        try:
+            return fn(copy.deepcopy(config))
+        except ProofError as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    canonical._MEMO.clear()  # the templates stay: a later value reuses an earlier template
+    expected = verdict(lambda c: rdfc(c, fast=False))
+    assert verdict(lambda c: canonical.rdfc_varying(c, "created")) == expected
+    assert verdict(lambda c: canonical.rdfc_varying(c, "created")) == expected
+
+
+def test_proof_config_templates_are_used(monkeypatch):
+    """Not vacuous: a second config that differs only in `created` is not canonicalized."""
+    config = {
+        "@context": [V2],
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": "2026-01-01T00:00:00Z",
+        "verificationMethod": f"{ISSUER}#{ISSUER[8:]}",
+        "proofPurpose": "assertionMethod",
+    }
+    later = {**config, "created": "2026-06-01T12:00:00Z"}
+    canonical.clear_memo()
+    expected = rdfc(copy.deepcopy(later), fast=False)
+    canonical.clear_memo()
+    canonical.rdfc_varying(config, "created")
+
+    def no_rdfc(*args, **kwargs):
+        raise AssertionError("the template was not used")
+
+    monkeypatch.setattr(canonical, "rdfc", no_rdfc)
+    assert canonical.rdfc_varying(later, "created") == expected
