@@ -14,6 +14,8 @@ import threading
 import typer
 from rich.console import Console
 
+from infra.cli import CliServices, cli_services
+
 app = typer.Typer(
     help="Integrity anchors on Ethereum: worker, event listener, contract, account.",
     no_args_is_help=True,
@@ -27,14 +29,12 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _runtime():
+    """The anchor runtime on the settings and the migrated engine `dbp` hands in."""
     from anchor.runtime import AnchorRuntime
-    from service.db import make_engine, migrate
-    from service.settings import Settings
 
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    return AnchorRuntime(settings, engine, settings.load_keystore())
+    services: CliServices = cli_services()
+    settings = services.settings()
+    return AnchorRuntime(settings, services.engine(), settings.load_keystore())
 
 
 def _stop_on_signals() -> threading.Event:
@@ -234,7 +234,7 @@ def import_key() -> None:
     """Store the anchoring account's private key (hex, from stdin) sealed; it becomes active."""
     from anchor import accounts
     from anchor.errors import AnchorError
-    from service.db import session_scope
+    from infra.db import session_scope
 
     if sys.stdin.isatty():
         text = typer.prompt("private key (hex)", hide_input=True)

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.cli import CliServices, cli_services
+
 app = typer.Typer(
     help="Access grants: let a named party read tiers of your batteries until a date.",
     no_args_is_help=True,
@@ -26,15 +28,14 @@ def _fail(message: str) -> None:
 @contextmanager
 def _operator_session(name: str):
     """A committed-on-success session, the operator named `name`, and the issuer's config."""
+    from infra.db import session_scope
     from issuer import operators
     from issuer.config import IssuerConfig
     from issuer.errors import IssuerError
-    from service.db import make_engine, migrate, session_scope
-    from service.settings import Settings
 
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
+    services: CliServices = cli_services()
+    settings = services.settings()
+    engine = services.engine()
     config = IssuerConfig(
         public_url=settings.public_url,
         did_web_base=settings.did_web_base,

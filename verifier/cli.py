@@ -9,12 +9,19 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from infra.cli import CliServices, cli_services
+
 audit_app = typer.Typer(help="The access log: check its hash chain.", no_args_is_help=True)
 trust_app = typer.Typer(
     help="The trust registry and role credentials this instance accredits.", no_args_is_help=True
 )
 
 err = Console(stderr=True)
+
+
+def _services() -> CliServices:
+    """The settings, engine and runtime `dbp` hands in (infra.cli)."""
+    return cli_services()
 
 
 @audit_app.command("verify")
@@ -30,8 +37,6 @@ def audit_verify(
     """Recompute the access log's hash chain; exit 1 and name the first broken row if any."""
     from sqlmodel import Session
 
-    from service.db import make_engine, migrate
-    from service.settings import Settings
     from verifier.audit import verify_chain
 
     known = None
@@ -41,8 +46,7 @@ def audit_verify(
             err.print("[red]error:[/red] --head must be ROW:HASH (a row number, a SHA-256 hex)")
             raise typer.Exit(2)
         known = (int(seq), digest.lower())
-    engine = make_engine(Settings().resolved_database_url)
-    migrate(engine)
+    engine = _services().engine()
     with Session(engine) as session:
         report = verify_chain(session, known)
     engine.dispose()
@@ -80,11 +84,10 @@ def trust_show() -> None:
     import httpx
 
     from infra.fetch import FetchPolicy
-    from service.settings import Settings
     from verifier.peer_registries import PeerAnchors, http_fetcher
     from verifier.trust import RegistrySource, TrustRegistryInvalid
 
-    settings = Settings()
+    settings = _services().settings()
     policy = FetchPolicy(
         settings.allowed_did_web_hosts, settings.did_web_timeout_s, settings.did_web_max_bytes
     )
@@ -122,13 +125,12 @@ def trust_accredit(
     out: Path | None = typer.Option(None, help="Write the credential here instead of stdout."),
 ) -> None:
     """Sign a role credential with this instance's key (this instance as a trust anchor)."""
-    from service.db import session_scope
-    from service.runtime import Runtime
-    from service.settings import Settings
+    from infra.db import session_scope
     from verifier.accreditation import InvalidAccreditation, role_credential
 
-    settings = Settings()
-    rt = Runtime.start(settings)
+    services = _services()
+    settings = services.settings()
+    rt = services.runtime()
     try:
         registry = rt.trust.current()
         if not registry.accredits(settings.did_web_base, role):
@@ -170,9 +172,7 @@ def trust_status(
     reinstate: bool = typer.Option(False, "--reinstate", help="Lift a suspension."),
 ) -> None:
     """Revoke, suspend or reinstate a role credential this instance accredited."""
-    from service.db import session_scope
-    from service.runtime import Runtime
-    from service.settings import Settings
+    from infra.db import session_scope
     from verifier.errors import VerifierError
 
     changes = {
@@ -185,7 +185,7 @@ def trust_status(
         err.print("[red]error:[/red] give exactly one of --revoke, --suspend, --reinstate")
         raise typer.Exit(2)
     _, purpose, value = changes[chosen[0]]
-    rt = Runtime.start(Settings())
+    rt = _services().runtime()
     try:
         with session_scope(rt.engine) as session:
             rt.change_instance_credential_status(session, credential, purpose, value)

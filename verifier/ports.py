@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from fastapi import Depends, Request
 from sqlmodel import Session
 
-from infra.app import app_runtime, bearer_token
-from infra.db import db_session
+# the calling operator's DID (a FastAPI dependency, shared with the resolver's routes)
+from infra.app import operator_did
 from infra.ratelimit import RateLimit
 from verifier.passports import PassportStore
 from verifier.policy import AccessPolicy
@@ -75,13 +74,3 @@ class VerifierRuntime(Protocol):
     ) -> list[dict]: ...
 
     def operator_did(self, session: Session, token: str | None) -> str: ...
-
-
-def operator_did(
-    request: Request,
-    rt: VerifierRuntime = Depends(app_runtime),
-    session: Session = Depends(db_session),
-) -> str:
-    """FastAPI dependency: the DID of the operator the request's bearer token belongs to (the
-    service authenticates it; 401 without a valid token)."""
-    return rt.operator_did(session, bearer_token(request))

@@ -7,9 +7,17 @@ import json
 import re
 import signal
 import threading
+from typing import TYPE_CHECKING, Protocol
 
 import typer
 from rich.console import Console
+
+from infra.cli import CliServices, cli_services
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from issuer.dppregistry.sync import RegistrySync
 
 app = typer.Typer(
     help="EU DPP registry (Art 77(10)): status, sync, entries of a battery, operator profiles.",
@@ -24,14 +32,19 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _context():
-    from service.db import make_engine, migrate
-    from service.settings import Settings
+class _Services(CliServices, Protocol):
+    """What `dbp registry` takes from `dbp`: the settings, an engine, and the sync on it."""
 
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    return settings, engine
+    def registry_sync(self, engine: Engine) -> RegistrySync | None: ...
+
+
+def _services() -> _Services:
+    return cli_services()
+
+
+def _context():
+    services = _services()
+    return services.settings(), services.engine()
 
 
 @app.command()
@@ -84,10 +97,9 @@ def sync(
     from sqlmodel import Session
 
     from issuer.dppregistry import outbox
-    from service.registry import make_sync
 
     settings, engine = _context()
-    runner = make_sync(settings, engine)
+    runner = _services().registry_sync(engine)
     if runner is None:
         _fail("no registry configured: set DBP_REGISTRY_URL")
     assert runner is not None
