@@ -1,13 +1,13 @@
 """What a package's command line gets from the `dbp` command: the settings, a migrated database
 engine and the running service, in a `CliServices` object that `service/cli.py` hands in as
-the root command context's `obj`. So no package's command line imports `service` (the layer
-contracts forbid it), and each takes only what it uses."""
+the root command context's `obj` (each command takes its `typer.Context` and asks
+`cli_services(ctx)`). So no package's command line imports `service` (the layer contracts
+forbid it), and each takes only what it uses."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-import click
 from sqlalchemy import Engine
 
 __all__ = ["CliServices", "cli_services"]
@@ -32,10 +32,10 @@ class CliServices(Protocol):
         ...
 
 
-def cli_services() -> Any:
-    """The services of the `dbp` command running now (typed by the caller: `CliServices` or a
-    `Protocol` extending it)."""
-    services = click.get_current_context().find_root().obj
+def cli_services(ctx: Any) -> Any:
+    """The services the `dbp` command put in the root of `ctx` (a command's `typer.Context`),
+    typed by the caller: `CliServices` or a `Protocol` extending it."""
+    services = ctx.find_root().obj
     if services is None:
         raise RuntimeError("this command runs under `dbp` (service.cli), which hands in services")
     return services

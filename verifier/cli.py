@@ -19,13 +19,14 @@ trust_app = typer.Typer(
 err = Console(stderr=True)
 
 
-def _services() -> CliServices:
+def _services(ctx: typer.Context) -> CliServices:
     """The settings, engine and runtime `dbp` hands in (infra.cli)."""
-    return cli_services()
+    return cli_services(ctx)
 
 
 @audit_app.command("verify")
 def audit_verify(
+    ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     head: str | None = typer.Option(
         None,
@@ -46,7 +47,7 @@ def audit_verify(
             err.print("[red]error:[/red] --head must be ROW:HASH (a row number, a SHA-256 hex)")
             raise typer.Exit(2)
         known = (int(seq), digest.lower())
-    engine = _services().engine()
+    engine = _services(ctx).engine()
     with Session(engine) as session:
         report = verify_chain(session, known)
     engine.dispose()
@@ -78,7 +79,7 @@ def audit_verify(
 
 
 @trust_app.command("show")
-def trust_show() -> None:
+def trust_show(ctx: typer.Context) -> None:
     """Print the trust registry in force (the file, or the defaults), with the anchors of its
     peer registries fetched now; each anchor says where it came from (`source`)."""
     import httpx
@@ -87,7 +88,7 @@ def trust_show() -> None:
     from verifier.peer_registries import PeerAnchors, http_fetcher
     from verifier.trust import RegistrySource, TrustRegistryInvalid
 
-    settings = _services().settings()
+    settings = _services(ctx).settings()
     policy = FetchPolicy(
         settings.allowed_did_web_hosts, settings.did_web_timeout_s, settings.did_web_max_bytes
     )
@@ -109,6 +110,7 @@ def trust_show() -> None:
 
 @trust_app.command("accredit")
 def trust_accredit(
+    ctx: typer.Context,
     subject: str = typer.Option(..., help="The DID the role is accredited to."),
     role: list[str] = typer.Option(
         ...,
@@ -128,7 +130,7 @@ def trust_accredit(
     from infra.db import session_scope
     from verifier.accreditation import InvalidAccreditation, role_credential
 
-    services = _services()
+    services = _services(ctx)
     settings = services.settings()
     rt = services.runtime()
     try:
@@ -166,6 +168,7 @@ def trust_accredit(
 
 @trust_app.command("status")
 def trust_status(
+    ctx: typer.Context,
     credential: str = typer.Option(..., help="The id of a role credential this instance signed."),
     revoke: bool = typer.Option(False, "--revoke", help="Revoke it (final)."),
     suspend: bool = typer.Option(False, "--suspend", help="Suspend it."),
@@ -185,7 +188,7 @@ def trust_status(
         err.print("[red]error:[/red] give exactly one of --revoke, --suspend, --reinstate")
         raise typer.Exit(2)
     _, purpose, value = changes[chosen[0]]
-    rt = _services().runtime()
+    rt = _services(ctx).runtime()
     try:
         with session_scope(rt.engine) as session:
             rt.change_instance_credential_status(session, credential, purpose, value)

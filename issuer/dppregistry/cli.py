@@ -38,17 +38,20 @@ class _Services(CliServices, Protocol):
     def registry_sync(self, engine: Engine) -> RegistrySync | None: ...
 
 
-def _services() -> _Services:
-    return cli_services()
+def _services(ctx: typer.Context) -> _Services:
+    return cli_services(ctx)
 
 
-def _context():
-    services = _services()
+def _context(ctx: typer.Context):
+    services = _services(ctx)
     return services.settings(), services.engine()
 
 
 @app.command()
-def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
     """Entries per state, and where they go."""
     from sqlmodel import Session, func, select
 
@@ -56,7 +59,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for sc
     from issuer.dppregistry.tables import RegistryEntry
     from vocab.datetimes import utcnow
 
-    settings, engine = _context()
+    settings, engine = _context(ctx)
     with Session(engine) as session:
         counts = outbox.counts(session)
         due = session.exec(
@@ -86,6 +89,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for sc
 
 @app.command()
 def sync(
+    ctx: typer.Context,
     retry_refused: bool = typer.Option(
         False, "--retry-refused", help="Send refused and incomplete entries again first."
     ),
@@ -98,8 +102,8 @@ def sync(
 
     from issuer.dppregistry import outbox
 
-    settings, engine = _context()
-    runner = _services().registry_sync(engine)
+    settings, engine = _context(ctx)
+    runner = _services(ctx).registry_sync(engine)
     if runner is None:
         _fail("no registry configured: set DBP_REGISTRY_URL")
     assert runner is not None
@@ -134,6 +138,7 @@ def sync(
 
 @app.command()
 def show(
+    ctx: typer.Context,
     battery: str = typer.Argument(..., help="Battery id, item URI (the QR's URL) or a UPI."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
@@ -144,7 +149,7 @@ def show(
     from issuer.dppregistry.tables import RegistryEntry
     from issuer.tables import Battery
 
-    _settings, engine = _context()
+    _settings, engine = _context(ctx)
     with Session(engine) as session:
         found = (
             session.get(Battery, battery)
@@ -179,6 +184,7 @@ _REO_ID = re.compile(r"^[A-Za-z0-9]{1,50}$")
 
 @app.command()
 def profile(
+    ctx: typer.Context,
     operator: str = typer.Argument(..., help="The operator's name."),
     reo_id: str = typer.Option(
         None, "--reo-id", help="Its LEI (20 characters) or EORI number in the registry."
@@ -203,7 +209,7 @@ def profile(
     from issuer.tables import Operator
     from vocab.datetimes import utcnow
 
-    _settings, engine = _context()
+    _settings, engine = _context(ctx)
     with Session(engine) as session:
         op = session.exec(select(Operator).where(Operator.name == operator)).first()
         if op is None:
