@@ -1,41 +1,21 @@
 """What the portal's pages need of the running service, as a `Protocol`:
 `service.runtime.Runtime` implements it and the app hands it in (`infra.app.app_runtime`), so
-that the pages do not import `service`."""
+that the pages do not import `service`. The portal works through the issuer and the verifier,
+so it needs what their routers need (`issuer.ports`, `verifier.ports`) and a few settings of
+its own."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import httpx
-from sqlmodel import Session
-
-from infra.ratelimit import RateLimit
-from issuer.config import IssuerConfig
-from verifier.policy import AccessPolicy
-from verifier.presentations import VerifyPresentation
-from verifier.result import Result
+from issuer.ports import IssuerRuntime, IssuerSettings
+from verifier.ports import VerifierRuntime, VerifierSettings
 
 __all__ = ["PortalRuntime"]
 
 
-class _Waker(Protocol):
-    def wake(self) -> None: ...
-
-
-class _Settings(Protocol):
-    @property
-    def public_url(self) -> str: ...
-
-    @property
-    def public_host(self) -> str: ...
-
-    @property
-    def challenge_ttl_s(self) -> int: ...
-
-    @property
-    def allowed_challenge_domains(self) -> frozenset[str]: ...
-
+class _Settings(IssuerSettings, VerifierSettings, Protocol):
     @property
     def portal_session_minutes(self) -> int: ...
 
@@ -64,27 +44,9 @@ class _Settings(Protocol):
     def portal_pipeline_operators(self) -> str: ...
 
 
-class PortalRuntime(Protocol):
-    """The running service, as the company and authority portals and the pipeline pages use it."""
+class PortalRuntime(IssuerRuntime, VerifierRuntime, Protocol):
+    """The running service, as the company and authority portals and the pipeline pages use it:
+    the issuer's and the verifier's runtime, with the portal's settings."""
 
     @property
     def settings(self) -> _Settings: ...
-
-    @property
-    def issuer_config(self) -> IssuerConfig: ...
-
-    @property
-    def bulk_worker(self) -> _Waker | None: ...
-
-    @property
-    def http(self) -> httpx.Client: ...
-
-    @property
-    def policy(self) -> AccessPolicy: ...
-
-    @property
-    def challenge_limit(self) -> RateLimit: ...
-
-    def presentation_verifier(self) -> VerifyPresentation: ...
-
-    def verify_credential(self, session: Session, credential: object, **options: Any) -> Result: ...

@@ -18,10 +18,10 @@ from verifier.presentations import VerifyPresentation
 from verifier.result import Result
 from verifier.trust import TrustRegistry
 
-__all__ = ["VerifierRuntime", "operator_did"]
+__all__ = ["VerifierRuntime", "VerifierSettings", "operator_did"]
 
 
-class _Settings(Protocol):
+class VerifierSettings(Protocol):
     @property
     def public_url(self) -> str: ...
 
@@ -46,7 +46,7 @@ class VerifierRuntime(Protocol):
     """The running service, as the verifier's routers use it."""
 
     @property
-    def settings(self) -> _Settings: ...
+    def settings(self) -> VerifierSettings: ...
 
     @property
     def passports(self) -> PassportStore: ...
