@@ -434,7 +434,7 @@ def _model(
         headers["Link"] += f", {LINKSET_CONTEXT_LINK}"
     return _conditional(
         request,
-        json_bytes(links.asjson_bytes()),
+        json_bytes(links.as_json()),
         media_type,
         {**headers, "Cache-Control": SHORT_CACHE},
     )
@@ -595,7 +595,7 @@ def _build(
     return views.Built(
         anchor=links.anchor,
         link_header=link_header(links, linkset_url=f"{links.anchor}?linkType=linkset"),
-        linkset=json_bytes(links.asjson_bytes()),
+        linkset=json_bytes(links.as_json()),
         passport=_presentation_bytes(credentials, handover),
         page=render_passport(page).encode(),
         built_at=built_at,
