@@ -14,6 +14,8 @@ import threading
 import typer
 from rich.console import Console
 
+from infra.cli import CliServices, cli_services
+
 app = typer.Typer(
     help="Integrity anchors on Ethereum: worker, event listener, contract, account.",
     no_args_is_help=True,
@@ -26,15 +28,13 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _runtime():
+def _runtime(ctx: typer.Context):
+    """The anchor runtime on the settings and the migrated engine `dbp` hands in."""
     from anchor.runtime import AnchorRuntime
-    from service.db import make_engine, migrate
-    from service.settings import Settings
 
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    return AnchorRuntime(settings, engine, settings.load_keystore())
+    services: CliServices = cli_services(ctx)
+    settings = services.settings()
+    return AnchorRuntime(settings, services.engine(), settings.load_keystore())
 
 
 def _stop_on_signals() -> threading.Event:
@@ -58,6 +58,7 @@ def _logging(verbose: bool) -> None:
 
 @app.command()
 def worker(
+    ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="One pass, then exit (prints what it did)."),
     force: bool = typer.Option(
         False, "--force", help="Close a batch now, whatever its size and age."
@@ -69,7 +70,7 @@ def worker(
     from anchor.worker import AnchorWorker
 
     _logging(not quiet)
-    rt = _runtime()
+    rt = _runtime(ctx)
     w = AnchorWorker(rt)
     try:
         if once:
@@ -88,6 +89,7 @@ def worker(
 
 @app.command()
 def listen(
+    ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="One poll, then exit (prints what it did)."),
     from_block: int | None = typer.Option(
         None, help="Where a new cursor starts (default: the contract's deployment block, else 0)."
@@ -99,7 +101,7 @@ def listen(
     from anchor.listener import Listener
 
     _logging(not quiet)
-    rt = _runtime()
+    rt = _runtime(ctx)
     listener = Listener(rt, from_block=from_block)
     try:
         if once:
@@ -115,7 +117,10 @@ def listen(
 
 
 @app.command()
-def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
     """Queue and batch counts, the account, and the chain settings (does not contact the chain)."""
     from sqlalchemy import func
     from sqlmodel import Session, col, select
@@ -124,7 +129,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for sc
     from anchor.tables import AnchorBatch, AnchorChainEvent, AnchorCursor, AnchorLeaf
     from vocab.datetimes import format_datetime
 
-    rt = _runtime()
+    rt = _runtime(ctx)
     s = rt.settings
     with Session(rt.engine) as session:
         queued = session.exec(
@@ -188,12 +193,15 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for sc
 
 
 @app.command()
-def deploy(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+def deploy(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
     """Deploy PassportAnchor with the anchoring account; prints its address."""
     from anchor.chain import RpcChain
     from anchor.errors import AnchorError
 
-    rt = _runtime()
+    rt = _runtime(ctx)
     s = rt.settings
     try:
         if s.chain_backend == "embedded":
@@ -230,17 +238,17 @@ def deploy_contract(rt, chain) -> str:
 
 
 @app.command("import-key")
-def import_key() -> None:
+def import_key(ctx: typer.Context) -> None:
     """Store the anchoring account's private key (hex, from stdin) sealed; it becomes active."""
     from anchor import accounts
     from anchor.errors import AnchorError
-    from service.db import session_scope
+    from infra.db import session_scope
 
     if sys.stdin.isatty():
         text = typer.prompt("private key (hex)", hide_input=True)
     else:
         text = sys.stdin.readline()
-    rt = _runtime()
+    rt = _runtime(ctx)
     try:
         key = accounts.parse_private_key(text)
         with session_scope(rt.engine) as session:
@@ -254,13 +262,16 @@ def import_key() -> None:
 
 
 @app.command()
-def receipt(credential_id: str = typer.Argument(..., help="Credential id or leaf digest.")) -> None:
+def receipt(
+    ctx: typer.Context,
+    credential_id: str = typer.Argument(..., help="Credential id or leaf digest."),
+) -> None:
     """Print the anchor receipt of a credential (what GET /anchors/{id} returns)."""
     from sqlmodel import Session
 
     from anchor import receipts
 
-    rt = _runtime()
+    rt = _runtime(ctx)
     with Session(rt.engine) as session:
         if len(credential_id.removeprefix("0x")) == 64:
             found = receipts.find(session, leaf="0x" + credential_id.removeprefix("0x").lower())

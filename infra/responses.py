@@ -1,5 +1,6 @@
 """The one JSON response helper of the routers (a body written with orjson, a status, a media
-type and headers), and RFC 9457 problem responses."""
+type and headers; `json_bytes` for a router that needs the body before the response, for its
+ETag), and RFC 9457 problem responses."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from vocab.problems import PROBLEM_BASE
 JSON = "application/json"
 
 
+def json_bytes(body: object) -> bytes:
+    """`body` as JSON bytes, as `json_response` writes it: for routers that need the body before
+    the response (its ETag, or bytes stored for later scans)."""
+    return orjson.dumps(body)
+
+
 def json_response(
     body: object,
     status: int = 200,
@@ -22,7 +29,7 @@ def json_response(
     media_type: str = JSON,
 ) -> Response:
     """`body` as a JSON response (orjson: datetimes, dataclasses and big dicts fast)."""
-    return Response(orjson.dumps(body), status_code=status, media_type=media_type, headers=headers)
+    return Response(json_bytes(body), status_code=status, media_type=media_type, headers=headers)
 
 
 def _title(code: str) -> str:

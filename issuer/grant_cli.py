@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.cli import CliServices, cli_services
+
 app = typer.Typer(
     help="Access grants: let a named party read tiers of your batteries until a date.",
     no_args_is_help=True,
@@ -24,17 +26,16 @@ def _fail(message: str) -> None:
 
 
 @contextmanager
-def _operator_session(name: str):
+def _operator_session(ctx: typer.Context, name: str):
     """A committed-on-success session, the operator named `name`, and the issuer's config."""
+    from infra.db import session_scope
     from issuer import operators
     from issuer.config import IssuerConfig
     from issuer.errors import IssuerError
-    from service.db import make_engine, migrate, session_scope
-    from service.settings import Settings
 
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
+    services: CliServices = cli_services(ctx)
+    settings = services.settings()
+    engine = services.engine()
     config = IssuerConfig(
         public_url=settings.public_url,
         did_web_base=settings.did_web_base,
@@ -51,6 +52,7 @@ def _operator_session(name: str):
 
 @app.command("issue")
 def grant_issue(
+    ctx: typer.Context,
     operator: str = typer.Option(..., help="The operator granting access (its name)."),
     grantee: str = typer.Option(..., help="The DID of the party granted access."),
     battery: list[str] = typer.Option(
@@ -67,7 +69,7 @@ def grant_issue(
     from issuer import credentials, grants
 
     body = {"grantee": grantee, "batteries": battery, "tiers": tier, "expiry": until}
-    with _operator_session(operator) as (session, op, config):
+    with _operator_session(ctx, operator) as (session, op, config):
         subject = grants.grant_subject(session, op, body)
         signed = grants.sign_grant(
             session,
@@ -87,13 +89,14 @@ def grant_issue(
 
 @app.command("list")
 def grant_list(
+    ctx: typer.Context,
     operator: str = typer.Option(..., help="The operator whose grants are listed."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """The operator's grants with their state: active, expired, suspended or revoked."""
     from issuer import grants
 
-    with _operator_session(operator) as (session, op, _):
+    with _operator_session(ctx, operator) as (session, op, _):
         rows = [g.as_json() for g in grants.list_grants(session, op)]
     if as_json:
         typer.echo(json.dumps(rows))
@@ -116,6 +119,7 @@ def grant_list(
 
 @app.command("revoke")
 def grant_revoke(
+    ctx: typer.Context,
     grant_id: str = typer.Argument(..., help="The grant's id (urn:uuid:...)."),
     operator: str = typer.Option(..., help="The operator that issued the grant."),
     suspend: bool = typer.Option(False, "--suspend", help="Suspend it instead (reversible)."),
@@ -132,6 +136,6 @@ def grant_revoke(
         change, outcome = statuslists.StatusChange(bitstring.SUSPENSION, True), "suspended"
     if reinstate:
         change, outcome = statuslists.StatusChange(bitstring.SUSPENSION, False), "reinstated"
-    with _operator_session(operator) as (session, op, config):
+    with _operator_session(ctx, operator) as (session, op, config):
         grants.change_grant_status(session, config, op, grant_id, change)
     typer.echo(f"{grant_id}: {outcome}")

@@ -15,7 +15,7 @@ from proofs.dataintegrity import VerificationMethodResolver
 from proofs.signer import Keystore
 from resolver.didweb import DidWebPolicy
 
-__all__ = ["IssuerRuntime"]
+__all__ = ["IssuerRuntime", "IssuerSettings"]
 
 
 class _Waker(Protocol):
@@ -27,7 +27,7 @@ class _Resolver(Protocol):
     def verification_method(self) -> VerificationMethodResolver: ...
 
 
-class _Settings(Protocol):
+class IssuerSettings(Protocol):
     @property
     def did_web_base(self) -> str: ...
 
@@ -46,7 +46,7 @@ class IssuerRuntime(Protocol):
     `documents.api`) use it."""
 
     @property
-    def settings(self) -> _Settings: ...
+    def settings(self) -> IssuerSettings: ...
 
     @property
     def issuer_config(self) -> IssuerConfig: ...

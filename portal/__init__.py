@@ -3,8 +3,9 @@
 the issuer, verifier and resolver through their public functions (issuer.views and the like).
 
 Public (routers the service mounts): `authority`, `company`, `dashboards`, `pages`,
-`pipeline_pages`. Internal: `charts`, `errors`, `figures`, `flags`, `forms`, `render`, `sessions`,
-`tables`.
+`pipeline_pages`; `ports`: `PortalRuntime`, what the pages need of the running service (a
+Protocol). Internal: `areas` (the signed-in page frame and signing out, shared by both portals),
+`charts`, `errors`, `figures`, `flags`, `forms`, `render`, `sessions`, `tables`.
 """
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "dashboards",
     "pages",
     "pipeline_pages",
+    "ports",
 ]

@@ -21,19 +21,22 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from sqlmodel import Session, select
 
+from infra.app import app_runtime
+from infra.bodies import json_object
+from infra.db import db_session
 from infra.fetch import FetchPolicy
 from infra.openapi import content, json_body, merge, problems
+from infra.responses import json_response
 from issuer import listing, views
 from portal import federation, flags, forms, sessions
+from portal.areas import Area, secure
 from portal.company import CATEGORIES, STATUSES
 from portal.errors import BadForm, NotSignedIn, PortalError
+from portal.ports import PortalRuntime
 from portal.render import NO_STORE, page
 from portal.tables import PortalSession
 from resolver.qr import qr_image
 from resolver.verdict import panel
-from service.bodies import json_object
-from service.deps import db_session, runtime
-from service.runtime import Runtime
 from verifier import audit, challenges
 from verifier.access import record
 from verifier.audit import Decision
@@ -56,6 +59,7 @@ NAV = (
     ("/authority/access-log", "Access log"),
     ("/dashboards", "Dashboards"),
 )
+AREA = Area("Authority portal", NAV, login="/authority/login", logout="/authority/logout")
 
 
 class UnknownLogin(PortalError):
@@ -83,15 +87,11 @@ class Authority:
     def csrf(self) -> str:
         return self.row.csrf
 
-    def tiers(self, rt: Runtime) -> list[Tier]:
+    def tiers(self, rt: PortalRuntime) -> list[Tier]:
         wanted: set[Tier] = set()
         for reader in self.readers:
             wanted |= rt.policy.tiers_for_reader(reader)
         return [t for t in Tier if t in wanted]
-
-
-def _secure(rt: Runtime, request: Request) -> bool:
-    return rt.settings.public_url.startswith("https://") or request.url.scheme == "https"
 
 
 def signed_in(request: Request, session: Session = Depends(db_session)) -> Authority:
@@ -111,23 +111,21 @@ def api_caller(request: Request, session: Session = Depends(db_session)) -> Auth
 
 
 def _page(template: str, who: Authority, current: str, status: int = 200, **values: Any):
-    return page(
-        template, status=status, area_name="Authority portal", nav=NAV, current=current,
-        signed_in=True, signout_action="/authority/logout", csrf=who.csrf, authority=who,
-        **values,
-    )  # fmt: skip
+    return AREA.page(template, who, current, status, authority=who, **values)
 
 
 # --- sign-in by presentation --------------------------------------------------------------------
 
 
-def _login_url(rt: Runtime, challenge: str) -> str:
+def _login_url(rt: PortalRuntime, challenge: str) -> str:
     return f"{rt.settings.public_url}/authority/login/{challenge}"
 
 
 @router.get("/login")
 def login_page(
-    request: Request, rt: Runtime = Depends(runtime), session: Session = Depends(db_session)
+    request: Request,
+    rt: PortalRuntime = Depends(app_runtime),
+    session: Session = Depends(db_session),
 ) -> Response:
     row = sessions.by_secret(session, request.cookies.get(sessions.COOKIE))
     live = row is not None and as_utc(row.expires_at) > utcnow()
@@ -156,7 +154,7 @@ def login_page(
     )  # fmt: skip
     if response_cookie is not None:
         sessions.set_cookie(
-            response, response_cookie.secret, secure=_secure(rt, request),
+            response, response_cookie.secret, secure=secure(rt, request),
             max_age=rt.settings.challenge_ttl_s,
         )  # fmt: skip
     return response
@@ -179,7 +177,7 @@ def _pending(session: Session, challenge: str) -> PortalSession:
     summary="What a wallet needs to sign in the browser waiting on the sign-in page",
 )
 def login_request(
-    challenge: str, rt: Runtime = Depends(runtime), session: Session = Depends(db_session)
+    challenge: str, rt: PortalRuntime = Depends(app_runtime), session: Session = Depends(db_session)
 ) -> Response:
     """What a wallet needs to sign in the waiting browser (JSON)."""
     _pending(session, challenge)
@@ -189,10 +187,10 @@ def login_request(
         "presentationEndpoint": f"{rt.settings.public_url}/authority/presentations/{challenge}",
         "credentialTypes": ["AuthorityCredential"],
     }
-    return Response(orjson.dumps(body), media_type="application/json", headers=NO_STORE)
+    return json_response(body, headers=NO_STORE)
 
 
-def _authenticate(session: Session, rt: Runtime, presentation: Any) -> tuple[str, dict]:
+def _authenticate(session: Session, rt: PortalRuntime, presentation: Any) -> tuple[str, dict]:
     """The authority a presentation proves (logged as action `authority-sign-in`); a logged
     refusal otherwise."""
     now = utcnow()
@@ -227,7 +225,7 @@ def _authenticate(session: Session, rt: Runtime, presentation: Any) -> tuple[str
 def present_for_login(
     challenge: str,
     body: dict = Depends(json_object),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     pending_id = _pending(session, challenge).id_hash
@@ -246,10 +244,8 @@ def present_for_login(
     row.expires_at = utcnow() + timedelta(minutes=rt.settings.portal_session_minutes)
     session.add(row)
     session.commit()
-    return Response(
-        orjson.dumps({"signedIn": True, "authority": requester, "readers": grants["readers"]}),
-        media_type="application/json",
-        headers=NO_STORE,
+    return json_response(
+        {"signedIn": True, "authority": requester, "readers": grants["readers"]}, headers=NO_STORE
     )
 
 
@@ -264,7 +260,7 @@ def present_for_login(
 )
 def token_for_presentation(
     body: dict = Depends(json_object),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     """A bearer token for `GET /passports`, for a presentation of an AuthorityCredential over a
@@ -275,17 +271,14 @@ def token_for_presentation(
         session, TOKEN, requester, timedelta(minutes=minutes), grants=json.dumps(grants)
     )
     session.commit()
-    return Response(
-        orjson.dumps(
-            {
-                "token": started.secret,
-                "tokenType": "Bearer",
-                "expires": format_datetime(started.row.expires_at),
-                "authority": requester,
-            }
-        ),
-        status_code=201,
-        media_type="application/json",
+    return json_response(
+        {
+            "token": started.secret,
+            "tokenType": "Bearer",
+            "expires": format_datetime(started.row.expires_at),
+            "authority": requester,
+        },
+        201,
         headers=NO_STORE,
     )
 
@@ -295,15 +288,10 @@ def logout(
     request: Request,
     csrf: str | None = Form(None),
     who: Authority = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
-    sessions.check_csrf(who.row, csrf)
-    sessions.end(session, request)
-    session.commit()
-    response = RedirectResponse("/authority/login", status_code=303)
-    sessions.clear_cookie(response, secure=_secure(rt, request))
-    return response
+    return AREA.sign_out(request, rt, session, who, csrf)
 
 
 # --- search -------------------------------------------------------------------------------------
@@ -359,7 +347,9 @@ def _listed(b: listing.Listed) -> dict[str, Any]:
     }
 
 
-def _peer_answers(rt: Runtime, shown: dict[str, str], limit: int) -> list[federation.PeerAnswer]:
+def _peer_answers(
+    rt: PortalRuntime, shown: dict[str, str], limit: int
+) -> list[federation.PeerAnswer]:
     """The peer instances' answers to the same filters (portal.federation)."""
     settings = rt.settings
     policy = FetchPolicy(
@@ -400,7 +390,7 @@ def passports_api(
         ),
     ),
     who: Authority = Depends(api_caller),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     """Passports on this instance (and, with `peers=true`, on its peer instances) by GTIN,
@@ -423,7 +413,7 @@ def passports_api(
             federation.PeerAnswer(here, items=items, more=more).as_json(),
             *(a.as_json() for a in answers),
         ]
-    return Response(orjson.dumps(body), media_type="application/json", headers=NO_STORE)
+    return json_response(body, headers=NO_STORE)
 
 
 @router.get("")
@@ -436,7 +426,7 @@ def search(
     request: Request,
     after: str | None = Query(None),
     who: Authority = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     filters, shown = _filters(request)
@@ -483,7 +473,7 @@ def _rows(subject: Any, path: str = "") -> list[tuple[str, str]]:
 def battery(
     battery_id: str,
     who: Authority = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     view = views.battery_by_id(session, battery_id)
@@ -554,7 +544,7 @@ def verify(
     csrf: str | None = Form(None),
     credential: str | None = Form(None),
     who: Authority = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     sessions.check_csrf(who.row, csrf)

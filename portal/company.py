@@ -22,6 +22,8 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from infra.app import app_runtime
+from infra.db import db_session
 from issuer import (
     batteries,
     bulk,
@@ -39,11 +41,11 @@ from issuer.tables import Operator
 from issuer.transactions import commit_with_retry
 from issuer.transfer_api import accept, notifier
 from portal import flags, forms, sessions
+from portal.areas import Area, secure
 from portal.errors import BadForm, NotSignedIn, NotYours, PortalError
+from portal.ports import PortalRuntime
 from portal.render import page
 from resolver.verdict import panel
-from service.deps import db_session, runtime
-from service.runtime import Runtime
 from verifier import audit
 from vocab.datetimes import format_datetime, utcnow
 from vocab.errors import VocabError
@@ -71,10 +73,7 @@ ACTIONS = {
     "suspend": (statuslists.bitstring.SUSPENSION, True, "Suspend"),
     "reinstate": (statuslists.bitstring.SUSPENSION, False, "Reinstate"),
 }
-
-
-def _secure(rt: Runtime, request: Request) -> bool:
-    return rt.settings.public_url.startswith("https://") or request.url.scheme == "https"
+AREA = Area("Company portal", NAV, login="/portal/login", logout="/portal/logout")
 
 
 class Signed:
@@ -98,18 +97,7 @@ def signed_in(request: Request, session: Session = Depends(db_session)) -> Signe
 
 
 def _page(template: str, who: Signed, current: str, status: int = 200, **values: Any):
-    return page(
-        template,
-        status=status,
-        area_name="Company portal",
-        nav=NAV,
-        current=current,
-        signed_in=True,
-        signout_action="/portal/logout",
-        csrf=who.csrf,
-        operator=who.operator,
-        **values,
-    )
+    return AREA.page(template, who, current, status, operator=who.operator, **values)
 
 
 def _refused(exc: Exception) -> PortalError:
@@ -129,13 +117,13 @@ def home(request: Request) -> Response:
 
 
 @router.get("/login")
-def login_form(request: Request, rt: Runtime = Depends(runtime)) -> Response:
+def login_form(request: Request, rt: PortalRuntime = Depends(app_runtime)) -> Response:
     token = secrets.token_urlsafe(24)
     response = page(
         "portal_login.html", title="Sign in", area_name="Company portal", csrf=token, error=None
     )
     response.set_cookie(
-        LOGIN_CSRF, token, max_age=1800, httponly=True, secure=_secure(rt, request),
+        LOGIN_CSRF, token, max_age=1800, httponly=True, secure=secure(rt, request),
         samesite="strict", path="/portal",
     )  # fmt: skip
     return response
@@ -146,7 +134,7 @@ def login(
     request: Request,
     token: str | None = Form(None),
     csrf: str | None = Form(None),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     expected = request.cookies.get(LOGIN_CSRF)
@@ -167,7 +155,7 @@ def login(
     started = sessions.start(session, sessions.OPERATOR, operator.id, timedelta(minutes=minutes))
     session.commit()
     response = RedirectResponse("/portal/batteries", status_code=303)
-    sessions.set_cookie(response, started.secret, secure=_secure(rt, request), max_age=minutes * 60)
+    sessions.set_cookie(response, started.secret, secure=secure(rt, request), max_age=minutes * 60)
     response.delete_cookie(LOGIN_CSRF, path="/portal")
     return response
 
@@ -177,15 +165,10 @@ def logout(
     request: Request,
     csrf: str | None = Form(None),
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
-    sessions.check_csrf(who.row, csrf)
-    sessions.end(session, request)
-    session.commit()
-    response = RedirectResponse("/portal/login", status_code=303)
-    sessions.clear_cookie(response, secure=_secure(rt, request))
-    return response
+    return AREA.sign_out(request, rt, session, who, csrf)
 
 
 # --- batteries ----------------------------------------------------------------------------------
@@ -261,7 +244,7 @@ def battery_detail(
     battery_id: str,
     request: Request,
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     view = _own_battery(session, who, battery_id)
@@ -298,7 +281,7 @@ def change_status(
     action: str | None = Form(None),
     confirm: str | None = Form(None),
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     sessions.check_csrf(who.row, csrf)
@@ -375,7 +358,7 @@ async def issue(
     passport: str | None = Form(None),
     passport_file: UploadFile | None = File(None),
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     sessions.check_csrf(who.row, csrf)
@@ -389,7 +372,7 @@ async def issue(
 
 
 def _issue(
-    rt: Runtime, session: Session, operator: Operator, registration: dict, data: dict
+    rt: PortalRuntime, session: Session, operator: Operator, registration: dict, data: dict
 ) -> Response:
     notify = notifier(rt)
 
@@ -429,7 +412,7 @@ async def bulk_upload(
     key: str | None = Form(None),
     items_file: UploadFile | None = File(None),
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     sessions.check_csrf(who.row, csrf)
@@ -459,7 +442,7 @@ async def bulk_upload(
 def job_progress(
     job_id: str,
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     try:
@@ -560,7 +543,7 @@ def post_event(
     cycles: str | None = Form(None),
     battery_status: str | None = Form(None),
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     sessions.check_csrf(who.row, csrf)
@@ -601,7 +584,7 @@ def offer_transfer(
     to: str | None = Form(None),
     endpoint: str | None = Form(None),
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     sessions.check_csrf(who.row, csrf)
@@ -636,7 +619,7 @@ async def accept_transfer(
     offer: str | None = Form(None),
     offer_file: UploadFile | None = File(None),
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     sessions.check_csrf(who.row, csrf)

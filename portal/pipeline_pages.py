@@ -18,25 +18,25 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from infra.app import app_runtime
 from pipeline.errors import PipelineError
 from portal import forms, sessions
 from portal.company import Signed, _page, signed_in
 from portal.errors import BadForm, NotYours
-from service.deps import runtime
-from service.runtime import Runtime
+from portal.ports import PortalRuntime
 from vocab.datetimes import format_datetime, utcnow
 from vocab.errors import VocabError
 
 router = APIRouter(prefix="/portal/pipeline", include_in_schema=False)
 
 
-def _state(rt: Runtime, who: Signed):
+def _state(rt: PortalRuntime, who: Signed):
     from pipeline.state import State
 
     return State(_config(rt, who).state_dir)
 
 
-def _config(rt: Runtime, who: Signed):
+def _config(rt: PortalRuntime, who: Signed):
     from pipeline.config import load
 
     allowed = {n.strip() for n in rt.settings.portal_pipeline_operators.split(",") if n.strip()}
@@ -52,7 +52,9 @@ def _config(rt: Runtime, who: Signed):
 
 
 @router.get("")
-def overview(who: Signed = Depends(signed_in), rt: Runtime = Depends(runtime)) -> Response:
+def overview(
+    who: Signed = Depends(signed_in), rt: PortalRuntime = Depends(app_runtime)
+) -> Response:
     state = _state(rt, who)
     try:
         runs = state.rows("select * from runs order by started_at desc limit 50")
@@ -76,7 +78,7 @@ def lineage(
     item: str | None = Query(None),
     attribute: str | None = Query(None),
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
 ) -> Response:
     from pipeline.lineage import explain
 
@@ -166,7 +168,7 @@ def quarantine_entry(
     qid: str,
     fixed: int = Query(0, ge=0, le=1),
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
 ) -> Response:
     from pipeline import quarantine
 
@@ -196,14 +198,14 @@ async def fix_entry(
     qid: str,
     request: Request,
     who: Signed = Depends(signed_in),
-    rt: Runtime = Depends(runtime),
+    rt: PortalRuntime = Depends(app_runtime),
 ) -> Response:
     form = await request.form()
     sessions.check_csrf(who.row, form.get("csrf"))
     return await run_in_threadpool(_fix, qid, form, who, rt)
 
 
-def _fix(qid: str, form: Any, who: Signed, rt: Runtime) -> Response:
+def _fix(qid: str, form: Any, who: Signed, rt: PortalRuntime) -> Response:
     from pipeline import quarantine
     from pipeline.formats import member
 

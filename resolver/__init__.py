@@ -11,7 +11,8 @@
 - `resolver.qr`: QR codes (segno); `resolver.description`: `/.well-known/gs1resolver`.
 - `resolver.page`, `page_values`, `verdict`, `templates/`: the consumer page.
 - `resolver.sources`: the `PassportSource` protocol the service implements with the issuer's views
-  and the full verification; `resolver.api`: the routes.
+  and the full verification; `resolver.ports`: `ResolverRuntime`, what the routes need of the
+  running service (a Protocol); `resolver.api`: the routes.
 
 Nothing here signs or verifies: credentials and their checks come through `PassportSource`.
 
@@ -30,6 +31,7 @@ __all__ = [
     "didweb",
     "errors",
     "page",
+    "ports",
     "qr",
     "registry",
     "sources",

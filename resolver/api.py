@@ -11,7 +11,11 @@ from fastapi.responses import Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from infra.app import app_runtime
+from infra.bodies import json_object
+from infra.db import db_session
 from infra.openapi import content, json_body, merge, problems, redirect, unchanged
+from infra.responses import json_bytes, json_response
 from resolver import battery_dids, linktypes, model_links, registry, resolution, views
 from resolver.battery_links import build_linkset, default_target, handed_over_text
 from resolver.caching import etag, not_modified
@@ -44,14 +48,12 @@ from resolver.page import (
     render_model,
     render_passport,
 )
+from resolver.ports import ResolverRuntime, operator_did
 from resolver.qr import MEDIA_TYPES as QR_MEDIA_TYPES
 from resolver.qr import qr_image
 from resolver.registry import UnknownBattery
 from resolver.tables import BatteryRoute
 from resolver.verdict import panel
-from service.bodies import json_object
-from service.deps import current_operator_did, db_session, runtime
-from service.runtime import Runtime
 from vocab.context import VC_CONTEXT_URL
 from vocab.datetimes import utcnow
 from vocab.errors import VocabError
@@ -120,12 +122,6 @@ LINKSET_CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
 LINKSET_CONTEXT_LINK = (
     f'<{LINKSET_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 )
-
-
-def _json(document: Any) -> bytes:
-    # orjson straight to bytes: the body is needed before the response for its ETag, and this
-    # is what ORJSONResponse does inside (FastAPI now deprecates constructing that class)
-    return orjson.dumps(document)
 
 
 def _raw_path(request: Request) -> str:
@@ -207,7 +203,7 @@ def _html_error(exc: Exception, item_uri: str | None) -> Response:
 async def resolve_item(
     request: Request,
     item_path: str,
-    rt: Runtime = Depends(runtime),
+    rt: ResolverRuntime = Depends(app_runtime),
 ) -> Response:
     # The whole scan runs in one worker thread (database calls block), with a session of its
     # own: fewer hops from the event loop than a sync handler with a session dependency.
@@ -215,7 +211,7 @@ async def resolve_item(
     return await run_in_threadpool(_resolve_item, request, rt)
 
 
-def _resolve_item(request: Request, rt: Runtime) -> Response:
+def _resolve_item(request: Request, rt: ResolverRuntime) -> Response:
     raw_path = _raw_path(request)
     accept = request.headers.get("accept")
     own_url = rt.settings.public_url
@@ -245,7 +241,7 @@ def _resolve_item(request: Request, rt: Runtime) -> Response:
     return answer
 
 
-def stored_scan(request: Request, rt: Runtime) -> Response | None:
+def stored_scan(request: Request, rt: ResolverRuntime) -> Response | None:
     """The answer to a GET or HEAD of an item URI when it needs no building (the battery's
     stored bytes, a QR image, a redirect elsewhere); None otherwise, and errors raise: then
     `resolve_item` answers. service.scans serves scans with this ahead of the router."""
@@ -256,7 +252,7 @@ def stored_scan(request: Request, rt: Runtime) -> Response | None:
 
 def _stored_scan(
     request: Request,
-    rt: Runtime,
+    rt: ResolverRuntime,
     item: ItemRequest,
     raw_path: str,
     wanted: frozenset[str] = frozenset(views.BLOBS),
@@ -286,7 +282,7 @@ def _wanted(request: Request, item: ItemRequest) -> frozenset[str]:
 
 def _scan(
     request: Request,
-    rt: Runtime,
+    rt: ResolverRuntime,
     session: Any,
     item: ItemRequest,
     raw_path: str,
@@ -397,7 +393,7 @@ def _preferred(targets: list[Target], accept: str | None) -> Target:
 
 
 def _model(
-    request: Request, rt: Runtime, session: Session, model: ModelRequest, raw_path: str
+    request: Request, rt: ResolverRuntime, session: Session, model: ModelRequest, raw_path: str
 ) -> Response:
     """The answer at the model level (resolver.model_links): for `/01/{gtin}` with or without
     `/22/` and `/10/`, and for an item URI whose serial is not registered here."""
@@ -437,7 +433,10 @@ def _model(
     if media_type == LINKSET_MEDIA_TYPE:
         headers["Link"] += f", {LINKSET_CONTEXT_LINK}"
     return _conditional(
-        request, _json(links.as_json()), media_type, {**headers, "Cache-Control": SHORT_CACHE}
+        request,
+        json_bytes(links.as_json()),
+        media_type,
+        {**headers, "Cache-Control": SHORT_CACHE},
     )
 
 
@@ -538,7 +537,7 @@ def _stored(
 
 
 def _build(
-    rt: Runtime,
+    rt: ResolverRuntime,
     session: Session,
     route: BatteryRoute,
     battery: Any,
@@ -596,7 +595,7 @@ def _build(
     return views.Built(
         anchor=links.anchor,
         link_header=link_header(links, linkset_url=f"{links.anchor}?linkType=linkset"),
-        linkset=_json(links.as_json()),
+        linkset=json_bytes(links.as_json()),
         passport=_presentation_bytes(credentials, handover),
         page=render_passport(page).encode(),
         built_at=built_at,
@@ -618,7 +617,7 @@ def _presentation_bytes(credentials: list[dict], handover: Any) -> bytes | None:
         # `description` is a VC 2.0 context term (schema:description): the presentation stays
         # valid JSON-LD, and the credentials inside are untouched.
         presentation["description"] = handed_over_text(handover)
-    return _json(presentation)
+    return json_bytes(presentation)
 
 
 def _qr(request: Request, item: ItemRequest, anchor: str) -> Response:
@@ -632,7 +631,7 @@ def _qr(request: Request, item: ItemRequest, anchor: str) -> Response:
 
 
 def _item_link_header(
-    rt: Runtime, session: Session, route: BatteryRoute, item: ItemRequest, raw_path: str
+    rt: ResolverRuntime, session: Session, route: BatteryRoute, item: ItemRequest, raw_path: str
 ) -> str:
     own_url = rt.settings.public_url
     anchor = own_url + item.canonical_path
@@ -650,7 +649,9 @@ def _item_link_header(
 
 @router.options("/01/{item_path:path}", include_in_schema=False)
 def item_preflight(
-    request: Request, rt: Runtime = Depends(runtime), session: Session = Depends(db_session)
+    request: Request,
+    rt: ResolverRuntime = Depends(app_runtime),
+    session: Session = Depends(db_session),
 ) -> Response:
     """CORS preflight (GS1 resolvers support OPTIONS): scripts on any origin may send the
     headers negotiation and revalidation need. For a battery served here the answer carries the
@@ -700,14 +701,14 @@ def item_preflight(
 def battery_did_document(
     request: Request,
     battery_id: str,
-    rt: Runtime = Depends(runtime),
+    rt: ResolverRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     route = registry.by_id(session, battery_id)
     document = battery_dids.did_document(
         route, own_url=rt.settings.public_url, backup_url=rt.settings.backup_url
     )
-    body = _json(document)
+    body = json_bytes(document)
     return _conditional(request, body, DID_JSON, {"Cache-Control": SHORT_CACHE})
 
 
@@ -721,7 +722,7 @@ def battery_did_document(
 def resolve_did(
     request: Request,
     did: str,
-    rt: Runtime = Depends(runtime),
+    rt: ResolverRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     prefix = "/1.0/identifiers/"
@@ -730,7 +731,7 @@ def resolve_did(
     answer = resolution.resolve(
         rt.resolver(session), resolution.did_from_path(raw_did), request.headers.get("accept")
     )
-    body = _json(answer.body)
+    body = json_bytes(answer.body)
     headers = {**CORS, "Vary": "Accept"}
     if answer.status == 200:
         # `retrieved` differs on every call, so the validator covers the document only (weak)
@@ -762,8 +763,8 @@ def resolve_did(
 def put_route(
     battery_id: str,
     body: dict = Depends(json_object),
-    operator_did: str = Depends(current_operator_did),
-    rt: Runtime = Depends(runtime),
+    caller_did: str = Depends(operator_did),
+    rt: ResolverRuntime = Depends(app_runtime),
     session: Session = Depends(db_session),
 ) -> Response:
     unknown = sorted(set(body) - {"holderDid", "endpoint"})
@@ -775,13 +776,13 @@ def put_route(
     own_url = rt.settings.public_url
     endpoint = registry.normalise_endpoint(body.get("endpoint"), field="endpoint", own_url=own_url)
     route = registry.by_id(session, battery_id)
-    if route.holder_did != operator_did:
+    if route.holder_did != caller_did:
         raise NotHolder(
             f"battery {battery_id} is held by {route.holder_did}; only its holder can re-point it"
         )
     registry.repoint(session, route, holder_did=holder, endpoint=endpoint)
     session.commit()
-    return Response(_json(route_view(route, own_url)), media_type="application/json")
+    return json_response(route_view(route, own_url))
 
 
 def _looks_like_did(value: str) -> bool:
@@ -819,8 +820,8 @@ def route_view(route: BatteryRoute, own_url: str) -> dict[str, Any]:
     response_class=Response,
     responses=merge(content(200, "application/json"), unchanged()),
 )
-def describe(request: Request, rt: Runtime = Depends(runtime)) -> Response:
-    body = _json(resolver_description(rt.settings.public_url))
+def describe(request: Request, rt: ResolverRuntime = Depends(app_runtime)) -> Response:
+    body = json_bytes(resolver_description(rt.settings.public_url))
     return _conditional(
         request, body, "application/json", {"Cache-Control": "public, max-age=3600"}
     )

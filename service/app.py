@@ -44,7 +44,13 @@ from resolver.api import router as resolver_router
 from resolver.errors import ResolverError
 from service import health, metrics, problems, roles
 from service.bodies import BodyError, BodySizeLimit, json_object, optional_json_object
-from service.deps import current_operator, current_operator_did, db_session, runtime
+from service.deps import (
+    current_operator,
+    current_operator_did,
+    db_session,
+    operator_did,
+    runtime,
+)
 from service.documents import router as documents_router
 from service.observe import ObserveRequests
 from service.runtime import Runtime
@@ -222,7 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.document_responses(
         app,
         [*routers_for(role), health.router],
-        authenticated_by=[current_operator, current_operator_did],
+        authenticated_by=[current_operator, current_operator_did, operator_did],
         json_bodies=[json_object],
         optional_json_bodies=[optional_json_object],
         database=[db_session, runtime],
@@ -240,7 +246,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=content(200, metrics.CONTENT_TYPE),
     )
     def metrics_(request: Request) -> Response:
-        # the state directly: service.deps.runtime is a coroutine function now
+        # the state directly: the runtime dependency (infra.app.app_runtime) is a coroutine
         rt: Runtime = request.app.state.runtime
         return Response(metrics.exposition(rt.engine), media_type=metrics.CONTENT_TYPE)
 

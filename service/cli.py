@@ -54,9 +54,15 @@ err = Console(stderr=True)
 
 
 @app.callback()
-def _main() -> None:
+def _main(ctx: typer.Context) -> None:
     """Commands that write a primary's tables log their changes for the backup pusher too."""
     import os
+
+    from service.cli_services import Services
+
+    # the packages' command lines take their settings, engine and runtime from here
+    # (infra.cli.cli_services), so that they do not import `service`
+    ctx.obj = Services()
 
     if os.environ.get("DBP_BACKUP_PUSH_URL"):
         from issuer.backup import outbox

@@ -1,13 +1,15 @@
 """FastAPI dependencies shared by the packages' routers. `db_session` lives in `infra.db` and the
-operator's authentication in `issuer.auth` (so that routers need not import `service`); they are
+operator's authentication in `issuer.auth`, the runtime and the calling operator's DID for
+routes outside the issuer in `infra.app` (so that routers need not import `service`); they are
 importable from here too."""
 
 from __future__ import annotations
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlmodel import Session
 
-from infra.app import bearer_token
+from infra.app import app_runtime as runtime  # the one runtime dependency (infra); re-exported
+from infra.app import bearer_token, operator_did
 from infra.db import db_session
 from issuer.auth import current_operator, current_operator_did
 from resolver.dids import DidResolver
@@ -19,14 +21,9 @@ __all__ = [
     "current_operator_did",
     "db_session",
     "did_resolver",
+    "operator_did",
     "runtime",
 ]
-
-
-async def runtime(request: Request) -> Runtime:
-    # A coroutine: FastAPI runs a sync dependency in the threadpool, a hop to a worker thread
-    # and back (~0.1 ms of CPU) on every request only to read an attribute.
-    return request.app.state.runtime
 
 
 def did_resolver(

@@ -9,6 +9,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from infra.cli import CliServices, cli_services
+
 audit_app = typer.Typer(help="The access log: check its hash chain.", no_args_is_help=True)
 trust_app = typer.Typer(
     help="The trust registry and role credentials this instance accredits.", no_args_is_help=True
@@ -17,8 +19,14 @@ trust_app = typer.Typer(
 err = Console(stderr=True)
 
 
+def _services(ctx: typer.Context) -> CliServices:
+    """The settings, engine and runtime `dbp` hands in (infra.cli)."""
+    return cli_services(ctx)
+
+
 @audit_app.command("verify")
 def audit_verify(
+    ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     head: str | None = typer.Option(
         None,
@@ -30,8 +38,6 @@ def audit_verify(
     """Recompute the access log's hash chain; exit 1 and name the first broken row if any."""
     from sqlmodel import Session
 
-    from service.db import make_engine, migrate
-    from service.settings import Settings
     from verifier.audit import verify_chain
 
     known = None
@@ -41,8 +47,7 @@ def audit_verify(
             err.print("[red]error:[/red] --head must be ROW:HASH (a row number, a SHA-256 hex)")
             raise typer.Exit(2)
         known = (int(seq), digest.lower())
-    engine = make_engine(Settings().resolved_database_url)
-    migrate(engine)
+    engine = _services(ctx).engine()
     with Session(engine) as session:
         report = verify_chain(session, known)
     engine.dispose()
@@ -74,17 +79,16 @@ def audit_verify(
 
 
 @trust_app.command("show")
-def trust_show() -> None:
+def trust_show(ctx: typer.Context) -> None:
     """Print the trust registry in force (the file, or the defaults), with the anchors of its
     peer registries fetched now; each anchor says where it came from (`source`)."""
     import httpx
 
     from infra.fetch import FetchPolicy
-    from service.settings import Settings
     from verifier.peer_registries import PeerAnchors, http_fetcher
     from verifier.trust import RegistrySource, TrustRegistryInvalid
 
-    settings = Settings()
+    settings = _services(ctx).settings()
     policy = FetchPolicy(
         settings.allowed_did_web_hosts, settings.did_web_timeout_s, settings.did_web_max_bytes
     )
@@ -106,6 +110,7 @@ def trust_show() -> None:
 
 @trust_app.command("accredit")
 def trust_accredit(
+    ctx: typer.Context,
     subject: str = typer.Option(..., help="The DID the role is accredited to."),
     role: list[str] = typer.Option(
         ...,
@@ -122,13 +127,12 @@ def trust_accredit(
     out: Path | None = typer.Option(None, help="Write the credential here instead of stdout."),
 ) -> None:
     """Sign a role credential with this instance's key (this instance as a trust anchor)."""
-    from service.db import session_scope
-    from service.runtime import Runtime
-    from service.settings import Settings
+    from infra.db import session_scope
     from verifier.accreditation import InvalidAccreditation, role_credential
 
-    settings = Settings()
-    rt = Runtime.start(settings)
+    services = _services(ctx)
+    settings = services.settings()
+    rt = services.runtime()
     try:
         registry = rt.trust.current()
         if not registry.accredits(settings.did_web_base, role):
@@ -164,15 +168,14 @@ def trust_accredit(
 
 @trust_app.command("status")
 def trust_status(
+    ctx: typer.Context,
     credential: str = typer.Option(..., help="The id of a role credential this instance signed."),
     revoke: bool = typer.Option(False, "--revoke", help="Revoke it (final)."),
     suspend: bool = typer.Option(False, "--suspend", help="Suspend it."),
     reinstate: bool = typer.Option(False, "--reinstate", help="Lift a suspension."),
 ) -> None:
     """Revoke, suspend or reinstate a role credential this instance accredited."""
-    from service.db import session_scope
-    from service.runtime import Runtime
-    from service.settings import Settings
+    from infra.db import session_scope
     from verifier.errors import VerifierError
 
     changes = {
@@ -185,7 +188,7 @@ def trust_status(
         err.print("[red]error:[/red] give exactly one of --revoke, --suspend, --reinstate")
         raise typer.Exit(2)
     _, purpose, value = changes[chosen[0]]
-    rt = Runtime.start(Settings())
+    rt = _services(ctx).runtime()
     try:
         with session_scope(rt.engine) as session:
             rt.change_instance_credential_status(session, credential, purpose, value)

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from fastapi import Depends, Request
 from sqlmodel import Session
 
-from infra.app import app_runtime, bearer_token
-from infra.db import db_session
+# the calling operator's DID (a FastAPI dependency, shared with the resolver's routes)
+from infra.app import operator_did
 from infra.ratelimit import RateLimit
 from verifier.passports import PassportStore
 from verifier.policy import AccessPolicy
@@ -19,10 +18,10 @@ from verifier.presentations import VerifyPresentation
 from verifier.result import Result
 from verifier.trust import TrustRegistry
 
-__all__ = ["VerifierRuntime", "operator_did"]
+__all__ = ["VerifierRuntime", "VerifierSettings", "operator_did"]
 
 
-class _Settings(Protocol):
+class VerifierSettings(Protocol):
     @property
     def public_url(self) -> str: ...
 
@@ -47,7 +46,7 @@ class VerifierRuntime(Protocol):
     """The running service, as the verifier's routers use it."""
 
     @property
-    def settings(self) -> _Settings: ...
+    def settings(self) -> VerifierSettings: ...
 
     @property
     def passports(self) -> PassportStore: ...
@@ -75,13 +74,3 @@ class VerifierRuntime(Protocol):
     ) -> list[dict]: ...
 
     def operator_did(self, session: Session, token: str | None) -> str: ...
-
-
-def operator_did(
-    request: Request,
-    rt: VerifierRuntime = Depends(app_runtime),
-    session: Session = Depends(db_session),
-) -> str:
-    """FastAPI dependency: the DID of the operator the request's bearer token belongs to (the
-    service authenticates it; 401 without a valid token)."""
-    return rt.operator_did(session, bearer_token(request))

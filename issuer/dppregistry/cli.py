@@ -7,9 +7,17 @@ import json
 import re
 import signal
 import threading
+from typing import TYPE_CHECKING, Protocol
 
 import typer
 from rich.console import Console
+
+from infra.cli import CliServices, cli_services
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from issuer.dppregistry.sync import RegistrySync
 
 app = typer.Typer(
     help="EU DPP registry (Art 77(10)): status, sync, entries of a battery, operator profiles.",
@@ -24,18 +32,26 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _context():
-    from service.db import make_engine, migrate
-    from service.settings import Settings
+class _Services(CliServices, Protocol):
+    """What `dbp registry` takes from `dbp`: the settings, an engine, and the sync on it."""
 
-    settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    return settings, engine
+    def registry_sync(self, engine: Engine) -> RegistrySync | None: ...
+
+
+def _services(ctx: typer.Context) -> _Services:
+    return cli_services(ctx)
+
+
+def _context(ctx: typer.Context):
+    services = _services(ctx)
+    return services.settings(), services.engine()
 
 
 @app.command()
-def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
     """Entries per state, and where they go."""
     from sqlmodel import Session, func, select
 
@@ -43,7 +59,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for sc
     from issuer.dppregistry.tables import RegistryEntry
     from vocab.datetimes import utcnow
 
-    settings, engine = _context()
+    settings, engine = _context(ctx)
     with Session(engine) as session:
         counts = outbox.counts(session)
         due = session.exec(
@@ -73,6 +89,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON for sc
 
 @app.command()
 def sync(
+    ctx: typer.Context,
     retry_refused: bool = typer.Option(
         False, "--retry-refused", help="Send refused and incomplete entries again first."
     ),
@@ -84,10 +101,9 @@ def sync(
     from sqlmodel import Session
 
     from issuer.dppregistry import outbox
-    from service.registry import make_sync
 
-    settings, engine = _context()
-    runner = make_sync(settings, engine)
+    settings, engine = _context(ctx)
+    runner = _services(ctx).registry_sync(engine)
     if runner is None:
         _fail("no registry configured: set DBP_REGISTRY_URL")
     assert runner is not None
@@ -122,6 +138,7 @@ def sync(
 
 @app.command()
 def show(
+    ctx: typer.Context,
     battery: str = typer.Argument(..., help="Battery id, item URI (the QR's URL) or a UPI."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
@@ -132,7 +149,7 @@ def show(
     from issuer.dppregistry.tables import RegistryEntry
     from issuer.tables import Battery
 
-    _settings, engine = _context()
+    _settings, engine = _context(ctx)
     with Session(engine) as session:
         found = (
             session.get(Battery, battery)
@@ -167,6 +184,7 @@ _REO_ID = re.compile(r"^[A-Za-z0-9]{1,50}$")
 
 @app.command()
 def profile(
+    ctx: typer.Context,
     operator: str = typer.Argument(..., help="The operator's name."),
     reo_id: str = typer.Option(
         None, "--reo-id", help="Its LEI (20 characters) or EORI number in the registry."
@@ -191,7 +209,7 @@ def profile(
     from issuer.tables import Operator
     from vocab.datetimes import utcnow
 
-    _settings, engine = _context()
+    _settings, engine = _context(ctx)
     with Session(engine) as session:
         op = session.exec(select(Operator).where(Operator.name == operator)).first()
         if op is None:
