@@ -94,5 +94,9 @@ class ServiceClient:
     def issue_version(self, battery_id: str, passport: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", f"/batteries/{battery_id}/passport", body=passport)
 
+    def operator(self) -> dict[str, Any]:
+        """The operator the token belongs to (name, DID)."""
+        return self._call("GET", "/operators/me")
+
     def post_event(self, battery_id: str, event: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", f"/batteries/{battery_id}/events", body=event)
