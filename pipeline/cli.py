@@ -264,8 +264,8 @@ def quarantine_show(
 def _operator_did(service: str | None, token: str | None) -> str:
     """The DID of the operator `token` belongs to, as the service knows it: who a retry is
     audited as (the token proves it; a name typed on the command line would not)."""
-    from pipeline.issuance import ServiceClient
     from pipeline.errors import PipelineError
+    from pipeline.issuance import ServiceClient
 
     if not service or not token:
         _fail(
@@ -292,7 +292,9 @@ def quarantine_retry(
     override: bool = typer.Option(False, "--override", help="Accept the record as it is."),
     reason: str = typer.Option(None, "--reason", help="Why (kept with the entry)."),
     service: str = typer.Option(
-        None, "--service", envvar="DBP_SERVICE_URL",
+        None,
+        "--service",
+        envvar="DBP_SERVICE_URL",
         help="Base URL of the passport service: the operator the retry is made as is asked there.",
     ),
     token: str = typer.Option(

@@ -7,8 +7,10 @@ A fix from the company portal (`fix_record`) is checked at once with the pipelin
 validation (`records.add_record`, the same code a run uses): a record that still breaks a rule is
 refused with every problem, and nothing changes; one that passes has its entries set to `retry`
 with the corrected values, which the next run applies, validates again and issues like any
-record. Every attempt, accepted or refused, is kept in `quarantine_fixes` (who, when, the values
-before and after, why), and so is every `dbp pipeline quarantine retry` (channel `cli`, outcome
+record (the portal starts that run at once: portal/pipeline_issuing.py). A run settles the
+quarantine only after its issue stage, so a fix outlives a run that fails before issuing.
+Every attempt, accepted or refused, is kept in `quarantine_fixes` (who, when, the values before
+and after, why), and so is every `dbp pipeline quarantine retry` (channel `cli`, outcome
 `accepted`, or `overridden` for an override).
 
 States: `open` (the record is withheld), `retry` (a fix or override waits for the next run),
@@ -165,7 +167,6 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 # --- fixes from the company portal ----------------------------------------------------------------
 
 
-
 def record_entries(state: State, qid: str) -> list[dict[str, Any]]:
     """The open entries of the record `qid` belongs to (one per broken rule), `qid`'s first;
     UnknownQuarantineEntry when `qid` is not an open entry."""
@@ -190,6 +191,14 @@ def _set(record: dict[str, Any], fieldname: str, value: Any) -> None:
             child = node[part] = {}
         node = child
     node[parts[-1]] = value
+
+
+def corrected(record: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `record` with `values` (dotted field -> value) set, as a fix applies them."""
+    out = orjson.loads(orjson.dumps(record, default=str))
+    for fieldname, value in values.items():
+        _set(out, fieldname, value)
+    return out
 
 
 def fix_record(

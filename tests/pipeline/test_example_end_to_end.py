@@ -213,11 +213,15 @@ def test_a_fixed_quarantined_record_is_reprocessed(world):
             env.setenv(name, value)
         state = State(load(world["yaml"]).state_dir)
     try:
-        [audited] = quarantine.fix_history(state, bad_serial["source"], bad_serial["object"],
-                                           bad_serial["row"])
+        [audited] = quarantine.fix_history(
+            state, bad_serial["source"], bad_serial["object"], bad_serial["row"]
+        )
     finally:
         state.close()
-    assert (audited["actor"], audited["channel"], audited["outcome"]) == (me["did"], "cli",
-                                                                            "accepted")
+    assert (audited["actor"], audited["channel"], audited["outcome"]) == (
+        me["did"],
+        "cli",
+        "accepted",
+    )
     assert audited["changes"]["serial"]["to"] == "VX26020999" and audited["reason"] == "typo"
     assert sum(1 for s in states.values() if s == "open") == len(DELIBERATE_ERRORS) - 1
