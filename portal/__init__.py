@@ -3,8 +3,9 @@
 the issuer, verifier and resolver through their public functions (issuer.views and the like).
 
 Public (routers the service mounts): `authority`, `company`, `dashboards`, `pages`,
-`pipeline_pages`. Internal: `charts`, `errors`, `figures`, `flags`, `forms`, `render`, `sessions`,
-`tables`.
+`pipeline_pages`. Internal: `charts`, `errors`, `federation` (the search over peer instances),
+`figures`, `flags`, `forms`, `peer_trust` (lasting trust between instances for that search),
+`pipeline_issuing` (a fixed quarantined record issued at once), `render`, `sessions`, `tables`.
 """
 
 __all__ = [

@@ -114,11 +114,32 @@ def ask(
 ) -> PeerAnswer:
     """One peer's answer to `query` (the filters of GET /passports), never an exception. With
     `present`, the query carries this instance's presentation of the authority's credential
-    (lasting peer trust) instead of `token`."""
+    (lasting peer trust); a peer that refuses it (it does not list this instance yet) is asked
+    again with `token` when there is one, so configured tokens keep working meanwhile."""
+    if present is None:
+        return _ask(client, policy, base_url, query, token, limit, None)
+    answer = _ask(client, policy, base_url, query, None, limit, present)
+    if answer.state != REFUSED or not token:
+        return answer
+    fallback = _ask(client, policy, base_url, query, token, limit, None)
+    if fallback.state != OK:
+        fallback.error = f"{answer.error}; asked with its token instead: {fallback.error}"
+    return fallback
+
+
+def _ask(
+    client: httpx.Client,
+    policy: FetchPolicy,
+    base_url: str,
+    query: Mapping[str, str],
+    token: str | None,
+    limit: int,
+    present: Present | None,
+) -> PeerAnswer:
     answer = PeerAnswer(base_url)
     url = f"{base_url}/passports?{urlencode({**query, 'limit': str(limit)})}"
     headers = {"Accept": "application/json"}
-    if token and present is None:
+    if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
         if present is not None:

@@ -489,7 +489,9 @@ class Settings(BaseSettings):
         description=(
             "Comma-separated `URL=TOKEN` pairs: the bearer token (from the peer's POST "
             "/authority/tokens) this instance sends with its queries to that peer of "
-            "DBP_AUTHORITY_PEERS; a peer without one is queried without a token (and refuses)."
+            "DBP_AUTHORITY_PEERS, for an authority using a bearer token here, and as the "
+            "fallback for a peer that does not (yet) list this instance in its "
+            "DBP_AUTHORITY_PEER_INSTANCES; a peer without one is queried without a token."
         ),
     )
     authority_peer_instances: str = Field(
