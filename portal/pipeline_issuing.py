@@ -17,6 +17,7 @@ sends the same body, gets the same Idempotency-Key and so the same job."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from issuer.transactions import commit_with_retry
 from pipeline.errors import PipelineError, ServiceRefused
 from pipeline.formats import member
 from vocab.errors import VocabError
+
+log = logging.getLogger("dbp.portal")
 
 # how long the page waits for the bulk job of the fixed record (one battery: seconds)
 WAIT_S = 120.0
@@ -180,6 +183,9 @@ def issue_now(
         outcome = run(config, RunOptions(client=client, fetch=False))
     except PipelineError as exc:
         return Issued("failed", reasons=[f"the pipeline run failed: {exc}"])
+    except Exception as exc:  # the fix is kept whatever broke: say so rather than answer 500
+        log.exception("the pipeline run for a fixed quarantined record failed")
+        return Issued("failed", reasons=[f"the pipeline run failed ({type(exc).__name__}): {exc}"])
     keys = _keys(config, source, record)
     state = State(config.state_dir)
     try:
