@@ -8,9 +8,12 @@ from sqlmodel import Session
 from issuer import credentials as issuing
 from issuer import operators, statuslists, store
 from issuer.config import IssuerConfig
+from proofs import dataintegrity
 from proofs.signer import Keystore
 
-__all__ = ["sign_as_instance"]
+__all__ = ["present_as_instance", "sign_as_instance"]
+
+VC_V2 = "https://www.w3.org/ns/credentials/v2"
 
 
 def sign_as_instance(
@@ -38,3 +41,25 @@ def sign_as_instance(
         status_entries=[revocation, suspension],
     )
     return signed
+
+
+def present_as_instance(
+    session: Session, keys: bytes | Keystore, credentials: list[dict], *, challenge: str,
+    domain: str,
+) -> dict:  # fmt: skip
+    """A presentation of `credentials` (someone else's, e.g. the AuthorityCredential of an
+    authority signed in here) held and signed by this instance (proof purpose authentication),
+    bound to another service's `challenge` and `domain`: how this instance vouches, towards a
+    peer that trusts it, for whom it forwards a query. Nothing is stored."""
+    instance = operators.by_name(session, operators.INSTANCE_NAME)
+    signing = operators.signing_key(session, instance, keys)
+    presentation = {
+        "@context": [VC_V2],
+        "type": ["VerifiablePresentation"],
+        "holder": instance.did,
+        "verifiableCredential": credentials,
+    }
+    return dataintegrity.create_proof(
+        presentation, signing.key, signing.verification_method, proof_purpose="authentication",
+        challenge=challenge, domain=domain,
+    )  # fmt: skip

@@ -261,6 +261,29 @@ def quarantine_show(
         state.close()
 
 
+def _operator_did(service: str | None, token: str | None) -> str:
+    """The DID of the operator `token` belongs to, as the service knows it: who a retry is
+    audited as (the token proves it; a name typed on the command line would not)."""
+    from pipeline.errors import PipelineError
+    from pipeline.issuance import ServiceClient
+
+    if not service or not token:
+        _fail(
+            "--service and --token (or DBP_SERVICE_URL and DBP_OPERATOR_TOKEN) are needed: a retry "
+            "is recorded with the DID of the operator it is made as"
+        )
+    client = ServiceClient(service, token, timeout_s=30.0)
+    try:
+        did = client.operator().get("did")
+    except PipelineError as exc:
+        _fail(f"cannot tell which operator the token belongs to: {exc}")
+    finally:
+        client.close()
+    if not isinstance(did, str) or not did:
+        _fail(f"{service}/operators/me did not name the operator's DID")
+    return did
+
+
 @quarantine_app.command("retry")
 def quarantine_retry(
     entry_id: str = typer.Argument(...),
@@ -268,9 +291,19 @@ def quarantine_retry(
     value: str = typer.Option(None, "--value", help="The corrected value of the field (JSON)."),
     override: bool = typer.Option(False, "--override", help="Accept the record as it is."),
     reason: str = typer.Option(None, "--reason", help="Why (kept with the entry)."),
+    service: str = typer.Option(
+        None,
+        "--service",
+        envvar="DBP_SERVICE_URL",
+        help="Base URL of the passport service: the operator the retry is made as is asked there.",
+    ),
+    token: str = typer.Option(
+        None, "--token", envvar="DBP_OPERATOR_TOKEN", help="The operator's bearer token."
+    ),
 ) -> None:
     """Reprocess a record at the next run: fixed (--value), overridden (--override), or as it is
-    (after a configuration change)."""
+    (after a configuration change). The retry is audited (`quarantine_fixes`, channel `cli`)
+    with the DID of the operator whose token is given (GET /operators/me at --service)."""
     from pipeline import quarantine
     from pipeline.errors import PipelineError
     from pipeline.state import State
@@ -286,10 +319,12 @@ def quarantine_retry(
             parsed = json.loads(value)
         except json.JSONDecodeError:
             parsed = value  # a plain string
-    state = State(_config(config_path).state_dir)
+    config = _config(config_path)
+    actor = _operator_did(service, token)
+    state = State(config.state_dir)
     try:
-        entry = quarantine.retry(state, entry_id, format_datetime(utcnow()), value=parsed,
-                                 override=override, reason=reason)  # fmt: skip
+        entry = quarantine.retry(state, entry_id, format_datetime(utcnow()), actor=actor,
+                                 value=parsed, override=override, reason=reason)  # fmt: skip
     except PipelineError as exc:
         _fail(str(exc))
     finally:

@@ -20,6 +20,14 @@ import orjson
 from pipeline.errors import ServiceRefused
 
 
+def bulk_key(body: dict[str, Any]) -> str:
+    """The Idempotency-Key of a bulk submission: the hash of its body, so the same batteries sent
+    again (a retried or resumed run, or the company portal issuing a fixed record) find the job
+    that already registered them instead of starting a second one."""
+    digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return "dbp-pipeline-" + digest
+
+
 class ServiceClient:
     def __init__(self, url: str, token: str, *, timeout_s: float = 120.0) -> None:
         self.url = url.rstrip("/")
@@ -52,10 +60,7 @@ class ServiceClient:
 
     def submit_bulk(self, items: list[dict[str, Any]]) -> str:
         body = {"items": items}
-        key = (
-            "dbp-pipeline-"
-            + hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        )
+        key = bulk_key(body)
         return self._call("POST", "/batteries:bulk", body=body, headers={"Idempotency-Key": key})[
             "jobId"
         ]
@@ -93,6 +98,10 @@ class ServiceClient:
 
     def issue_version(self, battery_id: str, passport: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", f"/batteries/{battery_id}/passport", body=passport)
+
+    def operator(self) -> dict[str, Any]:
+        """The operator the token belongs to (name, DID)."""
+        return self._call("GET", "/operators/me")
 
     def post_event(self, battery_id: str, event: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", f"/batteries/{battery_id}/events", body=event)

@@ -7,8 +7,11 @@ A fix from the company portal (`fix_record`) is checked at once with the pipelin
 validation (`records.add_record`, the same code a run uses): a record that still breaks a rule is
 refused with every problem, and nothing changes; one that passes has its entries set to `retry`
 with the corrected values, which the next run applies, validates again and issues like any
-record. Every attempt, accepted or refused, is kept in `quarantine_fixes` (who, when, the values
-before and after, why).
+record (the portal starts that run at once: portal/pipeline_issuing.py). A run settles the
+quarantine only after its issue stage, so a fix outlives a run that fails before issuing.
+Every attempt, accepted or refused, is kept in `quarantine_fixes` (who, when, the values before
+and after, why), and so is every `dbp pipeline quarantine retry` (channel `cli`, outcome
+`accepted`, or `overridden` for an override).
 
 States: `open` (the record is withheld), `retry` (a fix or override waits for the next run),
 `resolved` (the record passed), `overridden` (accepted as it was, by an operator's decision).
@@ -29,6 +32,8 @@ from pipeline.state import State
 
 OPEN, RETRY, RESOLVED, OVERRIDDEN = "open", "retry", "resolved", "overridden"
 OVERRIDE = {"override": True}
+# outcomes of an attempt in `quarantine_fixes`
+ACCEPTED, REFUSED = "accepted", "refused"
 
 
 def entry_id(source: str, object_key: str, row: int, field: str, rule: str) -> str:
@@ -104,17 +109,39 @@ def entry(state: State, qid: str) -> dict[str, Any]:
     return _public(row)
 
 
-def retry(state: State, qid: str, at: str, *, value: Any = None, override: bool = False,
-          reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+def retry(state: State, qid: str, at: str, *, actor: str, value: Any = None,
+          override: bool = False, reason: str | None = None,
+          channel: str = "cli") -> dict[str, Any]:  # fmt: skip
     """Mark an entry for reprocessing: with a corrected `value` for its field, or `override`
     (accept the record as it is). Without either, the record is simply read again (after a
-    change of the pipeline's configuration, for instance)."""
-    entry(state, qid)
+    change of the pipeline's configuration, for instance). Like a fix from the portal, it is
+    kept in `quarantine_fixes` with `actor` (the operator DID it is made as) and `channel`,
+    in the same transaction as the change, so no retry goes unaudited."""
+    current = entry(state, qid)
     fix = OVERRIDE if override else ({"value": value} if value is not None else None)
-    state.db.execute(
-        "update quarantine set state = 'retry', fix = ?, reason = ?, updated_at = ? where id = ?",
-        (orjson.dumps(fix).decode() if fix is not None else None, reason, at, qid),
-    )
+    record = current["record"]
+    field = current["field"]
+    before = member(record, field) if isinstance(record, dict) and field else None
+    if override:
+        changes: dict[str, Any] = {}
+        outcome = OVERRIDDEN
+    else:
+        to = value if value is not None else before  # read again as it is
+        changes = {field: {"from": before, "to": to}} if field else {}
+        outcome = ACCEPTED
+    with state.transaction() as db:
+        db.execute(
+            "insert into quarantine_fixes (at, source, object_key, row, entries, actor, channel, "
+            "changes, reason, outcome, problems) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)",
+            (at, current["source"], current["object"], current["row"],
+             orjson.dumps([qid]).decode(), actor, channel,
+             orjson.dumps(changes, default=str).decode(), reason, outcome),
+        )  # fmt: skip
+        db.execute(
+            "update quarantine set state = 'retry', fix = ?, reason = ?, updated_at = ? "
+            "where id = ?",
+            (orjson.dumps(fix).decode() if fix is not None else None, reason, at, qid),
+        )
     return entry(state, qid)
 
 
@@ -138,8 +165,6 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- fixes from the company portal ----------------------------------------------------------------
-
-ACCEPTED, REFUSED = "accepted", "refused"
 
 
 def record_entries(state: State, qid: str) -> list[dict[str, Any]]:
@@ -166,6 +191,14 @@ def _set(record: dict[str, Any], fieldname: str, value: Any) -> None:
             child = node[part] = {}
         node = child
     node[parts[-1]] = value
+
+
+def corrected(record: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `record` with `values` (dotted field -> value) set, as a fix applies them."""
+    out = orjson.loads(orjson.dumps(record, default=str))
+    for fieldname, value in values.items():
+        _set(out, fieldname, value)
+    return out
 
 
 def fix_record(

@@ -63,6 +63,9 @@ class RunOptions:
     """Base URL of the passport service; None = no issuance (a dry run)."""
     token: str | None = None
     fetch: bool = True
+    client: Any = None
+    """An open client with ServiceClient's methods to issue through instead of `service` (the
+    company portal's in-process one, portal/pipeline_issuing.py); the caller closes it."""
 
 
 @dataclass
@@ -194,12 +197,17 @@ def read_sources(
     at: str,
     progress: Progress = _quiet,
     objects: dict[str, list[tuple[str, bytes]]] | None = None,
+    seen: set[str] | None = None,
 ) -> tuple[Facts, int, int]:
     """(facts, records read, records quarantined). `objects` (source -> [(key, bytes)]) reads
-    given data instead of the state's objects (the bench)."""
+    given data instead of the state's objects (the bench). With `seen`, the quarantine entries
+    met again are added to it and the caller settles the quarantine (`quarantine.settle`) once
+    what the records became is issued: a run that fails before that keeps the operators' fixes
+    waiting (`retry`) for the next one instead of consuming them."""
     facts = Facts()
     fixes = quarantine.fixes(state) if state is not None else {}
-    seen: set[str] = set()
+    defer = seen is not None
+    seen = seen if seen is not None else set()
     read = rejected = 0
     loaded: list[tuple[Source, str, list]] = []
     for source in config.sources:
@@ -227,7 +235,7 @@ def read_sources(
                     seen.update(quarantine.put(state, run_id, at, source.name, key, row,
                                                record, exc.problems))  # fmt: skip
         progress("validate", len(rows), None)
-    if state is not None:
+    if state is not None and not defer:
         quarantine.settle(state, run_id, at, seen, {s.name for s in config.sources})
     return facts, read, rejected
 
@@ -742,12 +750,12 @@ def run(config: PipelineConfig, options: RunOptions, progress: Progress = _quiet
         with _timed(outcome, "stage"):
             if options.fetch:
                 stage_sources(config, store, state, run_id, at, progress)
+        seen: set[str] = set()  # settled after the issue stage (read_sources)
         with _timed(outcome, "validate"):
             facts, outcome.records, outcome.quarantined = read_sources(
-                config, store, state, run_id, at, progress
+                config, store, state, run_id, at, progress, seen=seen
             )
         outcome.facts = len(facts.facts) + len(facts.inputs)
-        outcome.quarantine_open = len(quarantine.entries(state))
         with _timed(outcome, "correlate"):
             progress("correlate", 0, 2)
             engine = make_engine(engine_name)
@@ -777,14 +785,18 @@ def run(config: PipelineConfig, options: RunOptions, progress: Progress = _quiet
                   **b.report} for b in outcome.batteries], option=orjson.OPT_INDENT_2))  # fmt: skip
             progress("write", 1, None)
         with _timed(outcome, "issue"):
-            if options.service:
+            if options.client is not None:
+                issue(config, state, options.client, outcome, run_id, progress)
+            elif options.service:
                 client = ServiceClient(options.service, options.token or "")
                 try:
                     issue(config, state, client, outcome, run_id, progress)
                 finally:
                     client.close()
+        quarantine.settle(state, run_id, at, seen, {s.name for s in config.sources})
+        outcome.quarantine_open = len(quarantine.entries(state))
         finished = _now()
-        namespace = options.service or "dbp-pipeline"
+        namespace = options.service or getattr(options.client, "url", None) or "dbp-pipeline"
         inputs = [lineage.dataset(config.staging_url, o["object_key"]) for s in config.sources
                   for o in state.objects(s.name)]  # fmt: skip
         outputs = [

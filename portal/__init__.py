@@ -5,7 +5,9 @@ the issuer, verifier and resolver through their public functions (issuer.views a
 Public (routers the service mounts): `authority`, `company`, `dashboards`, `pages`,
 `pipeline_pages`; `ports`: `PortalRuntime`, what the pages need of the running service (a
 Protocol). Internal: `areas` (the signed-in page frame and signing out, shared by both portals),
-`charts`, `errors`, `figures`, `flags`, `forms`, `render`, `sessions`, `tables`.
+`charts`, `errors`, `federation` (the search over peer instances), `figures`, `flags`, `forms`,
+`peer_trust` (lasting trust between instances for that search), `pipeline_issuing` (a fixed
+quarantined record issued at once), `render`, `sessions`, `tables`.
 """
 
 __all__ = [

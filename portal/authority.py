@@ -28,7 +28,7 @@ from infra.fetch import FetchPolicy
 from infra.openapi import content, json_body, merge, problems
 from infra.responses import json_response
 from issuer import listing, views
-from portal import federation, flags, forms, sessions
+from portal import federation, flags, forms, peer_trust, sessions
 from portal.areas import Area, secure
 from portal.company import CATEGORIES, STATUSES
 from portal.errors import BadForm, NotSignedIn, PortalError
@@ -82,6 +82,11 @@ class Authority:
         grants = json.loads(row.grants or "{}")
         self.readers: list[str] = grants.get("readers", [])
         self.role: str | None = grants.get("role")
+        # the AuthorityCredential(s) of a sign-in by presentation, presented again to peers
+        # (portal.peer_trust); none for a bearer token
+        self.credentials: list[dict] = grants.get("credentials", [])
+        # the instance that forwarded this authority's query (a peer's federated search)
+        self.via: str | None = grants.get("via")
 
     @property
     def csrf(self) -> str:
@@ -98,8 +103,16 @@ def signed_in(request: Request, session: Session = Depends(db_session)) -> Autho
     return Authority(sessions.lookup(session, request, sessions.AUTHORITY))
 
 
-def api_caller(request: Request, session: Session = Depends(db_session)) -> Authority:
-    """An authority by bearer token (`POST /authority/tokens`) or by portal session cookie."""
+def api_caller(
+    request: Request,
+    session: Session = Depends(db_session),
+    rt: PortalRuntime = Depends(app_runtime),
+) -> Authority:
+    """An authority by bearer token (`POST /authority/tokens`), by portal session cookie, or
+    forwarded by a trusted peer instance (`DBP-Peer-Presentation`, portal.peer_trust)."""
+    forwarded = request.headers.get(peer_trust.HEADER)
+    if forwarded is not None:
+        return Authority(peer_trust.accept(session, rt, forwarded))
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -190,9 +203,11 @@ def login_request(
     return json_response(body, headers=NO_STORE)
 
 
-def _authenticate(session: Session, rt: PortalRuntime, presentation: Any) -> tuple[str, dict]:
-    """The authority a presentation proves (logged as action `authority-sign-in`); a logged
-    refusal otherwise."""
+def _authenticate(
+    session: Session, rt: PortalRuntime, presentation: Any
+) -> tuple[str, dict, list[dict]]:
+    """The authority a presentation proves, its grants and its verified role credentials
+    (logged as action `authority-sign-in`); a logged refusal otherwise."""
     now = utcnow()
     decision = Decision(action=SIGN_IN)
     spent: list[str] = []
@@ -211,7 +226,8 @@ def _authenticate(session: Session, rt: PortalRuntime, presentation: Any) -> tup
     lost = record(session, decision, spent, now)
     if lost is not None:
         raise lost
-    return presented.requester, {"readers": readers, "role": decision.role}
+    grants = {"readers": readers, "role": decision.role}
+    return presented.requester, grants, presented.role_documents
 
 
 @api_router.post(
@@ -236,7 +252,9 @@ def present_for_login(
             raise ChallengeMismatch(
                 "the presentation is bound to another challenge than this sign-in's"
             )
-    requester, grants = _authenticate(session, rt, presentation)
+    requester, grants, credentials = _authenticate(session, rt, presentation)
+    # kept with the session: this instance presents them to its peers (portal.peer_trust)
+    grants["credentials"] = credentials
     row = session.get(PortalSession, pending_id)
     if row is None or row.kind != sessions.PENDING:
         raise UnknownLogin(f"no sign-in is waiting for challenge {challenge!r}")
@@ -265,7 +283,8 @@ def token_for_presentation(
 ) -> Response:
     """A bearer token for `GET /passports`, for a presentation of an AuthorityCredential over a
     challenge from `POST /challenges`."""
-    requester, grants = _authenticate(session, rt, body.get("verifiablePresentation"))
+    # a token keeps no credential: its holder's peer queries use DBP_AUTHORITY_PEER_TOKENS
+    requester, grants, _ = _authenticate(session, rt, body.get("verifiablePresentation"))
     minutes = rt.settings.portal_session_minutes
     started = sessions.start(
         session, TOKEN, requester, timedelta(minutes=minutes), grants=json.dumps(grants)
@@ -348,24 +367,30 @@ def _listed(b: listing.Listed) -> dict[str, Any]:
 
 
 def _peer_answers(
-    rt: PortalRuntime, shown: dict[str, str], limit: int
+    rt: PortalRuntime, who: Authority, shown: dict[str, str], limit: int
 ) -> list[federation.PeerAnswer]:
-    """The peer instances' answers to the same filters (portal.federation)."""
+    """The peer instances' answers to the same filters (portal.federation): vouched for by this
+    instance with the authority's credential when its session holds one (portal.peer_trust),
+    else with the peer's token (DBP_AUTHORITY_PEER_TOKENS)."""
     settings = rt.settings
     policy = FetchPolicy(
         settings.allowed_did_web_hosts, settings.authority_peer_timeout_s, federation.MAX_PEER_BYTES
     )
     query = {k: v for k, v in shown.items() if v}
+    present = (
+        peer_trust.presenter(rt, rt.http, policy, who.credentials) if who.credentials else None
+    )
     return federation.ask_all(
         rt.http, policy, settings.authority_peer_urls, query, settings.authority_peer_token_map,
-        limit,
+        limit, present,
     )  # fmt: skip
 
 
 @api_router.get(
     "/passports",
-    responses=merge(content(200, JSON), problems(400, 401, 422)),
-    summary="Search passports (authorities: portal session or token from POST /authority/tokens)",
+    responses=merge(content(200, JSON), problems(400, 401, 403, 422)),
+    summary="Search passports (authorities: portal session, token from POST /authority/tokens, "
+    "or a peer instance's DBP-Peer-Presentation)",
 )
 def passports_api(
     request: Request,
@@ -407,7 +432,9 @@ def passports_api(
         "next": forms.cursor_of(rows[-1].created_at, rows[-1].id) if more else None,
     }
     if peers:
-        answers = _peer_answers(rt, shown, limit) if after is None else []
+        # a query a peer forwarded goes no further (one hop: no loops between instances)
+        asked = after is None and who.via is None
+        answers = _peer_answers(rt, who, shown, limit) if asked else []
         body["items"] = federation.merged(items, answers)
         body["instances"] = [
             federation.PeerAnswer(here, items=items, more=more).as_json(),
@@ -440,7 +467,7 @@ def search(
     here = rt.settings.public_url
     local = [{**_listed(b), "instance": here, "local": True} for b in rows]
     # the peers are asked on the first page; further pages go on through this instance's rows
-    answers = _peer_answers(rt, shown, 50) if after is None else []
+    answers = _peer_answers(rt, who, shown, 50) if after is None else []
     instances = [federation.PeerAnswer(here, items=local, more=next_query is not None), *answers]
     return _page(
         "authority_search.html", who, "/authority/search", title="Search passports",

@@ -5,8 +5,9 @@ DBP_PORTAL_PIPELINE_OPERATORS names see it.
 
 A fix goes through the pipeline's own record validation at once (`pipeline.quarantine.fix_record`):
 refused, the page shows every rule the corrected record still breaks and keeps what was typed;
-accepted, the record's entries wait for the next run (`retry`), which applies the values,
-validates and issues like any record. Every attempt is kept in the pipeline's state with the
+accepted, the record's entries are set to `retry` and the pipeline runs at once on the staged
+data, issuing as the signed-in operator in this process (portal/pipeline_issuing.py); the page
+shows the passport it issued, or why not. Every attempt is kept in the pipeline's state with the
 operator's DID, the values before and after and the reason, and listed on the page."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from infra.app import app_runtime
@@ -127,7 +128,7 @@ def _typed(text: str, original: Any) -> Any:
 def _record_page(
     who: Signed, qid: str, entries: list[dict[str, Any]], history: list[dict[str, Any]],
     *, status: int = 200, typed: dict[str, str] | None = None, problems: list | None = None,
-    reason: str = "", fixed: bool = False,
+    reason: str = "", fixed: bool = False, issued: Any = None,
 ) -> Response:  # fmt: skip
     from pipeline.formats import member
 
@@ -159,7 +160,7 @@ def _record_page(
         "portal_quarantine.html", who, "/portal/pipeline", status=status,
         title=f"Fix quarantined record: {first['source']} row {first['row']}", qid=qid,
         entry=first, entries=entries, editable=editable, others=others, history=history,
-        problems=problems, reason=reason, fixed=fixed,
+        problems=problems, reason=reason, fixed=fixed, issued=issued,
     )  # fmt: skip
 
 
@@ -234,12 +235,39 @@ def _fix(qid: str, form: Any, who: Signed, rt: PortalRuntime) -> Response:
             state, config, qid, values, actor=who.operator.did,
             at=format_datetime(utcnow()), reason=reason or None,
         )  # fmt: skip
-        if accepted:
-            return RedirectResponse(f"/portal/pipeline/quarantine/{qid}?fixed=1", status_code=303)
         first = entries[0]
+        if not accepted:
+            history = quarantine.fix_history(state, first["source"], first["object"], first["row"])
+    finally:
+        state.close()
+    if not accepted:
+        return _record_page(
+            who, qid, entries, history, status=422, typed=typed, problems=problems, reason=reason
+        )
+    return _issue_fixed(qid, config, who, rt, first, quarantine.corrected(record, values))
+
+
+def _issue_fixed(qid: str, config: Any, who: Signed, rt: PortalRuntime, first: dict, record: dict):
+    """The accepted fix issued at once (portal.pipeline_issuing), and the page saying how."""
+    from sqlalchemy.orm import object_session
+
+    from issuer.transfer_api import notifier
+    from pipeline import quarantine
+    from portal.pipeline_issuing import issue_now
+
+    # the request's session only read the sign-in: its connection goes back to the pool before
+    # the run takes its own (one pooled connection per request at a time)
+    request_session = object_session(who.row)
+    if request_session is not None:
+        request_session.close()
+    issued = issue_now(rt, config, who.operator, first["source"], first["object"], first["row"],
+                       record, notify=notifier(rt))  # fmt: skip
+    state = _state(rt, who)
+    try:
+        entry = quarantine.entry(state, qid)
+        entries = quarantine.record_entries(state, qid) if entry["state"] in ("open", "retry") \
+            else [entry]  # fmt: skip
         history = quarantine.fix_history(state, first["source"], first["object"], first["row"])
     finally:
         state.close()
-    return _record_page(
-        who, qid, entries, history, status=422, typed=typed, problems=problems, reason=reason
-    )
+    return _record_page(who, qid, entries, history, fixed=True, issued=issued)

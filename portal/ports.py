@@ -38,6 +38,9 @@ class _Settings(IssuerSettings, VerifierSettings, Protocol):
     def authority_peer_timeout_s(self) -> float: ...
 
     @property
+    def authority_peer_instance_dids(self) -> frozenset[str]: ...
+
+    @property
     def pipeline_config(self) -> Path | None: ...
 
     @property

@@ -489,7 +489,20 @@ class Settings(BaseSettings):
         description=(
             "Comma-separated `URL=TOKEN` pairs: the bearer token (from the peer's POST "
             "/authority/tokens) this instance sends with its queries to that peer of "
-            "DBP_AUTHORITY_PEERS; a peer without one is queried without a token (and refuses)."
+            "DBP_AUTHORITY_PEERS, for an authority using a bearer token here, and as the "
+            "fallback for a peer that does not (yet) list this instance in its "
+            "DBP_AUTHORITY_PEER_INSTANCES; a peer without one is queried without a token."
+        ),
+    )
+    authority_peer_instances: str = Field(
+        "",
+        description=(
+            "Comma-separated DIDs of the peer instances trusted to forward their signed-in "
+            "authorities' searches here: such an instance presents the authority's "
+            "AuthorityCredential in a presentation it signs over a challenge of this instance "
+            "(lasting: no token that expires); the credential must still verify under this "
+            "instance's own trust rules. The DIDs must resolve (did:web hosts in "
+            "DBP_DID_WEB_ALLOWED_HOSTS)."
         ),
     )
     authority_peer_timeout_s: float = Field(
@@ -621,6 +634,11 @@ class Settings(BaseSettings):
             if sep and url.strip() and token.strip():
                 out[url.strip().rstrip("/")] = token.strip()
         return out
+
+    @cached_property
+    def authority_peer_instance_dids(self) -> frozenset[str]:
+        """DBP_AUTHORITY_PEER_INSTANCES as a set of DIDs."""
+        return frozenset(d.strip() for d in self.authority_peer_instances.split(",") if d.strip())
 
     @cached_property
     def allowed_challenge_domains(self) -> frozenset[str]:

@@ -71,6 +71,13 @@ class DomainMismatch(NotAuthenticatedRefusal):
     code = "domain-mismatch"
 
 
+class UntrustedInstance(Refusal):
+    """A presentation forwarded by an instance this one does not trust to forward authorities'
+    queries (DBP_AUTHORITY_PEER_INSTANCES)."""
+
+    code = "untrusted-instance"
+
+
 class NoEntitlement(Refusal):
     code = "no-entitlement"
 

@@ -39,6 +39,7 @@ from verifier.errors import (
     InvalidPresentation,
     NoPresentation,
     Refusal,
+    UntrustedInstance,
     UntrustedIssuer,
 )
 from verifier.result import Check, Result
@@ -63,6 +64,10 @@ class Presented:
     requester: str
     roles: list[Role] = field(default_factory=list)
     grants: list[tuple[Grant, Result]] = field(default_factory=list)
+    # the role credentials as verified, so a session can present them again (to a peer)
+    role_documents: list[dict] = field(default_factory=list)
+    # the instance that forwarded the requester's credentials (authenticate_forwarded)
+    forwarded_by: str | None = None
 
 
 def binding(presentation: dict) -> tuple[str | None, list[str]]:
@@ -142,6 +147,40 @@ def authenticate(
 
     The challenge found in the presentation is appended to `spent` as soon as it is known to be
     ours and unused, so that the caller spends it whatever the outcome."""
+    return _authenticate(session, presentation, verify, decision, now=now, spent=spent)
+
+
+def authenticate_forwarded(
+    session: Session,
+    presentation: object,
+    verify: VerifyPresentation,
+    decision: Decision,
+    *,
+    now: datetime,
+    spent: list[str],
+    instances: frozenset[str],
+) -> Presented:
+    """Check a presentation a peer instance signed to forward its signed-in authority's query:
+    over one of our challenges and our domain like any (no replay, no other audience), signed by
+    one of `instances` (UntrustedInstance otherwise), holding role credentials only, all about
+    one subject, each verified against our own trust rules exactly as a sign-in here verifies
+    them (issuer trusted for the role, not expired, not revoked or suspended). The requester is
+    that subject; `forwarded_by` the instance."""
+    return _authenticate(
+        session, presentation, verify, decision, now=now, spent=spent, instances=instances
+    )
+
+
+def _authenticate(
+    session: Session,
+    presentation: object,
+    verify: VerifyPresentation,
+    decision: Decision,
+    *,
+    now: datetime,
+    spent: list[str],
+    instances: frozenset[str] | None = None,
+) -> Presented:
     if presentation is None:
         raise NoPresentation(
             "a verifiablePresentation over a challenge from POST /challenges is required"
@@ -175,8 +214,17 @@ def authenticate(
     _record(decision, parsed, ids)
 
     requester = _requester(result)
+    forwarded_by = None
+    if instances is not None:
+        forwarded_by = requester
+        if forwarded_by not in instances:
+            raise UntrustedInstance(
+                f"the presentation is signed by {forwarded_by}, which is not an instance this one "
+                "trusts to forward authorities' queries (DBP_AUTHORITY_PEER_INSTANCES)"
+            )
+        requester = _forwarded_subject(parsed, len(documents))
     decision.requester = requester
-    presented = Presented(requester)
+    presented = Presented(requester, forwarded_by=forwarded_by)
     for index, sub in enumerate(result.embedded):
         where = f"verifiableCredential[{index}]"
         failures = _failed(sub)
@@ -202,10 +250,27 @@ def authenticate(
         if isinstance(entitlement, Role):
             _judge_role(where, failures)
             presented.roles.append(entitlement)
+            presented.role_documents.append(sub.document)
             continue
         if failures:  # any other credential in the presentation must verify as well
             raise _did_not_verify(where, failures)
     return presented
+
+
+def _forwarded_subject(parsed: list[Entitlement], embedded: int) -> str:
+    """The one authority a forwarded presentation speaks for: the subject of its role
+    credentials (the forwarding instance signs, the credentials are about someone else)."""
+    if not parsed or len(parsed) != embedded:
+        raise InvalidCredential(
+            "a forwarded presentation holds role credentials (an AuthorityCredential) and nothing "
+            "else"
+        )
+    if any(isinstance(e, Grant) for e in parsed):
+        raise InvalidCredential("a forwarded presentation cannot carry access grants")
+    subjects = {e.subject for e in parsed}
+    if len(subjects) != 1:
+        raise HolderMismatch("the forwarded role credentials are about more than one subject")
+    return subjects.pop()
 
 
 def _judge_role(where: str, failures: list[Check]) -> None:

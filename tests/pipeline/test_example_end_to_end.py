@@ -187,8 +187,13 @@ def test_changes_issue_new_passports_versions_and_events(world):
 def test_a_fixed_quarantined_record_is_reprocessed(world):
     entries = dbp_json(["pipeline", "quarantine", "list", str(world["yaml"])], world["env"])
     [bad_serial] = [e for e in entries if e["field"] == "serial"]
+    # without the operator's token the retry is refused: it is audited with who made it
+    anonymous = dbp(["pipeline", "quarantine", "retry", bad_serial["id"], "--config",
+                     str(world["yaml"]), "--value", "VX26020999"], world["env"])  # fmt: skip
+    assert anonymous.returncode != 0 and "--token" in anonymous.stderr
     done = dbp(["pipeline", "quarantine", "retry", bad_serial["id"], "--config",
-                str(world["yaml"]), "--value", "VX26020999"], world["env"])  # fmt: skip
+                str(world["yaml"]), "--value", "VX26020999", "--service", world["demo"].url,
+                "--token", world["demo"].token, "--reason", "typo"], world["env"])  # fmt: skip
     assert done.returncode == 0, done.stderr
     summary = run(world)
     assert summary["passportsIssued"] == 1  # the battery exists now
@@ -196,4 +201,27 @@ def test_a_fixed_quarantined_record_is_reprocessed(world):
                      world["env"])  # fmt: skip
     states = {e["id"]: e["state"] for e in after}
     assert states[bad_serial["id"]] == "resolved"
+    # the retry is in the audit table with the operator DID it was made as (channel cli)
+    from pipeline import quarantine
+    from pipeline.config import load
+    from pipeline.state import State
+
+    me = httpx.get(f"{world['demo'].url}/operators/me",
+                   headers={"Authorization": f"Bearer {world['demo'].token}"}).json()  # fmt: skip
+    with pytest.MonkeyPatch.context() as env:  # the YAML reads ${...} from the environment
+        for name, value in world["env"].items():
+            env.setenv(name, value)
+        state = State(load(world["yaml"]).state_dir)
+    try:
+        [audited] = quarantine.fix_history(
+            state, bad_serial["source"], bad_serial["object"], bad_serial["row"]
+        )
+    finally:
+        state.close()
+    assert (audited["actor"], audited["channel"], audited["outcome"]) == (
+        me["did"],
+        "cli",
+        "accepted",
+    )
+    assert audited["changes"]["serial"]["to"] == "VX26020999" and audited["reason"] == "typo"
     assert sum(1 for s in states.values() if s == "open") == len(DELIBERATE_ERRORS) - 1

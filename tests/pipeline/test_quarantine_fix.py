@@ -67,3 +67,25 @@ def test_only_the_quarantined_fields_of_an_open_entry(setup):
     with pytest.raises(UnknownQuarantineEntry):
         quarantine.fix_record(state, config, "q-nope", {}, actor="did:web:op", at=AT)
     assert quarantine.fix_history(state, "s", "x.csv", 3) == []
+
+
+def test_a_retry_is_audited_with_the_operator_and_channel(setup):
+    """`dbp pipeline quarantine retry` (quarantine.retry) writes `quarantine_fixes` like a fix
+    from the portal: who (the operator DID), the channel, the value before and after, why."""
+    config, state, ids = setup
+    by_field = {quarantine.entry(state, i)["field"]: i for i in ids}
+    done = quarantine.retry(state, by_field["serial"], AT, actor="did:web:op", value="SN-1",
+                            reason="typo")  # fmt: skip
+    assert done["state"] == "retry" and done["fix"] == {"value": "SN-1"}
+    quarantine.retry(state, by_field["gtin"], "2026-12-05T09:01:00Z", actor="did:web:op",
+                     override=True, reason="the supplier's GTIN, confirmed")  # fmt: skip
+    history = quarantine.fix_history(state, "s", "x.csv", 3)
+    assert [(h["channel"], h["outcome"], h["actor"]) for h in history] == [
+        ("cli", "overridden", "did:web:op"),
+        ("cli", "accepted", "did:web:op"),
+    ]
+    assert history[1]["changes"] == {"serial": {"from": "SN 1", "to": "SN-1"}}
+    assert history[1]["reason"] == "typo" and history[0]["changes"] == {}
+    with pytest.raises(UnknownQuarantineEntry):
+        quarantine.retry(state, "q-000000000000", AT, actor="did:web:op")
+    assert len(quarantine.fix_history(state, "s", "x.csv", 3)) == 2  # nothing for an unknown id

@@ -113,6 +113,7 @@ def test_settings_table_lists_the_new_settings():
     for name in (
         "DBP_AUTHORITY_PEERS",
         "DBP_AUTHORITY_PEER_TOKENS",
+        "DBP_AUTHORITY_PEER_INSTANCES",
         "DBP_AUTHORITY_PEER_TIMEOUT_S",
     ):
         assert f"`{name}`" in readme

@@ -420,6 +420,12 @@ def test_quarantine_fix_in_the_browser(browser, world):
     field.clear()
     field.send_keys("QF-2")
     find(browser, "form.stack button")[0].click()
-    wait_until(lambda: "?fixed=1" in browser.current_url, what="the accepted fix")
-    assert "Fix accepted" in browser.page_source
+    # accepted and issued at once: the page links the battery whose passport was issued
+    wait_until(lambda: find(browser, "#issued"), timeout_s=120, what="the accepted fix")
+    assert "Fix accepted and issued" in find(browser, "#issued")[0].text
+    link = find(browser, '#issued a[href^="/portal/batteries/"]')
+    assert link and "QF-2" in link[0].text
     photograph(browser, "quarantine-fix-accepted", MORE_WIDTHS)
+    link[0].click()
+    wait_until(lambda: "QF-2" in browser.page_source and "/portal/batteries/" in
+               browser.current_url, what="the issued battery")  # fmt: skip
