@@ -30,7 +30,7 @@ def rt(database_url, make_settings):
     )
     engine = make_engine(database_url)
     migrate(engine)
-    runtime = AnchorRuntime(settings, engine, settings.load_master_key())
+    runtime = AnchorRuntime(settings, engine, settings.load_keystore())
     yield runtime
     runtime.close()
     engine.dispose()
