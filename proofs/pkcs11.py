@@ -62,6 +62,10 @@ def _der_octets(data: bytes) -> bytes:
     return OctetString.load(data).native
 
 
+class _MissingKey(KeystoreError):
+    """The token holds no key with that id (after re-reading it: see `_run`)."""
+
+
 @dataclass(frozen=True)
 class TokenConfig:
     module: str
@@ -107,14 +111,33 @@ class Pkcs11Keystore(Keystore):
         self._keys.clear()
         return self._session
 
+    def _reload(self) -> None:
+        """Re-read the token: close the session and initialise the library again."""
+        try:
+            if self._session is not None:
+                self._session.close()
+        except _pkcs11().exceptions.PKCS11Error:
+            pass  # a session already gone is what we want
+        self._session = None
+        _pkcs11().lib(self.config.module).reinitialize()
+
     def _run(self, what: str, action: Callable[[Any], Any]) -> Any:
-        """Run `action(session)` under the lock; a session the token dropped is reopened once."""
+        """Run `action(session)` under the lock; a session the token dropped is reopened once,
+        and a key not found is looked up once more after re-reading the token."""
         p = _pkcs11()
         with self._lock:
             for attempt in (1, 2):
                 session = self._open()
                 try:
                     return action(session)
+                except _MissingKey:
+                    # Another process may have made the key after this one opened the token, and
+                    # the module's view can miss it: SoftHSM2's file store does once this process
+                    # has written to the token after the other one (its generation counter then
+                    # looks current). Initialising the library again re-reads the token.
+                    if attempt == 2:
+                        raise
+                    self._reload()
                 except (
                     p.exceptions.SessionHandleInvalid,
                     p.exceptions.SessionClosed,
@@ -135,7 +158,7 @@ class Pkcs11Keystore(Keystore):
             try:
                 key = session.get_key(object_class=p.ObjectClass.PRIVATE_KEY, id=key_id)
             except p.exceptions.NoSuchKey:
-                raise KeystoreError(
+                raise _MissingKey(
                     f"token {self.config.token_label!r} holds no private key with id {key_id.hex()}"
                 ) from None
             self._keys[key_id] = key
@@ -284,7 +307,7 @@ class Pkcs11Keystore(Keystore):
             try:
                 public = session.get_key(object_class=p.ObjectClass.PUBLIC_KEY, id=key_id)
             except p.exceptions.NoSuchKey:
-                raise KeystoreError(
+                raise _MissingKey(
                     f"token {self.config.token_label!r} holds no key with id {key_id.hex()}"
                 ) from None
             point = _der_octets(public[p.Attribute.EC_POINT])

@@ -94,9 +94,28 @@ def app_client(database_url: str, make_settings) -> Iterator[TestClient]:
     """The service on a fresh database of each kind, reachable through a TestClient."""
     from service.app import create_app
 
-    app = create_app(make_settings(database_url))
+    settings = make_settings(database_url)
+    app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+        if settings.key_backend == "pkcs11":
+            no_private_key_outside_the_token(client.app.state.runtime.engine, settings.data_dir)
+
+
+def no_private_key_outside_the_token(engine, data_dir: Path) -> None:
+    """Under DBP_TEST_KEY_BACKEND=pkcs11 (issue 20): whatever the test did, no private key is
+    sealed in the database and no master key file was made."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        sealed = conn.execute(
+            text("select count(*) from operator_keys where sealed_private is not null")
+        ).scalar_one()
+        accounts = conn.execute(
+            text("select count(*) from anchor_accounts where sealed_key is not null")
+        ).scalar_one()
+    assert (sealed, accounts) == (0, 0), "private keys sealed in the database under pkcs11"
+    assert not (data_dir / "master.key").exists(), "a master key file was made under pkcs11"
 
 
 @pytest.fixture

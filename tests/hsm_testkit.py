@@ -72,4 +72,7 @@ def settings_overrides() -> dict[str, str]:
         "pkcs11_module": token["module"],
         "pkcs11_token_label": token["token_label"],
         "pkcs11_pin": token["pin"],
+        # with no master key, signed document links need their own secret (README: required
+        # with DBP_KEY_BACKEND=pkcs11), as a deployment in the token sets it
+        "document_link_secret": "dbp-test-document-links-0123456789abcdef",
     }

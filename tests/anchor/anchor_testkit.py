@@ -239,7 +239,17 @@ class Harness:
             DBP_ANCHOR_WORKER="off",
             DBP_ANCHOR_BATCH_SIZE=str(s.anchor_batch_size),
             DBP_ANCHOR_BATCH_AGE_S=str(s.anchor_batch_age_s),
+            # the subprocess signs with the keys the test's runtime made (under
+            # DBP_TEST_KEY_BACKEND=pkcs11 in the token, which SOFTHSM2_CONF names)
+            DBP_KEY_BACKEND=s.key_backend,
         )
+        if s.key_backend == "pkcs11":
+            assert s.pkcs11_module and s.pkcs11_token_label and s.pkcs11_pin
+            env.update(
+                DBP_PKCS11_MODULE=s.pkcs11_module,
+                DBP_PKCS11_TOKEN_LABEL=s.pkcs11_token_label,
+                DBP_PKCS11_PIN=s.pkcs11_pin.get_secret_value(),
+            )
         if self.kind == "anvil":
             env.update(
                 DBP_CHAIN_RPC_URL=s.chain_rpc_url,

@@ -27,10 +27,12 @@ def rt(database_url, make_settings):
         anchor_batch_size=8,
         anchor_batch_age_s=3600,
         master_key="MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        # these tests are about the sealed anchoring key (test_custody_anchor.py: in a token)
+        key_backend="sealed",
     )
     engine = make_engine(database_url)
     migrate(engine)
-    runtime = AnchorRuntime(settings, engine, settings.load_master_key())
+    runtime = AnchorRuntime(settings, engine, settings.load_keystore())
     yield runtime
     runtime.close()
     engine.dispose()

@@ -256,7 +256,7 @@ def _issue(primary_db: str, settings: Settings, P: str) -> dict:
                 name="acme",
                 did_method="web",
                 did_web_base=settings.did_web_base,
-                master_key=settings.load_master_key(),
+                master_key=settings.load_keystore(),
             )
     finally:
         engine.dispose()

@@ -109,14 +109,14 @@ def test_bulk_10k_survives_sigkill(database_url, tmp_path):
     settings = Settings(data_dir=tmp_path / "var", database_url=database_url, public_url=public_url)
     with session_scope(engine) as session:
         operators.ensure_instance(
-            session, did_web_base=settings.did_web_base, master_key=settings.load_master_key()
+            session, did_web_base=settings.did_web_base, master_key=settings.load_keystore()
         )
         operator, token = operators.create_operator(
             session,
             name="acme",
             did_method="web",
             did_web_base=settings.did_web_base,
-            master_key=settings.load_master_key(),
+            master_key=settings.load_keystore(),
         )
         acme = {"did": operator.did, "token": token}
     template = passport("ev")

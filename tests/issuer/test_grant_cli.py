@@ -25,7 +25,7 @@ def test_grant_issue_list_revoke(tmp_path, monkeypatch):
     assert runner.invoke(cli, ["operator", "create", "--name", "acme"]).exit_code == 0
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
-    config = IssuerConfig(settings.public_url, settings.did_web_base, settings.load_master_key())
+    config = IssuerConfig(settings.public_url, settings.did_web_base, settings.load_keystore())
     with session_scope(engine) as s:
         acme = operators.by_name(s, "acme")
         battery = batteries.register(s, config, acme, item_key("09520123456788", "SN-1"))

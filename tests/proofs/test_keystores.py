@@ -111,3 +111,33 @@ def test_a_reference_to_no_key_and_a_wrong_pin_are_named() -> None:
 def test_as_keystore_takes_the_master_key_or_a_keystore() -> None:
     store = as_keystore(b"\x01" * 32)
     assert isinstance(store, SealedKeystore) and as_keystore(store) is store
+
+
+def test_a_key_another_process_made_is_found_after_this_one_wrote_to_the_token() -> None:
+    """SoftHSM2's file store misses objects another process wrote before this process's own
+    last write; the keystore re-reads the token once before saying a key is not there."""
+    import subprocess
+    import sys
+
+    token = softhsm_token()
+    store = token_keys.keystore(token["module"], token["token_label"], token["pin"])
+    store.new_ed25519("before")  # this process has a session and has written
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from proofs import pkcs11 as t; "
+            "pub, held = t.keystore(*sys.argv[1:4]).new_ed25519('theirs'); "
+            "print(held.ref, pub.hex())",
+            token["module"],
+            token["token_label"],
+            token["pin"],
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ref, public = made.stdout.split()
+    store.new_ed25519("after")  # ours, written after theirs
+    key = store.ed25519(HeldKey(ref=ref), "theirs", bytes.fromhex(public))
+    assert Ed25519Key.from_public(bytes.fromhex(public)).verify(key.sign(b"data"), b"data")

@@ -39,7 +39,7 @@ def second(tmp_path_factory):
                 name="second-life",
                 did_method="web",
                 did_web_base=instance.settings.did_web_base,
-                master_key=instance.settings.load_master_key(),
+                master_key=instance.settings.load_keystore(),
             )
             instance.operator = {"did": operator.did, "token": token}
         instance.db = engine

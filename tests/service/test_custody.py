@@ -131,7 +131,7 @@ def test_keys_migrate_moves_sealed_keys_into_the_token(
     from service.app import create_app
     from service.cli import app
 
-    sealed = make_settings(database_url, master_key=MASTER_KEY)
+    sealed = make_settings(database_url, master_key=MASTER_KEY, key_backend="sealed")
     with TestClient(create_app(sealed), raise_server_exceptions=False) as client:
         acme = create_operator(client, "acme")
         keyed = create_operator(client, "keyed", did_method="key")

@@ -38,7 +38,7 @@ class Instance:
                     name=name,
                     did_method="web",
                     did_web_base=self.settings.did_web_base,
-                    master_key=self.settings.load_master_key(),
+                    master_key=self.settings.load_keystore(),
                 )
                 self.operators[name] = {"name": name, "did": operator.did, "token": token}
         finally:

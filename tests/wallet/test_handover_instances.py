@@ -58,7 +58,7 @@ def verified(instance, credential: dict) -> httpx.Response:
 def expired_offer(a, battery_id: str, to: str, endpoint: str) -> dict:
     """An offer made two days ago that expired a day later (written straight into A's store)."""
     engine = make_engine(a.settings.resolved_database_url)
-    config = IssuerConfig(a.url, a.settings.did_web_base, a.settings.load_master_key())
+    config = IssuerConfig(a.url, a.settings.did_web_base, a.settings.load_keystore())
     past = utcnow() - timedelta(days=2)
     try:
         with Session(engine, expire_on_commit=False) as session:

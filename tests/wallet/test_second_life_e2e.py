@@ -43,7 +43,7 @@ def accredit(instance, subject: str, role: str) -> dict:
     """A role credential signed by instance A as trust anchor."""
     settings = instance.settings
     engine = make_engine(settings.resolved_database_url)
-    runtime = Runtime(settings, engine, settings.load_master_key(), httpx.Client())
+    runtime = Runtime(settings, engine, settings.load_keystore(), httpx.Client())
     try:
         with session_scope(engine) as session:
             unsigned = role_credential(issuer=settings.did_web_base, subject=subject, roles=[role])

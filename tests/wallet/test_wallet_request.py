@@ -72,7 +72,7 @@ def world(request, tmp_path_factory):
                     name="acme",
                     did_method="web",
                     did_web_base=settings.did_web_base,
-                    master_key=settings.load_master_key(),
+                    master_key=settings.load_keystore(),
                 )
                 acme = {"did": operator.did, "token": token}
             auth = {"Authorization": f"Bearer {token}"}
@@ -91,7 +91,7 @@ def world(request, tmp_path_factory):
                 timeout=60,
             )
             assert r.status_code == 201, r.text
-            runtime = Runtime(settings, engine, settings.load_master_key(), httpx.Client())
+            runtime = Runtime(settings, engine, settings.load_keystore(), httpx.Client())
             yield World(instance, runtime, acme, battery, r.json())
             runtime.http.close()
             engine.dispose()
