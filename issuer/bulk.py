@@ -351,6 +351,19 @@ def commit_item(
     passports.commit(session, operator, battery, work.plan, work.allocated, prepared)
 
 
+def defer_item(session: Session, claimed: Claimed, delay: timedelta) -> None:
+    """Leave a pending item for a round `delay` from now (its claim held until then)."""
+    session.execute(
+        update(BulkItem)
+        .where(
+            BulkItem.job_id == claimed.job_id,
+            BulkItem.position == claimed.position,
+            BulkItem.state == PENDING,
+        )
+        .values(claimed_until=utcnow() + delay)
+    )
+
+
 def fail_item(session: Session, claimed: Claimed, error: dict[str, Any]) -> None:
     _mark(session, claimed, state=FAILED, error=error)
 

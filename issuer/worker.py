@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -26,9 +27,15 @@ from infra.polling import PollingThread
 from issuer import bulk, operators, passports, statuslists
 from issuer.config import IssuerConfig
 from issuer.tables import Operator
+from proofs.signer import KeystoreError
 
 log = logging.getLogger("dbp.bulk")
 DEAD_CHECK_S = 10.0  # how often to look for claims of dead worker processes on this host
+# an item the key store could not sign goes back to the queue this often, DEFER_BASE * attempt
+# later each time (1 + 2 + ... + 5 = 15 delays: about 30 s of key store outage ridden out)
+DEFER_ATTEMPTS = 5
+DEFER_BASE = timedelta(seconds=2)
+KEYSTORE_UNAVAILABLE = KeystoreError.code
 PARENT_CHECK_S = 0.5  # how often a signing process looks whether the server is still there
 
 
@@ -102,6 +109,8 @@ class BulkWorker:
         self._pool: Executor | None = None
         self._dead: list[str] = []
         self._dead_checked_at = -DEAD_CHECK_S
+        # items put back because the key store was unavailable, by (job, position): how often
+        self._deferred: dict[tuple[str, int], int] = {}
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -254,6 +263,30 @@ class BulkWorker:
                     return
         self._fail(work.claimed, RuntimeError("could not store the item"), "")
 
+    def _defer(self, claimed: bulk.Claimed) -> bool:
+        """Put an item back for a later round when the key store (an HSM, a remote signer) could
+        not sign it: an operations problem of the moment, not the item's fault, so failing it
+        would make the operator resubmit what the service should simply finish. Bounded
+        (DEFER_ATTEMPTS, growing delays), so a key store that stays down fails the item with
+        its reason instead of keeping the job open for ever. False once the bound is reached."""
+        key = (claimed.job_id, claimed.position)
+        attempt = self._deferred.get(key, 0) + 1
+        if attempt > DEFER_ATTEMPTS:
+            self._deferred.pop(key, None)
+            return False
+        self._deferred[key] = attempt
+        log.warning(
+            "bulk item %s/%s: key store unavailable; retrying (attempt %d of %d)",
+            claimed.job_id,
+            claimed.position,
+            attempt,
+            DEFER_ATTEMPTS,
+        )
+        with Session(self.engine) as session:
+            bulk.defer_item(session, claimed, DEFER_BASE * attempt)
+            session.commit()
+        return True
+
     def _fail(self, claimed: bulk.Claimed, exc: Exception, prefix: str) -> None:
         prefix = getattr(exc, "path_prefix", prefix)
         if not getattr(exc, "code", None):
@@ -261,6 +294,8 @@ class BulkWorker:
         self._record_failure(claimed, bulk.error_of(exc, prefix))
 
     def _record_failure(self, claimed: bulk.Claimed, error: dict) -> None:
+        if error.get("code") == KEYSTORE_UNAVAILABLE and self._defer(claimed):
+            return
         with Session(self.engine) as session:
             try:
                 bulk.fail_item(session, claimed, error)

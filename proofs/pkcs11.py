@@ -138,6 +138,13 @@ class Pkcs11Keystore(Keystore):
                     if attempt == 2:
                         raise
                     self._reload()
+                except p.exceptions.GeneralError as exc:
+                    # SoftHSM2 answers CKR_GENERAL_ERROR when it reads a token object file that
+                    # another process was writing when it was killed (the bulk crash tests see
+                    # it); reading the token again gets the state as it is now.
+                    if attempt == 2:
+                        raise KeystoreError(f"{what}: {_describe(exc)}") from None
+                    self._reload()
                 except (
                     p.exceptions.SessionHandleInvalid,
                     p.exceptions.SessionClosed,

@@ -137,3 +137,75 @@ def test_claims_are_exclusive_and_dead_workers_claims_are_taken_over(database_ur
         taken = bulk.claim(s, alive, 5, bulk.dead_local_workers(s, alive))
         assert [c.position for c in taken] == [0, 1]
     engine.dispose()
+
+
+@pytest.fixture
+def inline_bulk(database_url, make_settings, monkeypatch):
+    """An inline bulk worker (signing in its own thread, so a patched `prepare` applies) with
+    short deferral delays."""
+    from datetime import timedelta
+
+    from issuer import operators, worker
+    from service.app import create_app
+    from service.db import session_scope
+
+    monkeypatch.setattr(worker, "DEFER_BASE", timedelta(milliseconds=20))
+    app = create_app(make_settings(database_url, bulk_processes=1))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        rt = client.app.state.runtime
+        with session_scope(rt.engine) as session:
+            operator, token = operators.create_operator(
+                session,
+                name="acme",
+                did_method="web",
+                did_web_base=rt.settings.did_web_base,
+                master_key=rt.master_key,
+            )
+            who = {"name": operator.name, "did": operator.did, "token": token}
+        yield client, who
+
+
+def _keystore_down_for(monkeypatch, calls: int) -> list[int]:
+    """`passports.prepare` fails with KeystoreError for its first `calls` calls."""
+    from issuer import passports
+    from proofs.signer import KeystoreError
+
+    real = passports.prepare
+    seen = [0]
+
+    def flaky(plan):
+        seen[0] += 1
+        if seen[0] <= calls:
+            raise KeystoreError("token 'dbp-test': GeneralError")
+        return real(plan)
+
+    monkeypatch.setattr(passports, "prepare", flaky)
+    return seen
+
+
+def test_an_item_the_key_store_could_not_sign_is_retried_not_failed(inline_bulk, monkeypatch):
+    client, who = inline_bulk
+    seen = _keystore_down_for(monkeypatch, 2)
+    headers = {**auth(who), "Idempotency-Key": "keystore-blip"}
+    r = client.post("/batteries:bulk", json={"items": [item("K-1")]}, headers=headers)
+    assert r.status_code == 202, r.text
+    report = wait_finished(client, who, r.headers["location"].removeprefix("http://testserver"))
+    assert (report["done"], report["failed"]) == (1, 0), report
+    assert seen[0] == 3  # two refusals, then signed once
+    with Session(client.app.state.runtime.engine) as s:
+        assert s.exec(select(func.count()).select_from(Battery)).one() == 1
+
+
+def test_an_item_fails_with_its_reason_when_the_key_store_stays_down(inline_bulk, monkeypatch):
+    from issuer import worker
+
+    client, who = inline_bulk
+    seen = _keystore_down_for(monkeypatch, 10_000)
+    headers = {**auth(who), "Idempotency-Key": "keystore-down"}
+    r = client.post("/batteries:bulk", json={"items": [item("K-2")]}, headers=headers)
+    assert r.status_code == 202, r.text
+    report = wait_finished(client, who, r.headers["location"].removeprefix("http://testserver"))
+    assert (report["done"], report["failed"]) == (0, 1), report
+    assert report["errors"][0]["code"] == "keystore-unavailable"
+    assert report["errors"][0]["status"] == 503
+    assert seen[0] == worker.DEFER_ATTEMPTS + 1
