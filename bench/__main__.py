@@ -56,7 +56,9 @@ def _verdict(row: Row) -> str:
         return row.note
     if row.target is None:
         return ""
-    return f"{'ok' if row.met else 'MISSED'} ({row.target.text})"
+    if row.met or not row.note:
+        return f"{'ok' if row.met else 'MISSED'} ({row.target.text})"
+    return f"MISSED ({row.target.text}): {row.note}"
 
 
 def _ratio(row: Row) -> str:

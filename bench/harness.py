@@ -69,7 +69,7 @@ class Row:
     baseline_name: str = ""
     baseline: Stat | None = None
     target: Target | None = None
-    note: str = ""
+    note: str = ""  # why there is no value (skipped), or why a target was missed
     # Raw numbers for the plot and the JSON (e.g. attributes -> seconds); not printed.
     extra: dict = field(default_factory=dict, compare=False)
 

@@ -56,3 +56,23 @@ def test_ratio_and_targets_on_ratio_and_value():
     assert rate.ratio is None and rate.met is False
     assert skipped("s", "x", "no wrk").met is None
     assert Row("s", "x", ours, "b", base).met is None  # no target: neither met nor missed
+
+
+def test_a_missed_bulk_target_says_why():
+    from bench.__main__ import _verdict
+    from bench.bench_issuer import why_bulk_slow
+
+    floor = Stat(20.0, 19.0, 21.0, "1/s", 3)
+    target = Target(">= 500 passports/s", "value", ">=", 500)
+    slow = Stat(12.0, 11.0, 13.0, "1/s", 3)
+    why = why_bulk_slow(slow, floor, cores=2)
+    assert why.startswith("signing floor 2 cores x 20/s = 40/s")
+    row = Row("issuance", "bulk", slow, "floor", floor, target, note=why)
+    assert _verdict(row) == f"MISSED (>= 500 passports/s): {why}"
+    # Signing would allow 500/s, bulk stays under it: the committing thread is named.
+    assert "committing thread" in why_bulk_slow(slow, Stat.single(400.0, "1/s"), cores=2)
+    fast = Stat.single(600.0, "1/s")
+    assert why_bulk_slow(fast, floor, cores=2) == ""
+    assert _verdict(Row("issuance", "bulk", fast, "floor", floor, target)) == (
+        "ok (>= 500 passports/s)"
+    )
