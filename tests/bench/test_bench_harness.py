@@ -64,12 +64,13 @@ def test_a_missed_bulk_target_says_why():
 
     floor = Stat(20.0, 19.0, 21.0, "1/s", 3)
     target = Target(">= 500 passports/s", "value", ">=", 500)
-    slow = Stat(12.0, 11.0, 13.0, "1/s", 3)
+    slow = Stat(32.0, 31.0, 33.0, "1/s", 3)
     why = why_bulk_slow(slow, floor, cores=2)
     assert why.startswith("signing floor 2 cores x 20/s = 40/s")
     row = Row("issuance", "bulk", slow, "floor", floor, target, note=why)
     assert _verdict(row) == f"MISSED (>= 500 passports/s): {why}"
-    # Signing would allow 500/s, bulk stays under it: the committing thread is named.
+    # Bulk under half of what signing allows: the committing thread is named.
+    assert "committing thread" in why_bulk_slow(slow, Stat.single(57.0, "1/s"), cores=2)
     assert "committing thread" in why_bulk_slow(slow, Stat.single(400.0, "1/s"), cores=2)
     fast = Stat.single(600.0, "1/s")
     assert why_bulk_slow(fast, floor, cores=2) == ""
