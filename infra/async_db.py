@@ -6,7 +6,7 @@ building result rows, not to the query. In the event loop, on a connection of it
 read costs one prepared statement's round trip and the decoding of a handful of columns.
 
 The pool follows infra.db's rules: a request holds one of its connections at a time, and waits
-at most POOL_TIMEOUT_S for one (then psycopg_pool.PoolTimeout: 503 with Retry-After). Its
+a bounded time for one (`wait_s`; then psycopg_pool.PoolTimeout: 503 with Retry-After). Its
 connections run in autocommit (one statement, no BEGIN/ROLLBACK round trips). Broken connections
 are not pinged on checkout (a `SELECT 1` per scan would double the database work): a statement
 that fails on one raises, the pool drops the connection when it comes back, and the caller's
@@ -27,14 +27,14 @@ def conninfo(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def open_pool(url: URL, size: int) -> AsyncConnectionPool:
+async def open_pool(url: URL, size: int, wait_s: float = POOL_TIMEOUT_S) -> AsyncConnectionPool:
     """A pool of `size` connections to the database of `url`, opened (connections are made in
-    the background: a first request waits for one at most POOL_TIMEOUT_S)."""
+    the background); a request waits at most `wait_s` for one."""
     pool = AsyncConnectionPool(
         conninfo(url),
         min_size=size,
         max_size=size,
-        timeout=POOL_TIMEOUT_S,
+        timeout=wait_s,
         kwargs={"autocommit": True},
         name="scans",
         open=False,

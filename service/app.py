@@ -185,7 +185,9 @@ async def _scan_pool(rt: Runtime) -> Any:
         or rt.engine.dialect.name != "postgresql"
     ):
         return None
-    return await open_pool(rt.engine.url, settings.resolver_scan_connections)
+    return await open_pool(
+        rt.engine.url, settings.resolver_scan_connections, settings.resolver_scan_wait_s
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

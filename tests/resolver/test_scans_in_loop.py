@@ -127,7 +127,7 @@ def test_answers_match_the_thread_path_and_the_router(pg_client, acme, reads, mo
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("pg_client", [{"resolver_scan_connections": 1}], indirect=True)
+@pytest.mark.parametrize("pg_client", [{"resolver_scan_connections": 1, "resolver_scan_wait_s": 0.2}], indirect=True)
 def test_a_busy_scan_pool_answers_503_with_retry_after(pg_client, acme, monkeypatch):
     battery = issued_battery(pg_client, acme, "LOOP-2")
     page = {"Accept": "text/html"}
