@@ -41,7 +41,7 @@ def _run(url: str, pid: int | None, script: Path, seconds: float) -> tuple[float
     result = wrk(url, script, seconds=seconds, connections=64)
     cpu = (_cpu_s(pid) - before) if pid else 0.0
     assert result.errors == 0, f"{result.errors} errors at {url}"
-    return result.requests_per_s, result.p99_s, cpu / max(result.total, 1)
+    return result.requests_per_s, result.p99_s, cpu / max(result.requests, 1)
 
 
 def main() -> None:

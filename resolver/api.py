@@ -264,6 +264,8 @@ async def stored_scan_async(request: Request, rt: ResolverRuntime, pool: Any) ->
     busy pool raises psycopg_pool.PoolTimeout. The connection is back in the pool on return."""
     raw_path = _raw_path(request)
     item = parse_item_path(raw_path)
+    if item.resource in QR_RESOURCES:
+        return None  # drawing the symbol takes CPU: not in the event loop (resolve_item's thread)
     found = await stored_reads.lookup_stored(
         pool, item.key.gtin, item.key.serial, _wanted(request, item)
     )

@@ -106,7 +106,8 @@ def test_answers_match_the_thread_path_and_the_router(pg_client, acme, reads, mo
 
     reads.clear()
     in_loop = answers()
-    assert len(reads) == len(scans), "a scan did not go through the event loop's read"
+    # all but the QR image (drawn in a worker thread, not in the loop)
+    assert len(reads) == len(scans) - 1, "a scan did not go through the event loop's read"
     assert frozenset({"linkset"}) in reads and frozenset({"page"}) in reads
 
     pool = app.state.scan_pool
