@@ -102,7 +102,9 @@ def test_answers_match_the_thread_path_and_the_router(pg_client, acme, reads, mo
     scans = _scans(battery["path"], first.headers["etag"])
 
     def answers() -> list[tuple]:
-        return [_answer(pg_client.request(m, u, headers=h, follow_redirects=False)) for m, u, h in scans]
+        return [
+            _answer(pg_client.request(m, u, headers=h, follow_redirects=False)) for m, u, h in scans
+        ]
 
     reads.clear()
     in_loop = answers()
@@ -128,7 +130,9 @@ def test_answers_match_the_thread_path_and_the_router(pg_client, acme, reads, mo
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("pg_client", [{"resolver_scan_connections": 1, "resolver_scan_wait_s": 0.2}], indirect=True)
+@pytest.mark.parametrize(
+    "pg_client", [{"resolver_scan_connections": 1, "resolver_scan_wait_s": 0.2}], indirect=True
+)
 def test_a_busy_scan_pool_answers_503_with_retry_after(pg_client, acme, monkeypatch):
     battery = issued_battery(pg_client, acme, "LOOP-2")
     page = {"Accept": "text/html"}
