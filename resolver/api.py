@@ -16,7 +16,15 @@ from infra.bodies import json_object
 from infra.db import db_session
 from infra.openapi import content, json_body, merge, problems, redirect, unchanged
 from infra.responses import json_bytes, json_response
-from resolver import battery_dids, linktypes, model_links, registry, resolution, views
+from resolver import (
+    battery_dids,
+    linktypes,
+    model_links,
+    registry,
+    resolution,
+    stored_reads,
+    views,
+)
 from resolver.battery_links import build_linkset, default_target, handed_over_text
 from resolver.caching import etag, not_modified
 from resolver.description import resolver_description
@@ -250,6 +258,22 @@ def stored_scan(request: Request, rt: ResolverRuntime) -> Response | None:
     return _stored_scan(request, rt, item, raw_path, _wanted(request, item))
 
 
+async def stored_scan_async(request: Request, rt: ResolverRuntime, pool: Any) -> Response | None:
+    """`stored_scan` in the event loop, reading with `pool` (a psycopg_pool.AsyncConnectionPool
+    on PostgreSQL: resolver.stored_reads). None for a battery not registered here as well; a
+    busy pool raises psycopg_pool.PoolTimeout. The connection is back in the pool on return."""
+    raw_path = _raw_path(request)
+    item = parse_item_path(raw_path)
+    if item.resource in QR_RESOURCES:
+        return None  # drawing the symbol takes CPU: not in the event loop (resolve_item's thread)
+    found = await stored_reads.lookup_stored(
+        pool, item.key.gtin, item.key.serial, _wanted(request, item)
+    )
+    if found is None:
+        return None  # the walk-up to the model and the 404s: resolve_item
+    return _unbuilt(request, rt, item, raw_path, *found)
+
+
 def _stored_scan(
     request: Request,
     rt: ResolverRuntime,
@@ -315,30 +339,14 @@ def _scan(
         if prefers_html(accept) and getattr(exc, "status", 400) in (400, 404):
             return _html_error(exc, own_url + raw_path)
         raise
+    answer = _unbuilt(request, rt, item, raw_path, route, view)
+    if answer is not None or stored_only:
+        return answer
     anchor = own_url + item.canonical_path
-    if item.resource in QR_RESOURCES:
-        # The symbol only encodes the identifier, which stays this URI wherever the passport
-        # lives now, so QR images are drawn here even for batteries served elsewhere.
-        return _qr(request, item, anchor)
     place = registry.placement(route, own_url)
-    if not place.here:
-        return _redirect(place.base_url + raw_path + _query(request))
-    if item.resource == ACCESS_RESOURCE:
-        raise _with_headers(
-            UseAccessPoint(
-                f"{anchor}/{ACCESS_RESOURCE} takes POST with a verifiable presentation; "
-                "see the page's 'Restricted data' section"
-            ),
-            {"Allow": "POST"},
-        )
     extra = _canonical(anchor, raw_path, item)
     link_type = request.query_params.get("linkType")
-    # A typed link redirects, built from the live linkset; every other answer is stored bytes.
     stored_answer = link_type is None or link_type in linktypes.LINKSET_REQUESTS
-    if stored_answer and views.servable(view, anchor, utcnow()):
-        return _answer(request, item, view, extra)
-    if stored_only:
-        return None
     battery = rt.passports.battery_by_id(session, route.id)
     credentials = rt.passports.public_credentials(session, route.id)
     links = build_linkset(
@@ -358,6 +366,35 @@ def _scan(
         return _answer(request, item, built, extra)
     headers = {"Link": link_header(links, linkset_url=f"{anchor}?linkType=linkset", extra=extra)}
     return _typed_link(request, links, link_type, headers)
+
+
+def _unbuilt(
+    request: Request, rt: ResolverRuntime, item: ItemRequest, raw_path: str, route: Any, view: Any
+) -> Response | None:
+    """The answer to a scan of a registered battery that needs nothing built (a QR image, a
+    redirect elsewhere, the stored bytes while servable); None when its answers must be built."""
+    anchor = rt.settings.public_url + item.canonical_path
+    if item.resource in QR_RESOURCES:
+        # The symbol only encodes the identifier, which stays this URI wherever the passport
+        # lives now, so QR images are drawn here even for batteries served elsewhere.
+        return _qr(request, item, anchor)
+    place = registry.placement(route, rt.settings.public_url)
+    if not place.here:
+        return _redirect(place.base_url + raw_path + _query(request))
+    if item.resource == ACCESS_RESOURCE:
+        raise _with_headers(
+            UseAccessPoint(
+                f"{anchor}/{ACCESS_RESOURCE} takes POST with a verifiable presentation; "
+                "see the page's 'Restricted data' section"
+            ),
+            {"Allow": "POST"},
+        )
+    link_type = request.query_params.get("linkType")
+    # A typed link redirects, built from the live linkset; every other answer is stored bytes.
+    stored_answer = link_type is None or link_type in linktypes.LINKSET_REQUESTS
+    if stored_answer and views.servable(view, anchor, utcnow()):
+        return _answer(request, item, view, _canonical(anchor, raw_path, item))
+    return None
 
 
 def _typed_link(

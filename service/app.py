@@ -7,6 +7,7 @@ import inspect
 import re
 import warnings
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import ORJSONResponse
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute
 from anchor.api import router as anchor_router
 from anchor.errors import AnchorError
 from infra import openapi
+from infra.async_db import open_pool
 from infra.db import OneConnectionPerRequest
 from infra.headers import SecurityHeaders
 from infra.openapi import content
@@ -173,6 +175,21 @@ def routers_for(role: str) -> list[APIRouter]:
     return [router for router, owner in ROUTERS if roles.serves(role, owner)]
 
 
+async def _scan_pool(rt: Runtime) -> Any:
+    """The event loop's pool for QR scans (service.scans), on PostgreSQL when it is asked for;
+    None otherwise: scans then read in worker threads."""
+    settings = rt.settings
+    if (
+        not settings.resolver_async_scans
+        or not roles.serves(settings.role, roles.RESOLVER)
+        or rt.engine.dialect.name != "postgresql"
+    ):
+        return None
+    return await open_pool(
+        rt.engine.url, settings.resolver_scan_connections, settings.resolver_scan_wait_s
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     role = settings.role
@@ -181,7 +198,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.runtime = Runtime.start(settings)
         try:
-            yield
+            app.state.scan_pool = pool = await _scan_pool(app.state.runtime)
+            try:
+                yield
+            finally:
+                if pool is not None:
+                    await pool.close()
         finally:
             app.state.runtime.close()
 

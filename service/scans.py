@@ -10,7 +10,11 @@ limit all still apply) and hands the scan to `resolver.api.stored_scan`, the ver
 route runs first, in one worker thread. Whatever that does not answer (a battery whose answers
 must be built, a typed link, an error of any kind) goes on to the router unchanged, which
 answers as it always did; only GET and HEAD of `/01/...` come here, and of the application's
-routes only `resolve_item` takes those."""
+routes only `resolve_item` takes those.
+
+On PostgreSQL (DBP_RESOLVER_ASYNC_SCANS, the default) the read runs in the event loop instead:
+`api.stored_scan_async` on the app's own async psycopg pool (`scan_pool`, opened with the app
+by service.app), no thread hop and no SQLAlchemy. SQLite keeps the worker thread."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from infra.async_db import PoolTimeout as AsyncPoolTimeout
 from resolver import api
 from service.problems import pool_busy
 
@@ -58,6 +63,10 @@ class ItemScans:
             return
         request = Request(scope, receive)
         rt = scope["app"].state.runtime
+        pool = getattr(scope["app"].state, "scan_pool", None)
+        if pool is not None:
+            await self._in_loop(request, rt, pool, scope, receive, send)
+            return
         loop = asyncio.get_running_loop()
         if self.limiter is None or self.limiter[0] is not loop:  # one per event loop (tests)
             self.limiter = (loop, CapacityLimiter(rt.settings.resolver_scan_threads))
@@ -69,6 +78,22 @@ class ItemScans:
         except Exception:  # noqa: BLE001 - the router answers it, errors and all
             answer = None
         if answer is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route
+        await answer(scope, receive, send)
+
+    async def _in_loop(
+        self, request: Request, rt: Any, pool: Any, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        try:
+            answer = await api.stored_scan_async(request, rt, pool)
+        except AsyncPoolTimeout as exc:
+            answer = pool_busy(request, exc)
+        except Exception:  # noqa: BLE001 - the router answers it, errors and all
+            answer = None
+        if answer is None:
+            # the scan pool's connection is back already: the router takes one of its own
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route

@@ -206,6 +206,35 @@ class Settings(BaseSettings):
             "threads, 640-890/s with 40, service/scans.py)."
         ),
     )
+    resolver_async_scans: bool = Field(
+        True,
+        description=(
+            "On PostgreSQL, serve QR scans of unchanged batteries in the event loop from a pool "
+            "of their own (DBP_RESOLVER_SCAN_CONNECTIONS async psycopg connections) instead of "
+            "worker threads through SQLAlchemy; SQLite always uses the threads."
+        ),
+    )
+    resolver_scan_connections: int = Field(
+        8,
+        ge=1,
+        le=100,
+        description=(
+            "Connections of the event loop's scan pool (DBP_RESOLVER_ASYNC_SCANS), per process, "
+            "besides the SQLAlchemy pool; a scan holds one for one indexed read."
+        ),
+    )
+    resolver_scan_wait_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description=(
+            "Longest a scan waits for a connection of the event loop's scan pool before it is "
+            "answered 503 with Retry-After. Longer than the SQLAlchemy pool's 1 s: the worker "
+            "threads' scans queued for a thread without a bound, and while page builds hold the "
+            "interpreter the loop runs slowly, so 1 s turned a burst's scans into 503s "
+            "(tests/resolver/test_page_burst.py: 2 of 443)."
+        ),
+    )
     did_web_timeout_s: float = Field(5.0, description="Time limit for fetching a did:web document.")
     did_web_max_bytes: int = Field(
         262_144, description="Size limit for a fetched did:web document."

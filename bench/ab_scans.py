@@ -1,0 +1,101 @@
+"""A/B of the QR scan read path (issue 16), in one run on one seeded database: the service with
+DBP_RESOLVER_ASYNC_SCANS=false (worker thread + SQLAlchemy) and =true (async psycopg in the event
+loop) run side by side on the same PostgreSQL database, with the bare ceiling (bench/ceiling.py),
+and are measured alternately with wrk (64 connections, a uniformly random target per request).
+CPU per request is the uvicorn process's user+system time over the run divided by its requests.
+
+    .venv/bin/python -m bench.ab_scans            # BENCH_AB_TARGETS (2000), BENCH_AB_ROUNDS (3)
+
+Not part of `make bench`: it compares two settings of this tree; bench_resolver gives the
+figures of record."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+from bench import bench_resolver as br
+from bench.services import (
+    create_operator,
+    free_port,
+    pg_database,
+    service,
+    service_env,
+    uvicorn,
+    wrk,
+)
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run(url: str, pid: int | None, script: Path, seconds: float) -> tuple[float, float, float]:
+    before = _cpu_s(pid) if pid else 0.0
+    result = wrk(url, script, seconds=seconds, connections=64)
+    cpu = (_cpu_s(pid) - before) if pid else 0.0
+    assert result.errors == 0, f"{result.errors} errors at {url}"
+    return result.requests_per_s, result.p99_s, cpu / max(result.requests, 1)
+
+
+def main() -> None:
+    targets = int(os.environ.get("BENCH_AB_TARGETS", "2000"))
+    rounds = int(os.environ.get("BENCH_AB_ROUNDS", "3"))
+    seconds = float(os.environ.get("BENCH_AB_SECONDS", "4"))
+    tmp = Path(tempfile.mkdtemp(prefix="dbp-bench-ab-"))
+    extra = {"DBP_BULK_WORKER": "false", "DBP_RESOLVER_VIEW_MAX_AGE_S": "86400"}
+    with ExitStack() as stack:
+        db = stack.enter_context(pg_database("resolver_ab"))
+        old = stack.enter_context(service(db, DBP_RESOLVER_ASYNC_SCANS="false", **extra))
+        _did, token = create_operator(db, old.url)
+        battery = br._issue_one(old.url, token)
+        path = f"/01/{br.GTIN}/21/{br.serial(0)}"
+        with httpx.Client(base_url=old.url, timeout=60) as client:
+            for name, accept in (("linkset.json", br.LINKSET), ("page.html", "text/html"),
+                                 ("passport.json", br.JSON_LD)):  # fmt: skip
+                answer = client.get(path, headers={"Accept": accept})
+                answer.raise_for_status()
+                (tmp / name).write_bytes(answer.content)
+        br.seed(db, battery["id"], 1, targets - 1, targets)
+        br.sign_targets(db, battery["id"], 1, targets - 1)
+        br.warm(old.url, 1, targets - 1)
+        # the new path serves the same public URL's views: same DBP_PUBLIC_URL as the old copy
+        new = stack.enter_context(
+            service(db, DBP_RESOLVER_ASYNC_SCANS="true", DBP_PUBLIC_URL=old.url, **extra)
+        )
+        port = free_port()
+        env = service_env(db, tmp, f"http://127.0.0.1:{port}", BENCH_CEILING_DIR=str(tmp))
+        ceiling = stack.enter_context(
+            uvicorn("bench.ceiling:app", env, port=port, log=tmp / "ceiling.log")
+        )
+        runs = {"old": (old.url, old.process.pid), "new": (new.url, new.process.pid),
+                "ceiling": (ceiling.url, ceiling.process.pid)}  # fmt: skip
+        for kind, accept in (("linkset", br.LINKSET), ("page", "text/html")):
+            script = br._script(tmp, accept, targets)
+            for url, _pid in runs.values():
+                wrk(url, script, seconds=1, connections=64)  # warm-up: connections, pools
+            got: dict[str, list[tuple[float, float, float]]] = {k: [] for k in runs}
+            for _ in range(rounds):
+                for name, (url, pid) in runs.items():
+                    got[name].append(_run(url, pid, script, seconds))
+            ceiling_rps = statistics.median(r[0] for r in got["ceiling"])
+            for name, results in got.items():
+                rps = [r[0] for r in results]
+                print(
+                    f"{kind:8} {name:8} req/s {' '.join(f'{x:7.0f}' for x in rps)}"
+                    f"  median {statistics.median(rps):7.0f}"
+                    f" ({statistics.median(rps) / ceiling_rps:6.1%} of ceiling)"
+                    f"  p99 ms {' '.join(f'{r[1] * 1e3:6.1f}' for r in results)}"
+                    f"  CPU ms/req {' '.join(f'{r[2] * 1e3:5.3f}' for r in results)}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

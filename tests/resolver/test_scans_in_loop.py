@@ -1,0 +1,176 @@
+"""QR scans served in the event loop on PostgreSQL (issue 16, service.scans): the async psycopg
+read (resolver.stored_reads) gives the same answers byte for byte as the worker-thread read
+through SQLAlchemy and as the router, answers 503 with Retry-After when its pool stays busy, and
+sees a revocation on the very next scan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from pg_testkit import create_database
+from resolver_testkit import issued_battery, issued_public_credential, set_status
+
+from resolver import api, stored_reads
+from service.scans import ItemScans
+
+# Headers that differ between any two answers whatever served them.
+VOLATILE = {"date", "x-request-id", "server-timing"}
+
+
+@pytest.fixture
+def pg_client(make_settings, request) -> Iterator[TestClient]:
+    from service.app import create_app
+
+    url, drop = create_database()
+    overrides = getattr(request, "param", {})
+    try:
+        app = create_app(make_settings(url, **overrides))
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield client
+    finally:
+        drop()
+
+
+@pytest.fixture
+def acme(pg_client):
+    from issuer import operators
+    from service.db import session_scope
+
+    rt = pg_client.app.state.runtime
+    with session_scope(rt.engine) as session:
+        operator, token = operators.create_operator(
+            session,
+            name="acme",
+            did_method="web",
+            did_web_base=rt.settings.did_web_base,
+            master_key=rt.master_key,
+        )
+        return {"name": operator.name, "did": operator.did, "token": token}
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list[frozenset[str]]:
+    """The event loop's reads, by the answers they asked for (the real read, counted)."""
+    calls: list[frozenset[str]] = []
+    real = stored_reads.lookup_stored
+
+    async def counted(pool, gtin, serial, wanted):
+        calls.append(wanted)
+        return await real(pool, gtin, serial, wanted)
+
+    monkeypatch.setattr(stored_reads, "lookup_stored", counted)
+    return calls
+
+
+def _answer(response) -> tuple:
+    headers = sorted((k, v) for k, v in response.headers.items() if k not in VOLATILE)
+    return response.status_code, headers, response.content
+
+
+def _scans(path: str, etag: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(method, url, headers) of scans that the stored bytes answer, and of some they do not."""
+    gtin13 = path.replace("/01/0", "/01/", 1)  # a GTIN-13 form: a canonical link is added
+    return [
+        ("GET", path, {"Accept": "text/html"}),
+        ("GET", path, {"Accept": "application/linkset+json"}),
+        ("GET", path, {"Accept": "application/ld+json"}),
+        ("GET", path, {"Accept": "application/json"}),
+        ("GET", path, {"Accept": "*/*"}),
+        ("GET", path, {}),
+        ("GET", path + "?linkType=linkset", {}),
+        ("GET", path + "?linkType=gs1:pip", {"Accept": "text/html"}),
+        ("GET", path + "/passport", {}),
+        ("GET", path + "/qr.svg", {}),
+        ("GET", path, {"Accept": "image/avif"}),
+        ("GET", path, {"Accept": "text/html", "If-None-Match": etag}),
+        ("HEAD", path, {"Accept": "text/html"}),
+        ("GET", gtin13, {"Accept": "application/linkset+json"}),
+        ("GET", path[:-1] + "X", {"Accept": "text/html"}),
+        ("GET", path[:-1] + "X", {"Accept": "application/json"}),
+    ]
+
+
+@pytest.mark.postgres
+def test_answers_match_the_thread_path_and_the_router(pg_client, acme, reads, monkeypatch):
+    app = pg_client.app
+    assert app.state.scan_pool is not None, "no event loop pool on PostgreSQL"
+    battery = issued_battery(pg_client, acme, "LOOP-1")
+    first = pg_client.get(battery["path"], headers={"Accept": "text/html"})  # builds the views
+    assert first.status_code == 200
+    scans = _scans(battery["path"], first.headers["etag"])
+
+    def answers() -> list[tuple]:
+        return [
+            _answer(pg_client.request(m, u, headers=h, follow_redirects=False)) for m, u, h in scans
+        ]
+
+    reads.clear()
+    in_loop = answers()
+    # all but the QR image (drawn in a worker thread, not in the loop)
+    assert len(reads) == len(scans) - 1, "a scan did not go through the event loop's read"
+    assert frozenset({"linkset"}) in reads and frozenset({"page"}) in reads
+
+    pool = app.state.scan_pool
+    app.state.scan_pool = None  # the worker-thread read through SQLAlchemy
+    try:
+        reads.clear()
+        assert answers() == in_loop
+        assert not reads
+    finally:
+        app.state.scan_pool = pool
+
+    async def router_only(self, scope, receive, send):
+        await self.app(scope, receive, send)
+
+    monkeypatch.setattr(ItemScans, "__call__", router_only)  # resolve_item, as before issue 16
+    assert answers() == in_loop
+    assert not reads
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "pg_client", [{"resolver_scan_connections": 1, "resolver_scan_wait_s": 0.2}], indirect=True
+)
+def test_a_busy_scan_pool_answers_503_with_retry_after(pg_client, acme, monkeypatch):
+    battery = issued_battery(pg_client, acme, "LOOP-2")
+    page = {"Accept": "text/html"}
+    assert pg_client.get(battery["path"], headers=page).status_code == 200
+    pool = pg_client.app.state.scan_pool
+    called: list[object] = []
+    monkeypatch.setattr(api, "stored_scan", lambda *a: called.append(a))  # no thread fallback
+    held = pg_client.portal.call(pool.getconn)  # the pool's only connection, in the app's loop
+    try:
+        busy = pg_client.get(battery["path"], headers=page)
+    finally:
+        pg_client.portal.call(pool.putconn, held)
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "1"
+    assert busy.headers["content-type"].startswith("application/problem+json")
+    assert not called
+    assert pg_client.get(battery["path"], headers=page).status_code == 200
+
+
+@pytest.mark.postgres
+def test_a_revocation_is_seen_by_the_next_scan_in_the_loop(pg_client, acme, reads):
+    battery = issued_battery(pg_client, acme, "LOOP-3")
+    page = {"Accept": "text/html"}
+    assert 'class="verdict verdict-ok"' in pg_client.get(battery["path"], headers=page).text
+    reads.clear()
+    assert 'class="verdict verdict-ok"' in pg_client.get(battery["path"], headers=page).text
+    assert reads, "the stored page was not read in the event loop"
+    credential = issued_public_credential(battery)["id"]
+    assert set_status(pg_client, acme, credential, "revocation", True).status_code == 200
+    revoked = pg_client.get(battery["path"], headers=page).text
+    assert 'class="verdict verdict-bad"' in revoked and "Revoked" in revoked
+    reads.clear()
+    again = pg_client.get(battery["path"], headers=page).text  # now from the rebuilt view
+    assert again == revoked and reads
+
+
+def test_sqlite_keeps_the_thread_path(make_settings, sqlite_url):
+    from service.app import create_app
+
+    with TestClient(create_app(make_settings(sqlite_url))) as client:
+        assert client.app.state.scan_pool is None
