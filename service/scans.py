@@ -24,6 +24,7 @@ from typing import Any
 from anyio import CapacityLimiter, to_thread
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from infra.async_db import PoolTimeout as AsyncPoolTimeout
@@ -77,11 +78,7 @@ class ItemScans:
             answer = pool_busy(request, exc)
         except Exception:  # noqa: BLE001 - the router answers it, errors and all
             answer = None
-        if answer is None:
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = self.route
-        await answer(scope, receive, send)
+        await self._send(answer, scope, receive, send)
 
     async def _in_loop(
         self, request: Request, rt: Any, pool: Any, scope: Scope, receive: Receive, send: Send
@@ -92,8 +89,14 @@ class ItemScans:
             answer = pool_busy(request, exc)
         except Exception:  # noqa: BLE001 - the router answers it, errors and all
             answer = None
+        # the scan pool's connection is back already: the router takes one of its own
+        await self._send(answer, scope, receive, send)
+
+    async def _send(
+        self, answer: Response | None, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """The stored answer, or the router's when there is none."""
         if answer is None:
-            # the scan pool's connection is back already: the router takes one of its own
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route

@@ -21,12 +21,11 @@ def bulk_client(request, database_url, make_settings):
         yield client
 
 
-@pytest.fixture
-def acme_bulk(bulk_client):
+def _acme(client) -> dict:
     from issuer import operators
     from service.db import session_scope
 
-    rt = bulk_client.app.state.runtime
+    rt = client.app.state.runtime
     with session_scope(rt.engine) as session:
         operator, token = operators.create_operator(
             session,
@@ -36,6 +35,11 @@ def acme_bulk(bulk_client):
             master_key=rt.master_key,
         )
         return {"name": operator.name, "did": operator.did, "token": token}
+
+
+@pytest.fixture
+def acme_bulk(bulk_client):
+    return _acme(bulk_client)
 
 
 def item(serial: str, **changes) -> dict:
@@ -145,24 +149,13 @@ def inline_bulk(database_url, make_settings, monkeypatch):
     short deferral delays."""
     from datetime import timedelta
 
-    from issuer import operators, worker
+    from issuer import worker
     from service.app import create_app
-    from service.db import session_scope
 
     monkeypatch.setattr(worker, "DEFER_BASE", timedelta(milliseconds=20))
     app = create_app(make_settings(database_url, bulk_processes=1))
     with TestClient(app, raise_server_exceptions=False) as client:
-        rt = client.app.state.runtime
-        with session_scope(rt.engine) as session:
-            operator, token = operators.create_operator(
-                session,
-                name="acme",
-                did_method="web",
-                did_web_base=rt.settings.did_web_base,
-                master_key=rt.master_key,
-            )
-            who = {"name": operator.name, "did": operator.did, "token": token}
-        yield client, who
+        yield client, _acme(client)
 
 
 def _keystore_down_for(monkeypatch, calls: int) -> list[int]:
