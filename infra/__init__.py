@@ -16,13 +16,15 @@ Module map (all public):
 - `db`: database pool guards, `session_scope` (one transaction) and `db_session` (the
   per-request session dependency); `files`: private files; `headers`: security headers;
   `ratelimit`: per-client rate limits; `polling`: `PollingThread`, the background-round loop of
-  the bulk worker, the EU registry sync and the backup pusher.
+  the bulk worker, the EU registry sync and the backup pusher; `async_db`: the async psycopg
+  pool QR scans read stored answers from on PostgreSQL (no thread, no SQLAlchemy).
 
 The one bounded cache is `vocab.lru` (one layer lower, because `proofs` uses it too).
 """
 
 __all__ = [
     "app",
+    "async_db",
     "bodies",
     "cli",
     "db",

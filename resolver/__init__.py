@@ -10,6 +10,9 @@
 - `resolver.negotiation`: `Accept` with q-values; `resolver.caching`: ETags.
 - `resolver.qr`: QR codes (segno); `resolver.description`: `/.well-known/gs1resolver`.
 - `resolver.page`, `page_values`, `verdict`, `templates/`: the consumer page.
+- `resolver.views`: a battery's answers built on write and kept (linkset, passport JSON, page);
+  `resolver.stored_reads`: the one prepared query a scan on PostgreSQL reads its stored answer
+  with, in the event loop (`api.stored_scan_async`).
 - `resolver.sources`: the `PassportSource` protocol the service implements with the issuer's views
   and the full verification; `resolver.ports`: `ResolverRuntime`, what the routes need of the
   running service (a Protocol); `resolver.api`: the routes.
@@ -21,7 +24,7 @@ battery now (the issuer and the verifier ask it); `held_here` lists what an oper
 
 Internal (used only inside `resolver`): `battery_links`, `caching`, `description`,
 `digital_link`, `linkset`, `linktypes`, `negotiation`, `page_values`, `resolution`,
-`templates/`.
+`stored_reads`, `templates/`.
 """
 
 __all__ = [
