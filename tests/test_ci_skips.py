@@ -76,8 +76,11 @@ def test_make_test_sets_up_the_services_and_ci_run_is_make_test_with_ci(tmp_path
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     services = lines.index("bash .ci/services")
-    (pytest_line,) = [i for i, line in enumerate(lines) if " -m pytest " in line]
-    assert services < pytest_line, lines
+    pytest_lines = [i for i, line in enumerate(lines) if " -m pytest " in line]
+    # the main run, then the core HSM pass (issue 20): both after the services
+    assert len(pytest_lines) == 2, lines
+    assert services < pytest_lines[0], lines
+    assert "DBP_TEST_KEY_BACKEND=pkcs11" in lines[pytest_lines[1]], lines
     run = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
            if line and not line.startswith("#")]  # fmt: skip
     assert run[-1] == "CI=true make test", run
