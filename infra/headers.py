@@ -46,23 +46,29 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                content_type = next(
-                    (v for n, v in headers if n.lower() == b"content-type"), b""
-                ).lower()
-                policy = self.html_policy if content_type.startswith(b"text/html") else None
-                extra = [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                    (b"x-frame-options", b"DENY"),
-                ]
-                if not exempt:
-                    extra.append((b"content-security-policy", policy or NOT_A_DOCUMENT.encode()))
-                if hsts:
-                    extra.append((b"strict-transport-security", HSTS))
-                headers += [(n, v) for n, v in extra if n not in names]
+                headers = self.added(message.get("headers", []), hsts=hsts, exempt=exempt)
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+    def added(
+        self, headers: Iterable[tuple[bytes, bytes]], *, hsts: bool, exempt: bool = False
+    ) -> list[tuple[bytes, bytes]]:
+        """`headers` (an answer's, as ASGI sends them) with the security headers it lacks
+        (service.scans' fast path for QR scans calls this too: the same headers either way)."""
+        headers = list(headers)
+        names = {name.lower() for name, _ in headers}
+        content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"").lower()
+        policy = self.html_policy if content_type.startswith(b"text/html") else None
+        extra = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"strict-origin-when-cross-origin"),
+            (b"x-frame-options", b"DENY"),
+        ]
+        if not exempt:
+            extra.append((b"content-security-policy", policy or NOT_A_DOCUMENT.encode()))
+        if hsts:
+            extra.append((b"strict-transport-security", HSTS))
+        headers += [(n, v) for n, v in extra if n not in names]
+        return headers

@@ -56,7 +56,7 @@ from service.deps import (
 from service.documents import router as documents_router
 from service.observe import ObserveRequests
 from service.runtime import Runtime
-from service.scans import ItemScans
+from service.scans import ItemScans, ScanFront
 from service.settings import Settings
 from verifier.api import access_router
 from verifier.api import router as verifier_router
@@ -190,6 +190,20 @@ async def _scan_pool(rt: Runtime) -> Any:
     )
 
 
+class ServiceApp(FastAPI):
+    """FastAPI with QR scans from stored bytes answered before anything else (service.scans:
+    the whole middleware stack cost a stored scan about as much CPU as its read)."""
+
+    scans: ScanFront | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.scans is not None and not self.root_path:
+            scope["app"] = self
+            if await self.scans(self, scope, receive, send):
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     role = settings.role
@@ -207,7 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.runtime.close()
 
-    app = FastAPI(
+    app = ServiceApp(
         **_NO_NATIVE_TELEMETRY,
         title="dbp: Digital Battery Passport" + ("" if role == roles.ALL else f" ({role})"),
         version="0.1.0",
@@ -219,8 +233,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _wrong_role_or(role))
     for exc_class in portal_pages.EXCEPTIONS:
         app.add_exception_handler(exc_class, portal_pages.handle)
+    security = {
+        "html_policy": page.CONTENT_SECURITY_POLICY,
+        "https_public_url": settings.public_url.startswith("https://"),
+        "exempt_paths": [app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url],
+    }
     if roles.serves(role, roles.RESOLVER):
         app.add_middleware(ItemScans)  # innermost: QR scans from stored bytes, past the router
+        # outermost, ahead of the middleware: stored scans read in the event loop
+        app.scans = ScanFront(role, SecurityHeaders(None, **security))
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
@@ -237,12 +258,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         suffix_limits={"/documents": settings.document_max_bytes + 65_536},
     )
     app.add_middleware(OneConnectionPerRequest)  # marks requests for infra.db.watch_pool
-    app.add_middleware(
-        SecurityHeaders,
-        html_policy=page.CONTENT_SECURITY_POLICY,
-        https_public_url=settings.public_url.startswith("https://"),
-        exempt_paths=[app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url],
-    )
+    app.add_middleware(SecurityHeaders, **security)
     app.add_middleware(ObserveRequests, role=role)  # outermost: sees every answer
     for router in routers_for(role):
         app.include_router(router)

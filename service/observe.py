@@ -25,6 +25,8 @@ HEADER: Final = b"x-request-id"
 # A proxy's id is kept when it is short and plain (it ends up in logs and headers).
 ACCEPTED_ID: Final = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 UNMATCHED: Final = "(unmatched)"
+# scope key: the id service.scans' front gave a request it then handed to the whole stack
+SCOPE_ID: Final = "dbp.request_id"
 
 
 def incoming_id(scope: Scope) -> str:
@@ -67,7 +69,7 @@ class ObserveRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = incoming_id(scope)
+        rid = scope.get(SCOPE_ID) or incoming_id(scope)
         token = logs.request_id.set(rid)
         started = time.perf_counter()
         status = 500
@@ -84,22 +86,27 @@ class ObserveRequests:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed = time.perf_counter() - started
-            route = route_template(scope)
-            metrics.observe_request(scope["method"], route, status, elapsed)
-            log.info(
-                "%s %s %d",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "request_id": rid,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "role": self.role,
-                },
-            )
+            record(scope, rid, status, time.perf_counter() - started, self.role)
             logs.request_id.reset(token)
+
+
+def record(scope: Scope, rid: str, status: int, elapsed: float, role: str) -> None:
+    """The request's metrics and its one log line (also service.scans' fast path for QR scans,
+    which answers ahead of this middleware and must leave the same records)."""
+    route = route_template(scope)
+    metrics.observe_request(scope["method"], route, status, elapsed)
+    log.info(
+        "%s %s %d",
+        scope["method"],
+        scope["path"],
+        status,
+        extra={
+            "request_id": rid,
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "role": role,
+        },
+    )

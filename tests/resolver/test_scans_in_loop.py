@@ -112,6 +112,15 @@ def test_answers_match_the_thread_path_and_the_router(pg_client, acme, reads, mo
     assert len(reads) == len(scans) - 1, "a scan did not go through the event loop's read"
     assert frozenset({"linkset"}) in reads and frozenset({"page"}) in reads
 
+    front = app.scans
+    app.scans = None  # the same read inside the middleware stack (ItemScans), not ahead of it
+    try:
+        reads.clear()
+        assert answers() == in_loop
+        assert len(reads) == len(scans) - 1
+    finally:
+        app.scans = front
+
     pool = app.state.scan_pool
     app.state.scan_pool = None  # the worker-thread read through SQLAlchemy
     try:
@@ -125,6 +134,7 @@ def test_answers_match_the_thread_path_and_the_router(pg_client, acme, reads, mo
         await self.app(scope, receive, send)
 
     monkeypatch.setattr(ItemScans, "__call__", router_only)  # resolve_item, as before issue 16
+    monkeypatch.setattr(app, "scans", None)  # and no front ahead of the middleware
     assert answers() == in_loop
     assert not reads
 
@@ -167,6 +177,36 @@ def test_a_revocation_is_seen_by_the_next_scan_in_the_loop(pg_client, acme, read
     reads.clear()
     again = pg_client.get(battery["path"], headers=page).text  # now from the rebuilt view
     assert again == revoked and reads
+
+
+@pytest.mark.postgres
+def test_the_front_keeps_request_ids_metrics_and_the_log_line(
+    pg_client, acme, reads, caplog, monkeypatch
+):
+    from service import metrics
+
+    battery = issued_battery(pg_client, acme, "LOOP-4")
+    page = {"Accept": "text/html"}
+    assert pg_client.get(battery["path"], headers=page).status_code == 200  # builds the views
+    stack_reads: list[object] = []
+    monkeypatch.setattr(ItemScans, "_in_loop", lambda *a: stack_reads.append(a))
+    labels = ("GET", "/01/{item_path:path}", "200")
+    before = metrics.REQUESTS.labels(*labels)._value.get()
+    reads.clear()
+    with caplog.at_level("INFO", logger="dbp.request"):
+        echoed = pg_client.get(battery["path"], headers={**page, "X-Request-ID": "scan-42"})
+        fresh = pg_client.get(battery["path"], headers=page)
+    assert len(reads) == 2, "the scans were not read in the event loop"
+    assert not stack_reads, "the middleware stack's read answered, not the front"
+    assert echoed.headers["x-request-id"] == "scan-42"
+    assert len(fresh.headers["x-request-id"]) == 32
+    assert echoed.headers["content-security-policy"].startswith("default-src 'none'; style-src")
+    assert metrics.REQUESTS.labels(*labels)._value.get() == before + 2
+    lines = [r for r in caplog.records if r.name == "dbp.request"]
+    assert [(r.request_id, r.route, r.status) for r in lines] == [
+        ("scan-42", "/01/{item_path:path}", 200),
+        (fresh.headers["x-request-id"], "/01/{item_path:path}", 200),
+    ]
 
 
 def test_sqlite_keeps_the_thread_path(make_settings, sqlite_url):
