@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from resolver.errors import ResolverError
 
@@ -91,7 +92,18 @@ def parse_media_type(text: str) -> MediaRange | None:
     return MediaRange(main, sub, parsed[0], parsed[1])
 
 
+# Clients send few distinct Accept headers (a browser's, a linkset client's): a QR scan parsed
+# the same header two or three times (which answer to read, which to serve), about 5% of its
+# CPU under wrk. Bounded caches keyed by the header text alone; errors are not cached.
+_CACHED = 512
+
+
 def parse_accept(header: str) -> list[MediaRange]:
+    return list(_parse_accept(header))
+
+
+@lru_cache(maxsize=_CACHED)
+def _parse_accept(header: str) -> tuple[MediaRange, ...]:
     if len(header) > MAX_ACCEPT_BYTES:
         raise InvalidAccept(f"the Accept header is longer than {MAX_ACCEPT_BYTES} bytes")
     members = [m for m in header.split(",") if m.strip()]
@@ -99,12 +111,12 @@ def parse_accept(header: str) -> list[MediaRange]:
         raise InvalidAccept(f"the Accept header lists more than {MAX_RANGES} media ranges")
     # Malformed members are ignored (RFC 9110 lets a server disregard what it cannot parse);
     # if nothing usable is left, negotiation ends in 406 below.
-    return [r for r in (parse_media_type(m) for m in members) if r is not None]
+    return tuple(r for r in (parse_media_type(m) for m in members) if r is not None)
 
 
 def quality(ranges: Sequence[MediaRange], offer: str) -> float:
     """The `q` the client gives `offer`: that of the most specific range matching it, else 0."""
-    wanted = parse_media_type(offer)
+    wanted = _offer(offer)
     assert wanted is not None, offer
     best, q = -1, 0.0
     for media_range in ranges:
@@ -114,11 +126,21 @@ def quality(ranges: Sequence[MediaRange], offer: str) -> float:
     return q
 
 
+@lru_cache(maxsize=64)
+def _offer(offer: str) -> MediaRange | None:
+    return parse_media_type(offer)
+
+
 def choose(accept: str | None, offers: Sequence[str]) -> str:
     """The offer to send for `accept` (None or empty means anything); NotAcceptable if none."""
     if accept is None or not accept.strip():
         return offers[0]
-    ranges = parse_accept(accept)
+    return _choose(accept, tuple(offers))
+
+
+@lru_cache(maxsize=_CACHED)
+def _choose(accept: str, offers: tuple[str, ...]) -> str:
+    ranges = _parse_accept(accept)
     best, best_q = None, 0.0
     for offer in offers:
         q = quality(ranges, offer)
