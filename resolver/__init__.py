@@ -11,8 +11,8 @@
 - `resolver.qr`: QR codes (segno); `resolver.description`: `/.well-known/gs1resolver`.
 - `resolver.page`, `page_values`, `verdict`, `templates/`: the consumer page.
 - `resolver.views`: a battery's answers built on write and kept (linkset, passport JSON, page);
-  `resolver.stored_reads`: the one prepared query a scan on PostgreSQL reads its stored answer
-  with, in the event loop (`api.stored_scan_async`).
+  `resolver.stored_reads`: the one prepared query scans on PostgreSQL read their stored answers
+  with, in the event loop, shared by the scans that arrive together (`api.stored_scan_async`).
 - `resolver.sources`: the `PassportSource` protocol the service implements with the issuer's views
   and the full verification; `resolver.ports`: `ResolverRuntime`, what the routes need of the
   running service (a Protocol); `resolver.api`: the routes.

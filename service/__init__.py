@@ -9,7 +9,8 @@ Public modules (for tests and tools; `bodies` and `deps` re-export what moved to
 `issuer.auth`): `bodies`, `db`, `deps`, `problems`, `registry`, `runtime`, `settings`.
 
 Internal: `app`, `asgi`, `cli`, `cli_services`, `custody`, `demo`, `documents`, `health`, `logs`,
-`metrics`, `migrations`, `observe`, `provision`, `roles`, `settings_doc`, `signer_server`.
+`metrics`, `migrations`, `observe`, `provision`, `roles`, `scans`, `settings_doc`,
+`signer_server`.
 """
 
 __all__ = ["bodies", "db", "deps", "problems", "registry", "runtime", "settings"]

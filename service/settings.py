@@ -220,7 +220,8 @@ class Settings(BaseSettings):
         le=100,
         description=(
             "Connections of the event loop's scan pool (DBP_RESOLVER_ASYNC_SCANS), per process, "
-            "besides the SQLAlchemy pool; a scan holds one for one indexed read."
+            "besides the SQLAlchemy pool; scans that arrive together share one for one "
+            "statement (at most 2 in flight per kind of answer, resolver/stored_reads.py)."
         ),
     )
     resolver_scan_wait_s: float = Field(
