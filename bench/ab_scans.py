@@ -6,6 +6,9 @@ CPU per request is the uvicorn process's user+system time over the run divided b
 
     .venv/bin/python -m bench.ab_scans            # BENCH_AB_TARGETS (2000), BENCH_AB_ROUNDS (3)
 
+BENCH_AB_WORKERS (1) runs the new copy and the ceiling with that many uvicorn workers each (the
+old copy keeps one); CPU is then summed over the workers.
+
 Not part of `make bench`: it compares two settings of this tree; bench_resolver gives the
 figures of record."""
 
@@ -32,8 +35,12 @@ from bench.services import (
 
 
 def _cpu_s(pid: int) -> float:
+    """User+system seconds of `pid` and of its live children (uvicorn's workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(_cpu_s(int(kid)) for kid in kids)
 
 
 def _run(url: str, pid: int | None, script: Path, seconds: float) -> tuple[float, float, float]:
@@ -48,6 +55,7 @@ def main() -> None:
     targets = int(os.environ.get("BENCH_AB_TARGETS", "2000"))
     rounds = int(os.environ.get("BENCH_AB_ROUNDS", "3"))
     seconds = float(os.environ.get("BENCH_AB_SECONDS", "4"))
+    workers = int(os.environ.get("BENCH_AB_WORKERS", "1"))
     tmp = Path(tempfile.mkdtemp(prefix="dbp-bench-ab-"))
     extra = {"DBP_BULK_WORKER": "false", "DBP_RESOLVER_VIEW_MAX_AGE_S": "86400"}
     with ExitStack() as stack:
@@ -67,12 +75,18 @@ def main() -> None:
         br.warm(old.url, 1, targets - 1)
         # the new path serves the same public URL's views: same DBP_PUBLIC_URL as the old copy
         new = stack.enter_context(
-            service(db, DBP_RESOLVER_ASYNC_SCANS="true", DBP_PUBLIC_URL=old.url, **extra)
+            service(
+                db,
+                workers=workers,
+                DBP_RESOLVER_ASYNC_SCANS="true",
+                DBP_PUBLIC_URL=old.url,
+                **extra,
+            )
         )
         port = free_port()
         env = service_env(db, tmp, f"http://127.0.0.1:{port}", BENCH_CEILING_DIR=str(tmp))
         ceiling = stack.enter_context(
-            uvicorn("bench.ceiling:app", env, port=port, log=tmp / "ceiling.log")
+            uvicorn("bench.ceiling:app", env, port=port, workers=workers, log=tmp / "ceiling.log")
         )
         runs = {"old": (old.url, old.process.pid), "new": (new.url, new.process.pid),
                 "ceiling": (ceiling.url, ceiling.process.pid)}  # fmt: skip
