@@ -251,7 +251,20 @@ def _node(ctx: _Context, prop: str | None, element: dict, type_scoped: _Context 
             kind = value.__class__
             if coercion is None and (kind is str or kind is int or kind is bool):
                 continue  # a plain literal, the most common value (what `_values` decides)
-            _values(term_ctx, key, coercion, value)
+            if kind is dict:
+                _node(term_ctx, key, value, None)
+            elif kind is list and coercion is None:
+                # `_values` inlined for the common array (a call per item is most of the walk)
+                for item in value:
+                    kind = item.__class__
+                    if kind is dict:
+                        _node(term_ctx, key, item, None)
+                    elif kind is list:
+                        raise _Unknown  # nested arrays, as `_values` refuses them
+                    elif not (kind is str or kind is int or kind is bool):
+                        _values(term_ctx, key, coercion, item)
+            else:
+                _values(term_ctx, key, coercion, value)
         elif action is _ID:
             if not isinstance(value, str) or not ctx.absolute(value, vocab=False):
                 raise _Unknown
