@@ -267,3 +267,13 @@ def check_work(quads: Iterable[Quad]) -> bool:
     makes random ones) is only the reference's when this is False.
     """
     return _run(quads, "sha256", 1).order_dependent
+
+
+def checked_labels(quads: Iterable[Quad]) -> tuple[dict[str, str], bool]:
+    """`check_work` and `canonical_labels` in one run: (canonical labels, order dependent).
+
+    Raises WorkExceeded as `check_work` does. The labels are RDFC-1.0's whatever the input
+    labels; only the work verdict may depend on them (see `check_work`)."""
+    labeller = _run(quads, "sha256", 1)
+    labels = {node: "_:" + label for node, label in labeller.canonical.issued.items()}
+    return labels, labeller.order_dependent

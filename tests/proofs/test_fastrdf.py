@@ -101,9 +101,22 @@ def test_the_fast_path_takes_the_documents_we_issue():
     """Not vacuous: every tier credential of every example (some hold an empty array) and the
     Catena-X shaped passport go the compiled way."""
     taken = {n for n, d in DOCUMENTS.items() if fastrdf.dataset(d) is not None}
+    assert taken == {n for n, d in DOCUMENTS.items() if fastrdf.quads(d) is not None}
     assert {n for n in DOCUMENTS if n.split()[0] in example_names()} <= taken
     assert "Catena-X shaped passport" in taken
     assert len(taken) >= len(DOCUMENTS) // 2  # signed ones hold `proof` (a @graph container)
+
+
+@pytest.mark.parametrize("iri", ["http://a.example:port/", "http://a.example/%zz", "urn:x:a>b"])
+def test_iris_the_n_quads_grammar_refuses_go_to_pyld(iri):
+    """pyoxigraph's lenient JSON-LD parse keeps them; `quads` checks what its strict N-Quads
+    parse would (pyld keeps them too, and the refusal is the N-Quads parse's, worded)."""
+    document = small_credential(ISSUER, 3)
+    document["credentialSubject"]["id"] = iri
+    assert fastrdf.quads(document) is None
+    slow, fast = _both(document)
+    assert fast == slow
+    assert fast.startswith("MalformedDocument")
 
 
 def test_doubles_are_written_as_json_ld_writes_them():
@@ -139,6 +152,7 @@ def test_what_the_fast_path_cannot_vouch_for_goes_to_pyld(subject):
         "credentialSubject": subject,
     }
     assert fastrdf.dataset(document) is None
+    assert fastrdf.quads(document) is None
     assert safemode.nothing_dropped(document) is None
     slow, fast = _both(document)
     assert fast == slow
