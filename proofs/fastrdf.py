@@ -28,12 +28,12 @@ the W3C vectors and hypothesis-generated passports.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from functools import cache
 from typing import Any, NamedTuple
 
+import orjson
 import pyoxigraph
 
 from vocab.loader import (
@@ -330,7 +330,11 @@ def _written(document: Any, *, exact_literals: bool) -> tuple[bytes, bool] | Non
     try:
         if empty:
             document, _ = _probed(document)
-        text = json.dumps({**document, "@context": _pruned(contexts, document)}, allow_nan=False)
+        # orjson (~5x json here): an eligible document has no NaN, infinity or integer beyond
+        # 2**53, and a lone surrogate makes it raise (TypeError), so it writes the same JSON
+        # values json would, only floats possibly in another (equal) form, and every double is
+        # rewritten from its value below.
+        text = orjson.dumps({**document, "@context": _pruned(contexts, document)})
         # Lenient: pyoxigraph's strict mode silently leaves out triples with an invalid IRI
         # (pyld keeps them and our N-Quads parse refuses them). Lenient keeps them, and the
         # strict checks of the callers refuse them, so pyld gets to word the refusal.
