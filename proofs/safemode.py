@@ -249,8 +249,17 @@ def _node(ctx: _Context, prop: str | None, element: dict, type_scoped: _Context 
         value = element[key]
         if action is _PROPERTY:
             kind = value.__class__
-            if coercion is None and (kind is str or kind is int or kind is bool):
-                continue  # a plain literal, the most common value (what `_values` decides)
+            if kind is str:
+                # a literal, the most common value (what `_values` decides, inlined)
+                if coercion == "@id" and not term_ctx.absolute(value, vocab=False):
+                    raise _Unknown
+                continue
+            if kind is int or kind is bool:
+                continue
+            if kind is float:
+                if not math.isfinite(value):
+                    raise _Unknown
+                continue
             if kind is dict:
                 _node(term_ctx, key, value, None)
             elif kind is list and coercion is None:
