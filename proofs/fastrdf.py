@@ -156,6 +156,7 @@ def _tokens(value: Any, out: set[str]) -> None:
 class _Pruning(NamedTuple):
     refs: dict[str, frozenset[str]]  # prunable term -> what its definitions could name
     always: frozenset[str]  # what the kept entries (keywords, unprunable terms) could name
+    made: dict[frozenset[str], list[Any]]  # pruned contexts, by the prunable terms named
 
 
 _PRUNINGS: dict[tuple[Any, ...], _Pruning] = {}
@@ -188,7 +189,7 @@ def _pruning(contexts: list[Any]) -> _Pruning:
             else:
                 _tokens(term, refs.setdefault(term, set()))
                 _tokens(definition, refs[term])
-    found = _Pruning({t: frozenset(r) for t, r in refs.items()}, frozenset(always))
+    found = _Pruning({t: frozenset(r) for t, r in refs.items()}, frozenset(always), {})
     if len(_PRUNINGS) > 256:
         _PRUNINGS.clear()
     _PRUNINGS[key] = found
@@ -221,7 +222,11 @@ def _pruned(contexts: list[Any], document: dict[str, Any]) -> list[Any]:
     needed: set[str] = set(pruning.always)
     _tokens({k: v for k, v in document.items() if k != "@context"}, needed)
     refs = pruning.refs
-    stack = [t for t in needed if t in refs]
+    hits = frozenset(needed.intersection(refs))
+    found = pruning.made.get(hits)
+    if found is not None:  # documents of one kind name the same terms
+        return found
+    stack = list(hits)
     kept: set[str] = set()
     while stack:
         term = stack.pop()
@@ -229,9 +234,13 @@ def _pruned(contexts: list[Any], document: dict[str, Any]) -> list[Any]:
             continue
         kept.add(term)
         stack.extend(t for t in refs[term] if t in refs and t not in kept)
-    return [
+    found = [
         {k: v for k, v in context.items() if k not in refs or k in kept} for context in contexts
     ]
+    if len(pruning.made) >= 256:
+        pruning.made.clear()
+    pruning.made[hits] = found
+    return found
 
 
 def _eligible_values(document: dict[str, Any]) -> bool | None:
