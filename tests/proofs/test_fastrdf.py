@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyld.jsonld import _canonicalize_double
 
 from bench.reference import catenax_credential, small_credential
 from issuer.passports import tier_credential
@@ -342,3 +343,10 @@ def test_proof_config_templates_are_used(monkeypatch):
 
     monkeypatch.setattr(canonical, "rdfc", no_rdfc)
     assert canonical.rdfc_varying(later, "created") == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_doubles_are_rewritten_as_pyld_writes_them(value):
+    """fastrdf._pyld_double is pyld's regex rewrite in string operations."""
+    assert fastrdf._pyld_double(repr(value)) == _canonicalize_double(value)
