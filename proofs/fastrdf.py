@@ -263,6 +263,11 @@ def _eligible_values(document: dict[str, Any], names: set[str]) -> bool | None:
                 if key.startswith(("@", "_:")) or key in special:
                     return None
                 names.add(key)
+                if value.__class__ is str:  # the most common value, judged here (as below)
+                    if value == EMPTY_PROBE:
+                        return None
+                    names.add(value)
+                    continue
                 if isinstance(value, list) and _yields_nothing(value):
                     empty = True
                 stack.append(value)
