@@ -1,12 +1,14 @@
 """Canonical forms that proofs are computed over: RDFC-1.0 N-Quads and JCS (RFC 8785).
 
-RDFC-1.0 is done in two steps: JSON-LD to RDF, then pyoxigraph canonicalizes the dataset.
-pyoxigraph is 30-50x faster than pyld's URDNA2015 and, unlike pyld, writes control characters
-in literals the way RDFC-1.0's canonical N-Quads require (`\\b`, `\\u0000`, …), which is what
-the reference JS implementation hashes. The first step is pyoxigraph's JSON-LD parser where
-`proofs.fastrdf` shows it gives pyld's dataset (plain documents over bundled contexts), and
-pyld, the reference, otherwise. In front of the canonicalization, `proofs.rdfc_work` refuses
-datasets over the reference implementation's work limit (poison graphs).
+RDFC-1.0 is done in two steps: JSON-LD to RDF, then canonicalization. Where `proofs.fastrdf`
+shows pyoxigraph's JSON-LD parser gives pyld's dataset (plain documents over bundled contexts),
+it hands over the quads as pyoxigraph writes them (canonical N-Quads terms: unlike pyld it
+writes control characters in literals the way RDFC-1.0 requires, `\\b`, `\\u0000`, …, which is
+what the reference JS implementation hashes), and `proofs.rdfc_work`, which runs RDFC-1.0's
+labelling within the reference implementation's work bound anyway, labels the blank nodes; the
+lines are relabelled and sorted here. Otherwise pyld, the reference, makes the dataset, and
+pyoxigraph canonicalizes it (30-50x faster than pyld's URDNA2015) after the same work check.
+Either way datasets over the reference's work limit (poison graphs) are refused.
 
 pyld has no "safe mode": a term no context defines, a property mapped to null and a relative IRI
 are dropped without a word (pyld 3.3 even resolves relative IRIs against `http://example.org/base/`

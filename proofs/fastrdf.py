@@ -17,6 +17,14 @@ caller takes the pyld path, which stays the reference (and the only one that wor
   probe first and the relative-IRI sentinel as base, exactly as `expand_strict` does with pyld;
   if either sentinel shows up in the result, something would have been dropped or resolved, and
   pyld is asked for the precise refusal.
+- Only the top-level term definitions the document can reach are inlined (`_pruned`): the
+  terms it names as a key, a string or a prefix, and what their definitions name in turn (terms
+  defined twice are always kept, so protected-term errors stay); pyoxigraph processes the
+  inlined contexts again on every parse, and the full VC 2.0 context was most of a small
+  credential's parse.
+- `quads` hands the N-Quads pyoxigraph writes over as term strings (each line held to the
+  strict N-Quads grammar, each IRI and language tag to pyoxigraph's strict parser), without
+  building a pyoxigraph Dataset: going through Python objects per quad cost more than parsing.
 - Native JSON floats: pyoxigraph writes the shortest round-trip form ("8.2E-3") where JSON-LD
   (pyld and jsonld.js) write `%1.15E` with trailing zeros removed ("8.200000000000001E-3"); every
   xsd:double literal of an eligible document comes from a native float (nothing coerces to
