@@ -164,6 +164,7 @@ def verify_jwt(
     expected_typ: str = VC_JWT,
     now: datetime | None = None,
     legacy: bool = False,
+    parsed: tuple[dict[str, Any], bytes, bytes] | None = None,
 ) -> dict[str, Any]:
     """Verify a VC-JOSE-COSE token and return its payload (the credential or presentation).
 
@@ -171,10 +172,12 @@ def verify_jwt(
     (vp+jwt), authorised for assertionMethod / authentication by `resolve`.
     `legacy`: a VC-JWT (`typ` JWT) whose payload wraps the document in a `vc` / `vp` claim; the
     claims set is returned, and `document_of` takes the document out of it.
+    `parsed`: what `parse_compact(token)` returned (`unwrap_envelope_parsed` has it), so that
+    the token is not decoded twice (~60 us of a ~10 KiB token).
     """
     if expected_typ not in _SIGNER:
         raise MalformedJws(f"expected_typ must be {VC_JWT} or {VP_JWT}, not {expected_typ!r}")
-    header, payload_bytes, signature = parse_compact(token)
+    header, payload_bytes, signature = parsed if parsed is not None else parse_compact(token)
     typ = header.get("typ")
     allowed_typ = ("JWT", None) if legacy else (expected_typ, f"application/{expected_typ}")
     if typ not in allowed_typ:
@@ -347,14 +350,20 @@ def is_legacy_envelope(document: dict[str, Any]) -> bool:
 
 def unwrap_envelope(document: dict[str, Any]) -> str:
     """The compact JWS inside an EnvelopedVerifiableCredential / EnvelopedVerifiablePresentation."""
+    return unwrap_envelope_parsed(document)[0]
+
+
+def unwrap_envelope_parsed(
+    document: dict[str, Any],
+) -> tuple[str, tuple[dict[str, Any], bytes, bytes]]:
+    """`unwrap_envelope`, with what `parse_compact` made of the token (for `verify_jwt`)."""
     envelope_typ(document)  # the type and the data: URL must agree
     context = document.get("@context")
     contexts = context if isinstance(context, list) else [context]
     if not contexts or contexts[0] != CREDENTIALS_V2_CONTEXT:
         raise MalformedJws(f"an envelope's @context must start with {CREDENTIALS_V2_CONTEXT}")
     token = document["id"].partition(",")[2]
-    parse_compact(token)
-    return token
+    return token, parse_compact(token)
 
 
 def parse_compact(token: object) -> tuple[dict[str, Any], bytes, bytes]:

@@ -84,6 +84,8 @@ class _Context:
         self.ids: dict[str, bool] = {}  # @id-position string -> absolute
         self.types: dict[str, bool] = {}  # @type-position string -> absolute
         self.scoped: dict[tuple[str, str], _Context] = {}
+        # (property, keys of a node) -> what `_shape` found
+        self.shapes: dict[tuple[str | None, tuple[str, ...]], Any] = {}
         _Context.registry[id(active)] = self
 
     def child(self, kind: str, term: str, local: Any) -> _Context:
@@ -233,25 +235,54 @@ def nothing_dropped(document: Any) -> bool | None:
 
 def _node(ctx: _Context, prop: str | None, element: dict, type_scoped: _Context | None) -> None:
     """pyld `_expand` of a node object `element`, value of `prop` under `ctx`."""
+    keys = tuple(element)
     if type_scoped is None and not ctx.active.get("previousContext"):
-        # The common case: nothing to revert, so the node's context is the property's.
-        ctx = ctx.entered(prop)
+        # The common case: nothing to revert, so the node's context is the property's, and
+        # what follows from the property and the keys alone is looked up once.
+        shape = ctx.shapes.get((prop, keys))
+        if shape is None:
+            shape = _shape(ctx, prop, keys)
+        ctx, type_key, plan = shape
+        if plan is None:
+            ctx = _typed(ctx, element[type_key])
+            plan = ctx.plans.get(keys) or _plan(ctx, keys)
     else:
         ctx = _enter(ctx, prop, element, type_scoped)
-    keys = tuple(element)
-    type_key = ctx.type_keys.get(keys, _UNKNOWN)
-    if type_key is _UNKNOWN:
-        type_key = _type_key(ctx, keys)
-    if type_key is not None:
-        ctx = _typed(ctx, element[type_key])
-    plan = ctx.plans.get(keys) or _plan(ctx, keys)
+        type_key = ctx.type_keys.get(keys, _UNKNOWN)
+        if type_key is _UNKNOWN:
+            type_key = _type_key(ctx, keys)
+        if type_key is not None:
+            ctx = _typed(ctx, element[type_key])
+        plan = ctx.plans.get(keys) or _plan(ctx, keys)
     for key, action, term_ctx, coercion in plan.steps:
         value = element[key]
         if action is _PROPERTY:
             kind = value.__class__
-            if coercion is None and (kind is str or kind is int or kind is bool):
-                continue  # a plain literal, the most common value (what `_values` decides)
-            _values(term_ctx, key, coercion, value)
+            if kind is str:
+                # a literal, the most common value (what `_values` decides, inlined)
+                if coercion == "@id" and not term_ctx.absolute(value, vocab=False):
+                    raise _Unknown
+                continue
+            if kind is int or kind is bool:
+                continue
+            if kind is float:
+                if not math.isfinite(value):
+                    raise _Unknown
+                continue
+            if kind is dict:
+                _node(term_ctx, key, value, None)
+            elif kind is list and coercion is None:
+                # `_values` inlined for the common array (a call per item is most of the walk)
+                for item in value:
+                    kind = item.__class__
+                    if kind is dict:
+                        _node(term_ctx, key, item, None)
+                    elif kind is list:
+                        raise _Unknown  # nested arrays, as `_values` refuses them
+                    elif not (kind is str or kind is int or kind is bool):
+                        _values(term_ctx, key, coercion, item)
+            else:
+                _values(term_ctx, key, coercion, value)
         elif action is _ID:
             if not isinstance(value, str) or not ctx.absolute(value, vocab=False):
                 raise _Unknown
@@ -261,6 +292,21 @@ def _node(ctx: _Context, prop: str | None, element: dict, type_scoped: _Context 
             raise _Unknown
         else:
             _values(term_ctx, key, coercion, value)
+
+
+def _shape(
+    ctx: _Context, prop: str | None, keys: tuple[str, ...]
+) -> tuple[_Context, str | None, _Plan | None]:
+    """For a node with these keys, value of `prop` under `ctx` (nothing to revert): its context,
+    its @type key, and its plan when it has no @type (else the plan depends on the types)."""
+    entered = ctx.entered(prop)
+    type_key = entered.type_keys.get(keys, _UNKNOWN)
+    if type_key is _UNKNOWN:
+        type_key = _type_key(entered, keys)
+    plan = None if type_key is not None else entered.plans.get(keys) or _plan(entered, keys)
+    shape = (entered, type_key, plan)
+    _bounded(ctx.shapes)[(prop, keys)] = shape
+    return shape
 
 
 def _enter(

@@ -168,9 +168,9 @@ def unwrap(
 ) -> tuple[dict, dict] | None:
     """(the enveloped credential or presentation, the JWT claims), or None when it failed."""
     try:
-        token = jose.unwrap_envelope(document)
+        token, parsed = jose.unwrap_envelope_parsed(document)
         legacy = jose.is_legacy_envelope(document)
-        claims = jose.verify_jwt(token, resolve, expected_typ=typ, legacy=legacy)
+        claims = jose.verify_jwt(token, resolve, expected_typ=typ, legacy=legacy, parsed=parsed)
         inner = jose.document_of(claims, typ) if legacy else claims
     except (ProofError, VocabError, *key_errors) as exc:
         result.failed("proof", exc)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyld.jsonld import _canonicalize_double
 
 from bench.reference import catenax_credential, small_credential
 from issuer.passports import tier_credential
@@ -101,9 +102,22 @@ def test_the_fast_path_takes_the_documents_we_issue():
     """Not vacuous: every tier credential of every example (some hold an empty array) and the
     Catena-X shaped passport go the compiled way."""
     taken = {n for n, d in DOCUMENTS.items() if fastrdf.dataset(d) is not None}
+    assert taken == {n for n, d in DOCUMENTS.items() if fastrdf.quads(d) is not None}
     assert {n for n in DOCUMENTS if n.split()[0] in example_names()} <= taken
     assert "Catena-X shaped passport" in taken
     assert len(taken) >= len(DOCUMENTS) // 2  # signed ones hold `proof` (a @graph container)
+
+
+@pytest.mark.parametrize("iri", ["http://a.example:port/", "http://a.example/%zz", "urn:x:a>b"])
+def test_iris_the_n_quads_grammar_refuses_go_to_pyld(iri):
+    """pyoxigraph's lenient JSON-LD parse keeps them; `quads` checks what its strict N-Quads
+    parse would (pyld keeps them too, and the refusal is the N-Quads parse's, worded)."""
+    document = small_credential(ISSUER, 3)
+    document["credentialSubject"]["id"] = iri
+    assert fastrdf.quads(document) is None
+    slow, fast = _both(document)
+    assert fast == slow
+    assert fast.startswith("MalformedDocument")
 
 
 def test_doubles_are_written_as_json_ld_writes_them():
@@ -139,6 +153,7 @@ def test_what_the_fast_path_cannot_vouch_for_goes_to_pyld(subject):
         "credentialSubject": subject,
     }
     assert fastrdf.dataset(document) is None
+    assert fastrdf.quads(document) is None
     assert safemode.nothing_dropped(document) is None
     slow, fast = _both(document)
     assert fast == slow
@@ -328,3 +343,26 @@ def test_proof_config_templates_are_used(monkeypatch):
 
     monkeypatch.setattr(canonical, "rdfc", no_rdfc)
     assert canonical.rdfc_varying(later, "created") == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_doubles_are_rewritten_as_pyld_writes_them(value):
+    """fastrdf._pyld_double is pyld's regex rewrite in string operations."""
+    assert fastrdf._pyld_double(repr(value)) == _canonicalize_double(value)
+
+
+def test_contexts_are_pruned_to_what_the_document_names():
+    """Not vacuous: a small credential inlines a fraction of the VC 2.0 context, and naming a
+    term anywhere (here only as a string value) keeps its definition."""
+    document = small_credential(ISSUER, 4)
+    contexts = fastrdf._contexts(document)
+    names: set[str] = set()
+    assert fastrdf._eligible_values(document, names) is not None
+    pruned = fastrdf._pruned(contexts, names)
+    assert len(json.dumps(pruned)) < len(json.dumps(contexts)) / 2
+    assert not any("VerifiablePresentation" in c for c in pruned)
+    assert fastrdf._pruned(contexts, names | {"VerifiablePresentation"}) != pruned
+    document["credentialSubject"]["note"] = "VerifiablePresentation"
+    slow, fast = _both(document)
+    assert fast == slow
