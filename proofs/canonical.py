@@ -206,6 +206,10 @@ def _rdf_dataset(document: dict[str, Any], document_loader: DocumentLoader) -> d
         }
     except (JsonLdError, RecursionError) as exc:
         raise _jsonld_failure(exc) from None
+    except TypeError as exc:
+        # pyld 3.3 expands a keyword-like "@id" value ("@ignoreMe", which JSON-LD ignores) to
+        # None and then fails sorting node ids (toRdf suite e122): a refusal, not a crash.
+        raise MalformedDocument(f"the document is not valid JSON-LD: {exc}") from None
 
 
 # A quad for the work check: subject, predicate, object, graph as strings in which blank nodes,

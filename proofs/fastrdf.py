@@ -10,7 +10,10 @@ caller takes the pyld path, which stays the reference (and the only one that wor
   pyoxigraph could write differently (floats are rewritten, see below; integers beyond 2**53,
   NaN and infinities are not eligible), and none of the terms whose bundled definitions use
   JSON-LD features outside what the differential tests cover (`_special_terms`: containers
-  other than @set, @json, scoped contexts that reset the active context).
+  other than @set, @json, scoped contexts that reset the active context, terms mapped to
+  null). Not eligible either: keyword-like strings ("@ignoreMe", ignored by JSON-LD), an empty
+  array as the value of a keyword alias (`"id": []`), and bundled contexts that use `@base`
+  or `@direction` (inlining changes the first, pyoxigraph drops the second).
 - An empty array makes no triple, so nothing would show that its term is undefined: it is
   parsed as a probe IRI, whose triples are taken out again (`_probed`).
 - The bundled contexts are inlined (the same files the loader serves), with the undefined-terms
@@ -31,7 +34,8 @@ caller takes the pyld path, which stays the reference (and the only one that wor
   xsd:double and `@value` is not eligible), so each is rewritten.
 
 tests/proofs/test_fastrdf.py compares both paths on every credential of the tests, the examples,
-the W3C vectors and hypothesis-generated passports.
+the W3C vectors and hypothesis-generated passports; tests/proofs/test_fastrdf_tordf_suite.py on
+the official JSON-LD 1.1 toRdf suite, its contexts served as if bundled.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ _XSD_DOUBLE_BYTES = _XSD_DOUBLE.encode()
 # so a match is always a whole literal; its lexical form is pyoxigraph's shortest round trip.
 _DOUBLE_LITERAL = re.compile(rb'"([-+0-9.eE]+)"\^\^<' + re.escape(_XSD_DOUBLE_BYTES) + rb">")
 _ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*:[^\s<>\"{}|\\^`]*\Z")
+_KEYWORD_FORM = re.compile(r"@[A-Za-z]+\Z")  # JSON-LD 1.1: such IRIs are ignored
 _SAFE_INTEGER = 2**53
 # Stands in for an empty array (see `_probed`); an absolute IRI, so that it stays what it is
 # under any coercion (@id, @vocab) or none. A document holding this string is not eligible.
@@ -88,6 +93,12 @@ def _special_terms() -> frozenset[str]:
         if not isinstance(context, dict):
             return
         for term, definition in context.items():
+            if definition is None or (
+                isinstance(definition, dict) and definition.get("@id", "") is None
+            ):
+                # Mapped to null: pyoxigraph drops its values silently, pyld's safe mode refuses.
+                special.add(term)
+                continue
             if not isinstance(definition, dict):
                 continue
             container = definition.get("@container")
@@ -107,6 +118,48 @@ def _special_terms() -> frozenset[str]:
     for url in bundled_urls():
         visit(list(_inlined(url)))
     return frozenset(special)
+
+
+@cache
+def _keyword_aliases() -> frozenset[str]:
+    """Terms any bundled context maps to a keyword (`id`, `type`, ...)."""
+    aliases: set[str] = set()
+
+    def visit(context: Any) -> None:
+        if isinstance(context, list):
+            for entry in context:
+                visit(entry)
+        elif isinstance(context, dict):
+            for term, definition in context.items():
+                target = definition.get("@id") if isinstance(definition, dict) else definition
+                if isinstance(target, str) and target.startswith("@"):
+                    aliases.add(term)
+                if isinstance(definition, dict) and definition.get("@context"):
+                    visit(definition["@context"])
+
+    for url in bundled_urls():
+        visit(list(_inlined(url)))
+    return frozenset(aliases)
+
+
+@cache
+def _unsupported_context(url: str) -> bool:
+    """Whether the bundled context at `url` uses what inlining it would not keep as it is:
+    `@base` (ignored in a remote context, honoured inline) and `@direction`, as a default or
+    through an alias (pyoxigraph leaves the direction out of the literal, pyld writes an i18n
+    datatype)."""
+    stack: list[Any] = list(_inlined(url))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "@base" in item or "@direction" in item:
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif item == "@direction":
+            return True
+    return False
 
 
 def _resets(context: Any) -> bool:
@@ -130,6 +183,8 @@ def _contexts(document: dict[str, Any]) -> list[Any] | None:
     bundled = bundled_urls()
     for entry in entries:
         if isinstance(entry, str) and entry in bundled:
+            if _unsupported_context(entry):
+                return None
             out.extend(_inlined(entry))
         elif (
             isinstance(entry, dict)
@@ -256,6 +311,7 @@ def _eligible_values(document: dict[str, Any], names: set[str]) -> bool | None:
     """None if the document is not eligible; else whether it holds an empty array. Puts every
     key and string of the document into `names` (for `_pruned`, in the same walk)."""
     special = _special_terms()
+    aliases = _keyword_aliases()
     empty = False
     stack: list[Any] = [v for k, v in document.items() if k != "@context"]
     for key in document:
@@ -263,6 +319,8 @@ def _eligible_values(document: dict[str, Any], names: set[str]) -> bool | None:
             return None
         names.add(key)
         if key != "@context" and _yields_nothing(document[key]):
+            if key in aliases:
+                return None  # see below
             empty = True
     while stack:
         item = stack.pop()
@@ -277,12 +335,18 @@ def _eligible_values(document: dict[str, Any], names: set[str]) -> bool | None:
                     names.add(value)
                     continue
                 if isinstance(value, list) and _yields_nothing(value):
+                    if key in aliases:
+                        # The probe stands in for a property value only: as `id` it would
+                        # become the subject (pyld refuses `"id": []`), in a list a member.
+                        return None
                     empty = True
                 stack.append(value)
         elif isinstance(item, list):
             stack.extend(item)
         elif isinstance(item, str):
-            if item == EMPTY_PROBE:
+            if item == EMPTY_PROBE or _KEYWORD_FORM.match(item):
+                # A keyword-like IRI ("@ignoreMe") is ignored by JSON-LD, so its data would
+                # vanish without a word; pyld decides.
                 return None
             names.add(item)
         elif isinstance(item, bool) or item is None:

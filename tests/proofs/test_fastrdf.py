@@ -141,6 +141,8 @@ def test_doubles_are_written_as_json_ld_writes_them():
         {"_:b": 1},
         {"undefinedAndEmpty": []},  # its probe shows the undefined term
         {"undefinedAndNothing": [None, []]},
+        {"id": []},  # pyld refuses; the empty-array probe would have become the subject
+        {"id": "@ignoreMe"},  # keyword-like: JSON-LD ignores it (toRdf suite e122)
         {"label": fastrdf.EMPTY_PROBE},
         {"label": "\ud800"},  # a lone surrogate (JSON can escape one)
     ],
