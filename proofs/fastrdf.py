@@ -220,6 +220,12 @@ class _Pruning(NamedTuple):
     refs: dict[str, frozenset[str]]  # prunable term -> what its definitions could name
     always: frozenset[str]  # what the kept entries (keywords, unprunable terms) could name
     made: dict[frozenset[str], list[Any]]  # pruned contexts, by the prunable terms named
+    # The contexts themselves: while this entry lives, no other object can take their ids
+    # (the key), even if whoever made them lets them go.
+    contexts: tuple[Any, ...]
+    # Whether pyoxigraph processes these contexts whole: pruning hides a term definition from
+    # the parser, so an error in one the document does not use is found here, once.
+    valid: bool
 
 
 _PRUNINGS: dict[tuple[Any, ...], _Pruning] = {}
@@ -252,11 +258,31 @@ def _pruning(contexts: list[Any]) -> _Pruning:
             else:
                 _tokens(term, refs.setdefault(term, set()))
                 _tokens(definition, refs[term])
-    found = _Pruning({t: frozenset(r) for t, r in refs.items()}, frozenset(always), {})
+    found = _Pruning(
+        {t: frozenset(r) for t, r in refs.items()},
+        frozenset(always),
+        {},
+        tuple(contexts),
+        _processes(contexts),
+    )
     if len(_PRUNINGS) > 256:
         _PRUNINGS.clear()
     _PRUNINGS[key] = found
     return found
+
+
+def _processes(contexts: list[Any]) -> bool:
+    try:  # the parser is lazy: the error comes while reading its quads
+        for _ in pyoxigraph.parse(
+            orjson.dumps({"@context": contexts, "@id": "urn:dbp:fastrdf:context-check"}),
+            format=pyoxigraph.RdfFormat.JSON_LD,
+            base_iri=RELATIVE_BASE,
+            lenient=True,
+        ):
+            pass
+    except (SyntaxError, ValueError, TypeError, RecursionError):
+        return False
+    return True
 
 
 def _nested_terms(definition: Any, out: set[str]) -> None:
@@ -272,7 +298,7 @@ def _nested_terms(definition: Any, out: set[str]) -> None:
                 _nested_terms(value, out)
 
 
-def _pruned(contexts: list[Any], names: set[str]) -> list[Any]:
+def _pruned(contexts: list[Any], names: set[str]) -> list[Any] | None:
     """`contexts` without the top-level term definitions nothing in the document can reach.
 
     pyoxigraph processes the inlined contexts again on every parse; the VC 2.0 context alone
@@ -282,6 +308,8 @@ def _pruned(contexts: list[Any], names: set[str]) -> list[Any]:
     this to pyld). A document naming a left-out term cannot happen: every string it holds
     keeps the term of that name."""
     pruning = _pruning(contexts)
+    if not pruning.valid:
+        return None  # the parser refuses these contexts whole: pyld words the refusal
     # the document's keys and strings (`_eligible_values`), and the prefix of each
     needed = names.union([n[: n.find(":")] for n in names if n.find(":") > 0])
     needed.update(pruning.always)
@@ -330,7 +358,7 @@ def _eligible_values(document: dict[str, Any], names: set[str]) -> bool | None:
                     return None
                 names.add(key)
                 if value.__class__ is str:  # the most common value, judged here (as below)
-                    if value == EMPTY_PROBE:
+                    if value == EMPTY_PROBE or (value[:1] == "@" and _KEYWORD_FORM.match(value)):
                         return None
                     names.add(value)
                     continue
@@ -433,7 +461,10 @@ def _written(document: Any, *, exact_literals: bool) -> tuple[bytes, bool] | Non
         # 2**53, and a lone surrogate makes it raise (TypeError), so it writes the same JSON
         # values json would, only floats possibly in another (equal) form, and every double is
         # rewritten from its value below.
-        text = orjson.dumps({**document, "@context": _pruned(contexts, names)})
+        pruned = _pruned(contexts, names)
+        if pruned is None:
+            return None
+        text = orjson.dumps({**document, "@context": pruned})
         # Lenient: pyoxigraph's strict mode silently leaves out triples with an invalid IRI
         # (pyld keeps them and our N-Quads parse refuses them). Lenient keeps them, and the
         # strict checks of the callers refuse them, so pyld gets to word the refusal.

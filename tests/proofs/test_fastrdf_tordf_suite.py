@@ -133,6 +133,7 @@ def _clear_fastrdf_caches() -> None:
     for value in vars(fastrdf).values():
         if callable(getattr(value, "cache_clear", None)):
             value.cache_clear()
+    fastrdf._PRUNINGS.clear()  # pruned contexts, kept by the contexts they came from
 
 
 class _SuiteBundle:
