@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -80,43 +81,44 @@ def _inlined(url: str) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _bundled_definitions() -> Iterator[tuple[str, Any]]:
+    """Every term definition of every bundled context, scoped contexts included."""
+    stack: list[Any] = [list(_inlined(url)) for url in bundled_urls()]
+    while stack:
+        context = stack.pop()
+        if isinstance(context, list):
+            stack.extend(context)
+        elif isinstance(context, dict):
+            for term, definition in context.items():
+                yield term, definition
+                if isinstance(definition, dict) and definition.get("@context"):
+                    stack.append(definition["@context"])
+
+
 @cache
 def _special_terms() -> frozenset[str]:
     """Terms whose definition, in any bundled context or scope, the fast path does not cover."""
     special: set[str] = set()
-
-    def visit(context: Any) -> None:
-        if isinstance(context, list):
-            for entry in context:
-                visit(entry)
-            return
-        if not isinstance(context, dict):
-            return
-        for term, definition in context.items():
-            if definition is None or (
-                isinstance(definition, dict) and definition.get("@id", "") is None
-            ):
-                # Mapped to null: pyoxigraph drops its values silently, pyld's safe mode refuses.
-                special.add(term)
-                continue
-            if not isinstance(definition, dict):
-                continue
-            container = definition.get("@container")
-            containers = container if isinstance(container, list) else [container]
-            scoped = definition.get("@context", False)
-            if (
-                any(c not in (None, "@set", "@language") for c in containers)
-                or definition.get("@type") == "@json"
-                or scoped is None
-                or (scoped is not False and _resets(scoped))
-                or "@reverse" in definition
-            ):
-                special.add(term)
-            if scoped:
-                visit(scoped)
-
-    for url in bundled_urls():
-        visit(list(_inlined(url)))
+    for term, definition in _bundled_definitions():
+        if definition is None or (
+            isinstance(definition, dict) and definition.get("@id", "") is None
+        ):
+            # Mapped to null: pyoxigraph drops its values silently, pyld's safe mode refuses.
+            special.add(term)
+            continue
+        if not isinstance(definition, dict):
+            continue
+        container = definition.get("@container")
+        containers = container if isinstance(container, list) else [container]
+        scoped = definition.get("@context", False)
+        if (
+            any(c not in (None, "@set", "@language") for c in containers)
+            or definition.get("@type") == "@json"
+            or scoped is None
+            or (scoped is not False and _resets(scoped))
+            or "@reverse" in definition
+        ):
+            special.add(term)
     return frozenset(special)
 
 
@@ -124,21 +126,10 @@ def _special_terms() -> frozenset[str]:
 def _keyword_aliases() -> frozenset[str]:
     """Terms any bundled context maps to a keyword (`id`, `type`, ...)."""
     aliases: set[str] = set()
-
-    def visit(context: Any) -> None:
-        if isinstance(context, list):
-            for entry in context:
-                visit(entry)
-        elif isinstance(context, dict):
-            for term, definition in context.items():
-                target = definition.get("@id") if isinstance(definition, dict) else definition
-                if isinstance(target, str) and target.startswith("@"):
-                    aliases.add(term)
-                if isinstance(definition, dict) and definition.get("@context"):
-                    visit(definition["@context"])
-
-    for url in bundled_urls():
-        visit(list(_inlined(url)))
+    for term, definition in _bundled_definitions():
+        target = definition.get("@id") if isinstance(definition, dict) else definition
+        if isinstance(target, str) and target.startswith("@"):
+            aliases.add(term)
     return frozenset(aliases)
 
 
