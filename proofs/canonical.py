@@ -479,6 +479,10 @@ def _scan(element: Any, undefined: list[str], relative: list[str]) -> None:
             continue
         for key, value in item.items():
             if key == "@id":
+                if value is None:
+                    # pyld's expansion of an IRI of keyword form ("@ignoreMe"): JSON-LD ignores
+                    # it, so the node's identifier would vanish without a word.
+                    relative.append("an identifier of keyword form (JSON-LD ignores it)")
                 iri(value)
             elif key == "@type":
                 for t in value if isinstance(value, list) else [value]:

@@ -8,7 +8,14 @@ import pytest
 from proofs_testkit import EXAMPLES_V2, V2, credential, read_vector, vector_loader
 from pyld import jsonld
 
-from proofs.canonical import canonicalize_nquads, jcs, rdfc, to_nquads
+from proofs.canonical import (
+    canonicalize_nquads,
+    check_nothing_dropped,
+    expand_strict,
+    jcs,
+    rdfc,
+    to_nquads,
+)
 from proofs.dataintegrity import create_proof
 from proofs.errors import ContextNotAllowed, MalformedDocument, UndefinedTerm
 from vocab.loader import document_loader
@@ -208,6 +215,20 @@ def test_excessive_nesting_is_a_malformed_document():
 def test_an_invalid_iri_is_refused_rather_than_signed():
     with pytest.raises(MalformedDocument, match="valid RDF"):
         rdfc(_v2_only(id="did:example:a{b}"))
+
+
+@pytest.mark.parametrize("where", ["subject", "issuer"])
+def test_an_identifier_of_keyword_form_is_refused_for_json_signed_formats(where):
+    # JSON-LD ignores "@ignoreMe" as an IRI: the JSON would carry an identifier the RDF lacks.
+    doc = _v2_only(name="x")
+    if where == "subject":
+        doc["credentialSubject"]["id"] = "@ignoreMe"
+    else:
+        doc["issuer"] = "@ignoreMe"
+    with pytest.raises(UndefinedTerm, match="keyword form"):
+        check_nothing_dropped(doc)
+    with pytest.raises(UndefinedTerm, match="keyword form"):
+        expand_strict(doc)
 
 
 # --- JCS ----------------------------------------------------------------------------------
