@@ -56,29 +56,30 @@ def statement(wanted: frozenset[str]) -> tuple[bytes, tuple[str, ...]]:
 class _Batch:
     """The scans of one pool waiting for one wanted answer, and the statements in flight."""
 
-    def __init__(self, pool: Any, wanted: frozenset[str]) -> None:
-        self.pool = pool
+    # No reference to the pool here: `_batches` is keyed weakly by it, and a value holding its
+    # key would keep both alive for good (an app's pool, closed, in every test that makes one).
+    def __init__(self, wanted: frozenset[str]) -> None:
         self.wanted = wanted
         self.waiting: list[tuple[str, str, asyncio.Future]] = []
         self.running = 0
         self.tasks: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
-    def read(self, gtin: str, serial: str) -> asyncio.Future:
+    def read(self, pool: Any, gtin: str, serial: str) -> asyncio.Future:
         found = asyncio.get_running_loop().create_future()
         self.waiting.append((gtin, serial, found))
         if self.running < IN_FLIGHT:
             self.running += 1
-            task = asyncio.ensure_future(self._drain())
+            task = asyncio.ensure_future(self._drain(pool))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         return found
 
-    async def _drain(self) -> None:
+    async def _drain(self, pool: Any) -> None:
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting, []
                 try:
-                    rows = await self._rows(batch)
+                    rows = await self._rows(pool, batch)
                 except BaseException as exc:  # each scan gets it: PoolTimeout -> 503, else router
                     for *_, found in batch:
                         if not found.done():
@@ -92,10 +93,12 @@ class _Batch:
         finally:
             self.running -= 1
 
-    async def _rows(self, batch: list[tuple[str, str, asyncio.Future]]) -> dict[int, tuple]:
+    async def _rows(
+        self, pool: Any, batch: list[tuple[str, str, asyncio.Future]]
+    ) -> dict[int, tuple]:
         sql, _names = statement(self.wanted)
         keys = ([g for g, _, _ in batch], [s for _, s, _ in batch])
-        async with self.pool.connection() as connection:
+        async with pool.connection() as connection:
             cursor = await connection.execute(sql, keys, prepare=True, binary=True)
             return {row[0]: row for row in await cursor.fetchall()}
 
@@ -110,8 +113,8 @@ async def lookup_stored(
     only; None when no battery has this key (the full handler answers: walk-up, errors).
     `pool` is a psycopg_pool.AsyncConnectionPool; a busy one raises its PoolTimeout."""
     by_wanted = _batches.setdefault(pool, {})
-    batch = by_wanted.get(wanted) or by_wanted.setdefault(wanted, _Batch(pool, wanted))
-    found = await batch.read(gtin, serial)
+    batch = by_wanted.get(wanted) or by_wanted.setdefault(wanted, _Batch(wanted))
+    found = await batch.read(pool, gtin, serial)
     if found is None:
         return None
     row = dict(zip(statement(wanted)[1], found, strict=True))
