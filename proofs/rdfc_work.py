@@ -263,7 +263,10 @@ def canonical_labels(
     implementation allows with `maxWorkFactor` = work_factor (1, its default, is what we use;
     the W3C suite's circles need 2, its "evil" poison graphs 3).
     """
-    labeller = _run(quads, hash_name, work_factor)
+    return _labels(_run(quads, hash_name, work_factor))
+
+
+def _labels(labeller: _Labeller) -> dict[str, str]:
     return {node: "_:" + label for node, label in labeller.canonical.issued.items()}
 
 
@@ -285,5 +288,4 @@ def checked_labels(quads: Iterable[Quad]) -> tuple[dict[str, str], bool]:
     Raises WorkExceeded as `check_work` does. The labels are RDFC-1.0's whatever the input
     labels; only the work verdict may depend on them (see `check_work`)."""
     labeller = _run(quads, "sha256", 1)
-    labels = {node: "_:" + label for node, label in labeller.canonical.issued.items()}
-    return labels, labeller.order_dependent
+    return _labels(labeller), labeller.order_dependent
