@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from issuer import batteries, operators, passports
@@ -30,6 +30,7 @@ from issuer.config import IssuerConfig
 from issuer.errors import FieldError, IdempotencyKeyReused, InvalidBulkRequest, UnknownJob
 from issuer.statuslists import AllocatedEntry
 from issuer.tables import BulkItem, BulkJob, Operator
+from resolver import registry
 from vocab.datetimes import format_datetime, utcnow
 from vocab.errors import PassportInvalid
 
@@ -315,6 +316,10 @@ class AlreadyProcessed(Exception):
     """Another worker finished this item first."""
 
 
+class GroupConflict(Exception):
+    """Items of one group that cannot be committed together (the same battery twice)."""
+
+
 def _mark(session: Session, claimed: Claimed, **values: Any) -> None:
     result = session.execute(
         update(BulkItem)
@@ -349,6 +354,72 @@ def commit_item(
         battery_id=work.battery_id,
     )
     passports.commit(session, operator, battery, work.plan, work.allocated, prepared)
+
+
+def commit_group(
+    session: Session,
+    config: IssuerConfig,
+    operators_by_id: dict[str, Operator],
+    group: list[tuple[ItemWork, passports.PreparedPassport]],
+) -> None:
+    """`commit_item` for several items in the caller's one transaction, set-based: one guarded
+    UPDATE of bulk_items per job, one flush writing each table's rows as a multi-row INSERT.
+
+    All or nothing: `AlreadyProcessed` when any item is no longer pending, `IntegrityError` when
+    any battery is registered already (the unique (gtin, serial), passport id and route
+    constraints, checked by the database instead of a query per item) or a status index was
+    taken. The caller then rolls back and commits the items one by one, where each gets its own
+    answer (issuer.worker.BulkWorker); nothing is lost or doubled either way, since every write
+    of the group, the done marks included, is in this one transaction."""
+    if len({(w.key.gtin, w.key.serial) for w, _ in group}) != len(group) or len(
+        {w.passport_id for w, _ in group}
+    ) != len(group):
+        # the same battery twice in one group: the per-item path reports the second one
+        raise GroupConflict("a battery twice in one group")
+    _mark_done(session, [w for w, _ in group])
+    now = utcnow()
+    entries = []
+    for work, prepared in group:
+        operator = operators_by_id[work.claimed.operator_id]
+        battery = batteries.planned(config, operator, work.key, work.battery_id, work.passport_id)
+        battery.created_at = battery.updated_at = now
+        session.add(battery)
+        session.add(
+            registry.new_route(work.battery_id, work.key, config.did_web_base, operator.did)
+        )
+        entries.append((operator, battery, work.plan, work.allocated, prepared))
+    passports.commit_first_versions(session, entries)
+
+
+def _mark_done(session: Session, works: list[ItemWork]) -> None:
+    """Mark items done with their battery and passport ids: one UPDATE per job, guarded by the
+    state as `_mark` is; `AlreadyProcessed` unless every item was still pending."""
+    by_job: dict[str, list[ItemWork]] = {}
+    for work in works:
+        by_job.setdefault(work.claimed.job_id, []).append(work)
+    now = utcnow()
+    for job_id, items in by_job.items():
+        positions = [w.claimed.position for w in items]
+        position = col(BulkItem.position)
+        result = session.execute(
+            update(BulkItem)
+            .where(
+                BulkItem.job_id == job_id,
+                position.in_(positions),
+                BulkItem.state == PENDING,
+            )
+            .values(
+                state=DONE,
+                finished_at=now,
+                claimed_until=None,
+                battery_id=case({w.claimed.position: w.battery_id for w in items}, value=position),
+                passport_id=case(
+                    {w.claimed.position: w.passport_id for w in items}, value=position
+                ),
+            )
+        )
+        if result.rowcount != len(positions):
+            raise AlreadyProcessed(f"items of job {job_id} were processed already")
 
 
 def defer_item(session: Session, claimed: Claimed, delay: timedelta) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from anchor import outbox
 from issuer import batteries, operator_identity, operators, statuslists, store
 from issuer.config import IssuerConfig
 from issuer.documents import library as documents
@@ -69,6 +70,8 @@ class PreparedCredential:
     tier: str
     slot: int
     document: dict
+    # (encoding, leaf hex) of the signed document (anchor.outbox.leaf_row), computed in `prepare`
+    anchor_leaf: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def prepare(plan: IssuancePlan) -> PreparedPassport:
             proof_purpose="assertionMethod",
             created=plan.valid_from,
         )
-        credentials.append(PreparedCredential(tier.value, slot, signed))
+        credentials.append(PreparedCredential(tier.value, slot, signed, outbox.leaf_row(signed)))
     status = passport.lifecycle.battery_status.value if passport.lifecycle else None
     chemistry = passport.materials.battery_chemistry if passport.materials else None
     return PreparedPassport(
@@ -250,6 +253,60 @@ def commit(
         previous.superseded_at = now
         previous.state_changed_by = operator.did
         session.add(previous)
+    _stage(session, operator, battery, issuance, allocated, prepared, now)
+    store.anchor_leaves(
+        session, [(c.document, c.anchor_leaf) for c in prepared.credentials], store.PASSPORT_TIER
+    )
+    if version == 1:
+        # Art 77(10): the battery's identifier goes to the EU registry; queued in this
+        # transaction, sent later (issuer.dppregistry).
+        registry_outbox.register_battery(session, battery)
+    session.add(battery)
+    session.flush()
+    return IssuedPassport(
+        battery.passport_id, version, battery.id, [c.document for c in prepared.credentials]
+    )
+
+
+def commit_first_versions(
+    session: Session,
+    entries: list[
+        tuple[
+            Operator,
+            Battery,
+            IssuancePlan,
+            list[tuple[AllocatedEntry, AllocatedEntry]],
+            PreparedPassport,
+        ]
+    ],
+) -> None:
+    """`commit` for the first passport version of several new batteries (bulk issuance), with
+    one anchor-leaf query and insert, one registry query, and one flush for all of them (the
+    ORM sends each table's rows as one multi-row INSERT)."""
+    now = utcnow()
+    signed: list[tuple[dict, tuple[str, str] | None]] = []
+    for operator, battery, issuance, allocated, prepared in entries:
+        if issuance.passport["passportVersion"] != 1:
+            raise ValueError("commit_first_versions takes first versions only")
+        _stage(session, operator, battery, issuance, allocated, prepared, now)
+        signed.extend((c.document, c.anchor_leaf) for c in prepared.credentials)
+    store.anchor_leaves(session, signed, store.PASSPORT_TIER)
+    # Art 77(10), as in `commit`
+    registry_outbox.register_batteries(session, [battery for _, battery, *_ in entries])
+    session.flush()
+
+
+def _stage(
+    session: Session,
+    operator: Operator,
+    battery: Battery,
+    issuance: IssuancePlan,
+    allocated: list[tuple[AllocatedEntry, AllocatedEntry]],
+    prepared: PreparedPassport,
+    now: Any,
+) -> None:
+    """Add the version, its credentials and the battery's searchable fields (no SQL)."""
+    version = issuance.passport["passportVersion"]
     session.add(
         Passport(
             id=battery.passport_id,
@@ -275,22 +332,12 @@ def commit(
             status_entries=allocated[credential.slot],
             anchor=False,
         )
-    store.anchor_all(session, [c.document for c in prepared.credentials], store.PASSPORT_TIER)
-    if version == 1:
-        # Art 77(10): the battery's identifier goes to the EU registry; queued in this
-        # transaction, sent later (issuer.dppregistry).
-        registry_outbox.register_battery(session, battery)
     battery.category = prepared.category
     battery.model = prepared.model
     battery.chemistry = prepared.chemistry
     if prepared.battery_status is not None:
         battery.status = prepared.battery_status
     battery.updated_at = now
-    session.add(battery)
-    session.flush()
-    return IssuedPassport(
-        battery.passport_id, version, battery.id, [c.document for c in prepared.credentials]
-    )
 
 
 def issue(

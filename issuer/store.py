@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, select
 
-from anchor import outbox
+from anchor import leaves, outbox
 from issuer import statuslists
 from issuer.errors import FieldError
 from issuer.statuslists import AllocatedEntry
@@ -96,3 +96,21 @@ def anchor_kind(kind: str) -> str:
 def anchor_all(session: Session, documents: Sequence[dict], kind: str) -> None:
     """Queue several credentials for anchoring at once (one duplicate query, one insert)."""
     outbox.enqueue_many(session, [(d.get("id"), d) for d in documents], kind=anchor_kind(kind))
+
+
+def anchor_leaves(
+    session: Session, documents: Sequence[tuple[dict, tuple[str, str] | None]], kind: str
+) -> None:
+    """`anchor_all` for (document, its `outbox.leaf_row` or None) pairs: the leaves computed
+    already (in a signing process) are not computed again."""
+    outbox.enqueue_leaves(
+        session,
+        [
+            (
+                d.get("id") if d.get("id") is not None else leaves.document_id(d),
+                *(leaf or outbox.leaf_row(d)),
+            )
+            for d, leaf in documents
+        ],
+        kind=anchor_kind(kind),
+    )

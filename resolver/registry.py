@@ -71,16 +71,25 @@ def register(
         select(BatteryRoute).where(BatteryRoute.gtin == key.gtin, BatteryRoute.serial == key.serial)
     ).first():
         raise BatteryAlreadyRegistered(f"battery {key.gtin}/{key.serial} is already registered")
-    route = BatteryRoute(
+    route = new_route(battery_id, key, did_web_base, holder_did, did)
+    session.add(route)
+    session.flush()
+    return route
+
+
+def new_route(
+    battery_id: str, key: ItemKey, did_web_base: str, holder_did: str, did: str | None = None
+) -> BatteryRoute:
+    """The route `register` adds (not added to any session). Bulk issuance adds many at once and
+    leaves the duplicate check to the unique (gtin, serial) constraint: a group that hits it is
+    rolled back and its items registered one by one (issuer.bulk.commit_group)."""
+    return BatteryRoute(
         id=battery_id,
         gtin=key.gtin,
         serial=key.serial,
         did=did or battery_did(did_web_base, battery_id),
         holder_did=holder_did,
     )
-    session.add(route)
-    session.flush()
-    return route
 
 
 # Built once (bound parameters): every scan of a QR code runs it.

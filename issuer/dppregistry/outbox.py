@@ -71,6 +71,20 @@ def register_battery(session: Session, battery: Battery) -> RegistryEntry:
     return entry
 
 
+def register_batteries(session: Session, batteries: list[Battery]) -> None:
+    """`register_battery` for several batteries: one query for the entries that exist."""
+    upis = [b.item_uri for b in batteries]
+    with session.no_autoflush:
+        known = set(
+            session.exec(select(RegistryEntry.upi).where(col(RegistryEntry.upi).in_(upis))).all()
+        )
+    now = utcnow()
+    for battery in batteries:
+        if battery.item_uri not in known:
+            known.add(battery.item_uri)
+            session.add(_entry(battery.item_uri, ITEM, battery.operator_id, battery.id, now))
+
+
 def deactivate_battery(session: Session, battery: Battery) -> RegistryEntry:
     """Queue the deactivation of the battery's item entry (its passport was archived)."""
     now = utcnow()
