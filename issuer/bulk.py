@@ -25,7 +25,7 @@ import orjson
 from sqlalchemy import case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
-from issuer import batteries, operators, passports
+from issuer import batteries, operator_identity, operators, passports, statuslists
 from issuer.config import IssuerConfig
 from issuer.errors import FieldError, IdempotencyKeyReused, InvalidBulkRequest, UnknownJob
 from issuer.statuslists import AllocatedEntry
@@ -282,6 +282,55 @@ def plan_item(
     claimed: Claimed,
 ) -> ItemWork:
     """Decide ids, identifiers and status entries of one item (raises for a bad item)."""
+    result = plan_items(session, config, operator, signing, [claimed])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def plan_items(
+    session: Session,
+    config: IssuerConfig,
+    operator: Operator,
+    signing: operators.SigningKey,
+    items: list[Claimed],
+) -> list[ItemWork | Exception]:
+    """`plan_item` for several items of one operator, in order: an item's plan, or what was
+    wrong with it. The operator's aliases are read once and the status entries of all items
+    drawn in one `allocate`, instead of ~4 queries per item in the one thread that also commits
+    (issue 15). The battery documents query is left out: a battery planned here is new (its id
+    was drawn just now), so no document can be attached to it yet."""
+    aliases = operator_identity.aliases(session, operator)
+    out: list[ItemWork | Exception | None] = []
+    bound: list[tuple[int, Claimed, Any, str, Any, dict]] = []
+    for claimed in items:
+        try:
+            key, passport_id, battery, passport = _registration(config, operator, claimed)
+            try:
+                data = passports.bind(passport, battery, 1, operator, aliases)
+            except (FieldError, PassportInvalid) as exc:
+                exc.path_prefix = "passport."  # type: ignore[attr-defined]
+                raise
+        except Exception as exc:  # noqa: BLE001 - reported on the item
+            out.append(exc)
+            continue
+        bound.append((len(out), claimed, key, passport_id, battery, data))
+        out.append(None)
+    if bound:
+        slots = passports.TIER_SLOTS
+        allocated = statuslists.allocate(session, config, operator, slots * len(bound))
+        for n, (at, claimed, key, passport_id, battery, data) in enumerate(bound):
+            mine = allocated[n * slots : (n + 1) * slots]
+            issuance = passports.issuance_plan(data, battery, operator, signing, mine, {})
+            out[at] = ItemWork(claimed, battery.id, key, passport_id, issuance, mine)
+    return out  # type: ignore[return-value]
+
+
+def _registration(
+    config: IssuerConfig, operator: Operator, claimed: Claimed
+) -> tuple[Any, str, Any, dict]:
+    """The item's GS1 key, passport id, planned battery and passport data (raises for a bad
+    item)."""
     payload = claimed.payload
     unknown = sorted(set(payload) - ITEM_FIELDS)
     if unknown:
@@ -302,14 +351,7 @@ def plan_item(
     battery_id = str(uuid.uuid4())
     passport_id = passport_id or batteries.new_passport_id()
     battery = batteries.planned(config, operator, key, battery_id, passport_id)
-    try:
-        issuance, allocated = passports.plan(
-            session, config, operator, battery, passport, signing=signing, version=1
-        )
-    except (FieldError, PassportInvalid) as exc:
-        exc.path_prefix = "passport."  # type: ignore[attr-defined]
-        raise
-    return ItemWork(claimed, battery_id, key, passport_id, issuance, allocated)
+    return key, passport_id, battery, passport
 
 
 class AlreadyProcessed(Exception):

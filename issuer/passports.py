@@ -203,14 +203,33 @@ def plan(
     version: int | None = None,
 ) -> tuple[IssuancePlan, list[tuple[AllocatedEntry, AllocatedEntry]]]:
     version = version or next_version(session, battery.passport_id)
-    bound = operator_identity.bind_operator(
-        bind_identity(data, battery, version),
-        operator.did,
-        operator_identity.aliases(session, operator),
-    )
+    bound = bind(data, battery, version, operator, operator_identity.aliases(session, operator))
     signing = signing or operators.signing_key(session, operator, config.master_key)
     allocated = statuslists.allocate(session, config, operator, TIER_SLOTS)
-    issuance = IssuancePlan(
+    related = documents.related_by_tier(session, battery.id, config.public_url)
+    return issuance_plan(bound, battery, operator, signing, allocated, related), allocated
+
+
+def bind(
+    data: Any, battery: Battery, version: int, operator: Operator, aliases: list[str]
+) -> dict[str, Any]:
+    """The passport data with the service's identifiers and the operator filled in (raises for
+    values that contradict them); `aliases` are the operator's (operator_identity.aliases)."""
+    return operator_identity.bind_operator(
+        bind_identity(data, battery, version), operator.did, aliases
+    )
+
+
+def issuance_plan(
+    bound: dict[str, Any],
+    battery: Battery,
+    operator: Operator,
+    signing: operators.SigningKey,
+    allocated: list[tuple[AllocatedEntry, AllocatedEntry]],
+    related: dict[str, list[dict]],
+) -> IssuancePlan:
+    """The plan of a bound passport (`bind`) with its status entries and related documents."""
+    return IssuancePlan(
         passport=bound,
         battery_did=battery.did,
         issuer_did=operator.did,
@@ -220,14 +239,8 @@ def plan(
         seed=signing.key.private,
         verification_method=signing.verification_method,
         token_key=None if signing.key.private is not None else signing.key,
-        related=tuple(
-            (tier, tuple(entries))
-            for tier, entries in documents.related_by_tier(
-                session, battery.id, config.public_url
-            ).items()
-        ),
+        related=tuple((tier, tuple(entries)) for tier, entries in related.items()),
     )
-    return issuance, allocated
 
 
 def commit(

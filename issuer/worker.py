@@ -184,12 +184,20 @@ class BulkWorker:
                 return None
             planned: list[bulk.ItemWork] = []
             failed: list[tuple[bulk.Claimed, Exception]] = []
+            by_operator: dict[str, list[bulk.Claimed]] = {}
             for item in claimed:
-                operator, signing = self._signing(session, item.operator_id, signing_keys)
+                by_operator.setdefault(item.operator_id, []).append(item)
+            for operator_id, items in by_operator.items():
+                operator, signing = self._signing(session, operator_id, signing_keys)
                 try:
-                    planned.append(bulk.plan_item(session, self.config, operator, signing, item))
-                except Exception as exc:  # noqa: BLE001 - reported on the item
-                    failed.append((item, exc))
+                    results = bulk.plan_items(session, self.config, operator, signing, items)
+                except Exception as exc:  # noqa: BLE001 - reported on each item
+                    results = [exc] * len(items)
+                for item, result in zip(items, results, strict=True):
+                    if isinstance(result, Exception):
+                        failed.append((item, result))
+                    else:
+                        planned.append(result)
             # New status lists made while planning must exist before items reference them.
             session.commit()
         # Recorded after that commit: with SQLite a second writer would wait for this one.

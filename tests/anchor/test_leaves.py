@@ -98,3 +98,35 @@ def test_enveloped_vc_jwt_leaf_is_the_compact_jws():
 def test_documents_without_a_canonical_form(document):
     with pytest.raises(UnanchorableDocument):
         leaves.canonical_bytes(document)
+
+
+TRICKY = [
+    CREDENTIAL,
+    {"s": "".join(chr(i) for i in range(0x80)) + "\u2028\u2029\u00e9\u20ac\U0001f600\ufeff"},
+    {"b": [1, -5, 0, True, False, None, 2**53 - 1, -(2**53 - 1)], "c": {"z": "", "y": {}}},
+    {"f": [0.0, -0.0, 1e-4, 0.1, 75.0, -3.25, 123456789012345.6, 9.999999999999999e15]},
+    # out of the orjson path, each for its own reason: rfc8785 answers
+    {"f": [1e16, 1e-5, 5e-324, 1.7976931348623157e308]},
+    {"\ue000": 1, "\U0001f600": 2, "a": 3},  # keys JCS orders by UTF-16 code units
+]
+
+
+@pytest.mark.parametrize("document", TRICKY)
+def test_the_orjson_path_writes_what_rfc8785_writes(document):
+    assert leaves.canonical_bytes(document) == (leaves.JCS, rfc8785.dumps(document))
+
+
+def test_the_orjson_path_writes_floats_as_rfc8785_does():
+    import random
+    import struct
+
+    rng = random.Random(15)
+    values = [rng.uniform(-1e6, 1e6) for _ in range(3000)]
+    values += [round(rng.uniform(-1000, 1000), rng.randint(0, 6)) for _ in range(3000)]
+    values += [float(rng.randint(-(10**15), 10**15)) for _ in range(3000)]
+    values += [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(6000)]
+    values = [v for v in values if v == v and abs(v) != float("inf")]
+    for start in range(0, len(values), 500):
+        document = {"v": values[start : start + 500]}
+        assert leaves.canonical_bytes(document)[1] == rfc8785.dumps(document)
+    assert leaves._plain_jcs({"v": values[:500]}) is not None  # the fast path was taken
