@@ -256,12 +256,17 @@ class BulkWorker:
                     bulk.commit_group(session, self.config, by_id, signed)
                     session.commit()
                 return
-            except Exception as exc:  # noqa: BLE001 - rolled back; each item gets its own answer
-                # the class only: an IntegrityError's text carries the statement and its documents
+            except (bulk.AlreadyProcessed, bulk.GroupConflict, IntegrityError) as exc:
+                # expected now and then; the class only: an IntegrityError's text carries the
+                # statement with its documents
                 log.info(
                     "bulk worker: a group of %d items goes one by one (%s)",
                     len(signed),
                     type(exc).__name__,
+                )
+            except Exception:  # noqa: BLE001 - rolled back; each item gets its own answer
+                log.warning(
+                    "bulk worker: a group of %d items goes one by one", len(signed), exc_info=True
                 )
         for work, prepared in signed:
             self._commit_one(work, prepared, signing_keys)
