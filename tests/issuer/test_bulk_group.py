@@ -96,7 +96,9 @@ def test_an_item_done_elsewhere_or_a_taken_battery_loses_nothing_of_the_others(s
     assert (counts["passports"], counts["issued_credentials"]) == (2, 8)
     assert (counts["status_entries"], counts["anchor_leaves"]) == (16, 8)
     with Session(engine) as s:
-        rows = {r.position: r for r in s.exec(select(BulkItem).where(BulkItem.job_id == job_id)).all()}
+        rows = {
+            r.position: r for r in s.exec(select(BulkItem).where(BulkItem.job_id == job_id)).all()
+        }
         assert rows[0].state == rows[2].state == bulk.DONE and rows[0].battery_id
         assert rows[1].state == bulk.DONE and rows[1].battery_id is None  # left as it was
         assert rows[3].state == bulk.FAILED and rows[3].error["code"] == "battery-exists"
