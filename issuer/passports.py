@@ -298,12 +298,14 @@ def commit_first_versions(
     ORM sends each table's rows as one multi-row INSERT)."""
     now = utcnow()
     signed: list[tuple[dict, tuple[str, str] | None]] = []
+    status_entries: list[tuple[str, list[AllocatedEntry]]] = []
     for operator, battery, issuance, allocated, prepared in entries:
         if issuance.passport["passportVersion"] != 1:
             raise ValueError("commit_first_versions takes first versions only")
-        _stage(session, operator, battery, issuance, allocated, prepared, now)
+        _stage(session, operator, battery, issuance, allocated, prepared, now, status_entries)
         signed.extend((c.document, c.anchor_leaf) for c in prepared.credentials)
     store.anchor_leaves(session, signed, store.PASSPORT_TIER)
+    statuslists.record_many(session, status_entries)
     # Art 77(10), as in `commit`
     registry_outbox.register_batteries(session, [battery for _, battery, *_ in entries])
     session.flush()
@@ -317,8 +319,11 @@ def _stage(
     allocated: list[tuple[AllocatedEntry, AllocatedEntry]],
     prepared: PreparedPassport,
     now: Any,
+    status_entries: list[tuple[str, list[AllocatedEntry]]] | None = None,
 ) -> None:
-    """Add the version, its credentials and the battery's searchable fields (no SQL)."""
+    """Add the version, its credentials and the battery's searchable fields (no SQL). With
+    `status_entries`, the credentials' status entries are appended there for the caller to
+    write (statuslists.record_many) instead of added one by one."""
     version = issuance.passport["passportVersion"]
     session.add(
         Passport(
@@ -333,7 +338,8 @@ def _stage(
         )
     )
     for credential in prepared.credentials:
-        store.store(
+        entries = list(allocated[credential.slot])
+        row = store.store(
             session,
             operator_id=operator.id,
             document=credential.document,
@@ -342,9 +348,11 @@ def _stage(
             passport_id=battery.passport_id,
             passport_version=version,
             tier=credential.tier,
-            status_entries=allocated[credential.slot],
+            status_entries=entries if status_entries is None else (),
             anchor=False,
         )
+        if status_entries is not None:
+            status_entries.append((row.id, entries))
     battery.category = prepared.category
     battery.model = prepared.model
     battery.chemistry = prepared.chemistry

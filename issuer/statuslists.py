@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from issuer import operators
@@ -210,6 +210,25 @@ def record(session: Session, credential_row_id: str, entries: list[AllocatedEntr
                 purpose=allocated.purpose,
             )
         )
+
+
+def record_many(session: Session, entries: list[tuple[str, list[AllocatedEntry]]]) -> None:
+    """`record` for several stored credentials, `(credential row id, entries)`, as one multi-row
+    INSERT: bulk issuance writes eight per passport, and building each as an ORM object was
+    ~12% of the committing thread's CPU (cProfile with a CPU clock, issue 15). The credentials'
+    rows are flushed first (the ORM insert autoflushes), so the foreign key holds."""
+    rows = [
+        {
+            "list_id": allocated.list_id,
+            "list_index": allocated.index,
+            "credential_row_id": row_id,
+            "purpose": allocated.purpose,
+        }
+        for row_id, allocated_entries in entries
+        for allocated in allocated_entries
+    ]
+    if rows:
+        session.execute(insert(StatusEntry), rows)
 
 
 # --- status changes ------------------------------------------------------------------------
