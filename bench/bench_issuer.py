@@ -143,4 +143,5 @@ def why_bulk_slow(bulk: Stat, floor: Stat, cores: int | None = None, target: flo
         return (f"signing floor {cores} cores x {floor.median:.0f}/s = {cap:.0f}/s "
                 "(validate, split, 4 RDFC signatures per passport)")  # fmt: skip
     return (f"under half the {cores}-core signing floor of {cap:.0f}/s: the bulk worker's one "
-            "committing thread (~20 SQL statements per passport) is the bottleneck")  # fmt: skip
+            "committing thread (group commits, ~2-3 SQL statements per passport) or the "
+            "machine's other load is the bottleneck")  # fmt: skip
