@@ -364,6 +364,10 @@ def test_contexts_are_pruned_to_what_the_document_names():
     pruned = fastrdf._pruned(contexts, names)
     assert len(json.dumps(pruned)) < len(json.dumps(contexts)) / 2
     assert not any("VerifiablePresentation" in c for c in pruned)
+    # inside kept terms' scoped contexts too: the credential names no credentialSchema
+    assert "credentialSchema" in json.dumps(contexts)
+    assert "credentialSchema" not in json.dumps(pruned)
+    assert "credentialSubject" in json.dumps(pruned)
     assert fastrdf._pruned(contexts, names | {"VerifiablePresentation"}) != pruned
     document["credentialSubject"]["note"] = "VerifiablePresentation"
     slow, fast = _both(document)
