@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import pybase64
@@ -159,6 +160,14 @@ class Ed25519Key:
         except _CryptoInvalidSignature:
             return False
         return True
+
+
+@lru_cache(maxsize=1024)
+def verifying_key(public: bytes) -> Ed25519Key:
+    """The (public-only) Ed25519Key of `public`, kept per key: an issuer's every proof is
+    checked with the same few keys, and parsing one (`Ed25519PublicKey.from_public_bytes`) was
+    ~3 us of each verify. Ed25519Key is frozen, so one instance serves every caller."""
+    return Ed25519Key(public)
 
 
 def _unwrap(value: str, prefix: bytes, what: str) -> bytes:
