@@ -277,23 +277,61 @@ def _own_tokens(definition: Any, prunable: set[str], out: set[str]) -> None:
                 _tokens(inner, out)  # unprunable or a keyword: kept whole
 
 
+def _self_contained(definition: Any, defined: dict[str, Any]) -> bool:
+    """Whether a term definition means the same in every active context: an IRI, or an object
+    of @id, @type and @container only, every string a keyword or an absolute IRI whose scheme
+    no context defines as a term (so no prefix, @vocab or other term can change it)."""
+    if isinstance(definition, str):
+        values: list[Any] = [definition]
+    elif isinstance(definition, dict) and definition.keys() <= {"@id", "@type", "@container"}:
+        values = []
+        for value in definition.values():
+            values.extend(value if isinstance(value, list) else [value])
+    else:
+        return False
+    for value in values:
+        if not isinstance(value, str):
+            return False
+        if value.startswith("@"):
+            continue
+        colon = value.find(":")
+        if colon <= 0 or value[:colon] in defined or not _ABSOLUTE_IRI.match(value):
+            return False
+    return True
+
+
 def _pruning(contexts: list[Any]) -> _Pruning:
     """Which term definitions of these local contexts may be left out, and what each needs.
 
-    Prunable is a term defined exactly once, at any depth (top level or a scoped context): a
-    term defined more than once is kept, definition and scoped contexts whole, since leaving
-    one definition out (or changing it) could hide or make a protected-term redefinition
-    error. A prunable term's scoped contexts are pruned in turn."""
+    Prunable is a term defined exactly once, at any depth (top level or a scoped context), or
+    defined several times alike by a definition that depends on no other (`_self_contained`):
+    redefining a protected term is an error only if the definition differs, so leaving out
+    copies of one such definition can neither hide nor make one. Any other term defined more
+    than once is kept, definition and scoped contexts whole, since leaving one definition out
+    (or changing it) could hide or make a protected-term redefinition error. A prunable
+    term's scoped contexts are pruned in turn."""
     # Bundled contexts are the objects `_inlined` keeps for good, so their ids are stable; the
     # only others are a document's own lone {"@vocab": IRI}, keyed by that IRI.
     key = tuple(c["@vocab"] if c.keys() == {"@vocab"} else id(c) for c in contexts)
     found = _PRUNINGS.get(key)
     if found is not None:
         return found
-    defined: dict[str, int] = {}
-    for term, _ in _definitions(contexts):
-        defined[term] = defined.get(term, 0) + 1
-    prunable = {t for t, n in defined.items() if n == 1 and not t.startswith("@")}
+    definitions: dict[str, list[Any]] = {}
+    for term, definition in _definitions(contexts):
+        definitions.setdefault(term, []).append(definition)
+    prunable = {
+        t
+        for t, found_defs in definitions.items()
+        if not t.startswith("@")
+        and (
+            len(found_defs) == 1
+            or (
+                ":" not in t
+                and all(d == found_defs[0] for d in found_defs)
+                and _self_contained(found_defs[0], definitions)
+            )
+        )
+    }
     refs: dict[str, set[str]] = {}
     for term, definition in _definitions(contexts):
         if term in prunable:

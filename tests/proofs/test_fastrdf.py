@@ -372,3 +372,35 @@ def test_contexts_are_pruned_to_what_the_document_names():
     document["credentialSubject"]["note"] = "VerifiablePresentation"
     slow, fast = _both(document)
     assert fast == slow
+
+
+def test_only_terms_defined_alike_and_self_contained_are_pruned_when_defined_twice():
+    """A term defined twice can be left out only when every definition is the same and means
+    the same everywhere: a protected term redefined differently must stay, so that the parser
+    still finds the redefinition error."""
+    same = {"@id": "https://example.org/same", "@type": "@id"}
+    scoped = {
+        "same": dict(same),
+        "differs": "https://example.org/b",
+        "prefixed": "ex:b",
+        "once": "https://example.org/once",
+    }
+    contexts = [
+        {
+            "@protected": True,
+            "ex": "https://example.org/",
+            "same": same,
+            "differs": "https://example.org/a",
+            "prefixed": "ex:b",
+            "Thing": {"@id": "https://example.org/Thing", "@context": scoped},
+        }
+    ]
+    refs = fastrdf._pruning(contexts).refs
+    assert {"same", "once", "Thing", "ex"} <= refs.keys()
+    assert "differs" not in refs  # two different definitions
+    assert "prefixed" not in refs  # means what `ex` means where it is read
+    pruned = fastrdf._pruned(contexts, {"Thing"})
+    assert pruned is not None
+    kept = pruned[0]["Thing"]["@context"]
+    assert "same" not in pruned[0] and "same" not in kept and "once" not in kept
+    assert kept["differs"] == "https://example.org/b" and pruned[0]["differs"]
