@@ -219,6 +219,9 @@ class _Pruning(NamedTuple):
     # Whether pyoxigraph processes these contexts whole: pruning hides a term definition from
     # the parser, so an error in one the document does not use is found here, once.
     valid: bool
+    # Prunable terms defined alike at the top level and again in scoped contexts: the copies
+    # in scoped contexts change nothing (the top-level one is in force there too) and go.
+    redundant: frozenset[str] = frozenset()
 
 
 _PRUNINGS: dict[tuple[Any, ...], _Pruning] = {}
@@ -343,12 +346,14 @@ def _pruning(contexts: list[Any]) -> _Pruning:
             if term not in prunable:
                 _tokens(term, always)
                 _tokens(definition, always)
+    top_level = {term for context in contexts for term in context}
     found = _Pruning(
         {t: frozenset(r) for t, r in refs.items()},
         frozenset(always.intersection(refs)),
         {},
         tuple(contexts),
         _processes(contexts),
+        frozenset(t for t in prunable if len(definitions[t]) > 1 and t in top_level),
     )
     if len(_PRUNINGS) > 256:
         _PRUNINGS.clear()
@@ -370,26 +375,33 @@ def _processes(contexts: list[Any]) -> bool:
     return True
 
 
-def _prune_context(context: dict[str, Any], refs: dict[str, Any], kept: set[str]) -> dict:
+def _prune_context(
+    context: dict[str, Any], pruning: _Pruning, kept: set[str], drop: frozenset[str]
+) -> dict:
     """A local context without its prunable terms that are not kept (those kept pruned in
-    turn); keywords and unprunable terms stay as they are."""
+    turn) and without the terms in `drop`; keywords and unprunable terms stay as they are."""
+    refs = pruning.refs
     return {
-        term: _prune_definition(definition, refs, kept) if term in refs else definition
+        term: _prune_definition(definition, pruning, kept) if term in refs else definition
         for term, definition in context.items()
-        if term not in refs or term in kept
+        if (term not in refs or term in kept) and term not in drop
     }
 
 
-def _prune_definition(definition: Any, refs: dict[str, Any], kept: set[str]) -> Any:
+def _prune_definition(definition: Any, pruning: _Pruning, kept: set[str]) -> Any:
     if not isinstance(definition, dict) or not _scoped(definition):
         return definition
     out = {}
+    drop = pruning.redundant  # a scoped context: top-level copies are in force in it
     for key, value in definition.items():
         if key == "@context":
             if isinstance(value, list):
-                value = [_prune_context(c, refs, kept) if isinstance(c, dict) else c for c in value]
+                value = [
+                    _prune_context(c, pruning, kept, drop) if isinstance(c, dict) else c
+                    for c in value
+                ]
             elif isinstance(value, dict):
-                value = _prune_context(value, refs, kept)
+                value = _prune_context(value, pruning, kept, drop)
         out[key] = value
     return out
 
@@ -428,7 +440,7 @@ def _pruned(contexts: list[Any], names: set[str]) -> list[Any] | None:
             continue
         kept.add(term)
         stack.extend(t for t in refs[term] if t in refs and t not in kept)
-    found = [_prune_context(context, refs, kept) for context in contexts]
+    found = [_prune_context(context, pruning, kept, frozenset()) for context in contexts]
     if len(pruning.made) >= 256:
         pruning.made.clear()
     pruning.made[hits] = found

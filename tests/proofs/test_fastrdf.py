@@ -404,3 +404,7 @@ def test_only_terms_defined_alike_and_self_contained_are_pruned_when_defined_twi
     kept = pruned[0]["Thing"]["@context"]
     assert "same" not in pruned[0] and "same" not in kept and "once" not in kept
     assert kept["differs"] == "https://example.org/b" and pruned[0]["differs"]
+    # named, it stays where the top-level copy is, which is in force in the scope as well
+    named = fastrdf._pruned(contexts, {"Thing", "same"})
+    assert named is not None
+    assert named[0]["same"] == same and "same" not in named[0]["Thing"]["@context"]
