@@ -22,10 +22,11 @@ caller takes the pyld path, which stays the reference (and the only one that wor
   pyld is asked for the precise refusal.
 - Only the term definitions the document can reach are inlined (`_pruned`), at the top level
   and inside the scoped contexts of kept terms: the terms it names as a key, a string or a
-  prefix, and what their definitions name in turn (terms defined twice are always kept whole,
-  so protected-term errors stay); pyoxigraph processes the inlined contexts again on every
-  parse (and a type-scoped one again on every node of that type), and the full VC 2.0 context
-  was most of a small credential's parse.
+  prefix, and what their definitions name in turn (a term defined twice is kept whole unless
+  every definition is the same self-contained one, so protected-term errors stay; scoped
+  copies of such a term defined at the top level too go); pyoxigraph processes the inlined
+  contexts again on every parse (and a type-scoped one again on every node of that type),
+  and the full VC 2.0 context was most of a small credential's parse.
 - `quads` hands the N-Quads pyoxigraph writes over as term strings (each line held to the
   strict N-Quads grammar, each IRI and language tag to pyoxigraph's strict parser), without
   building a pyoxigraph Dataset: going through Python objects per quad cost more than parsing.
@@ -376,32 +377,41 @@ def _processes(contexts: list[Any]) -> bool:
 
 
 def _prune_context(
-    context: dict[str, Any], pruning: _Pruning, kept: set[str], drop: frozenset[str]
+    context: dict[str, Any],
+    pruning: _Pruning,
+    kept: set[str],
+    drop: frozenset[str],
+    in_force: bool,
 ) -> dict:
     """A local context without its prunable terms that are not kept (those kept pruned in
-    turn) and without the terms in `drop`; keywords and unprunable terms stay as they are."""
+    turn) and without the terms in `drop`; keywords and unprunable terms stay as they are.
+    `in_force`: the top-level definitions are in force where this context is read (no
+    enclosing scoped context cleared them)."""
     refs = pruning.refs
     return {
-        term: _prune_definition(definition, pruning, kept) if term in refs else definition
+        term: _prune_definition(definition, pruning, kept, in_force) if term in refs else definition
         for term, definition in context.items()
         if (term not in refs or term in kept) and term not in drop
     }
 
 
-def _prune_definition(definition: Any, pruning: _Pruning, kept: set[str]) -> Any:
+def _prune_definition(definition: Any, pruning: _Pruning, kept: set[str], in_force: bool) -> Any:
     if not isinstance(definition, dict) or not _scoped(definition):
         return definition
     out = {}
-    drop = pruning.redundant  # a scoped context: top-level copies are in force in it
     for key, value in definition.items():
         if key == "@context":
+            # A scoped context: the top-level copies of `redundant` terms are in force in it,
+            # unless it (or one around it) clears the active context or a term (null).
+            keep_top = in_force and not _resets(value)
+            drop = pruning.redundant if keep_top else frozenset()
             if isinstance(value, list):
                 value = [
-                    _prune_context(c, pruning, kept, drop) if isinstance(c, dict) else c
+                    _prune_context(c, pruning, kept, drop, keep_top) if isinstance(c, dict) else c
                     for c in value
                 ]
             elif isinstance(value, dict):
-                value = _prune_context(value, pruning, kept, drop)
+                value = _prune_context(value, pruning, kept, drop, keep_top)
         out[key] = value
     return out
 
@@ -440,7 +450,7 @@ def _pruned(contexts: list[Any], names: set[str]) -> list[Any] | None:
             continue
         kept.add(term)
         stack.extend(t for t in refs[term] if t in refs and t not in kept)
-    found = [_prune_context(context, pruning, kept, frozenset()) for context in contexts]
+    found = [_prune_context(c, pruning, kept, frozenset(), True) for c in contexts]
     if len(pruning.made) >= 256:
         pruning.made.clear()
     pruning.made[hits] = found

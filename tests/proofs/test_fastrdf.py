@@ -408,3 +408,9 @@ def test_only_terms_defined_alike_and_self_contained_are_pruned_when_defined_twi
     named = fastrdf._pruned(contexts, {"Thing", "same"})
     assert named is not None
     assert named[0]["same"] == same and "same" not in named[0]["Thing"]["@context"]
+    # ... but not where a scoped context clears the active context: the copy is needed there
+    cleared = [
+        {**contexts[0], "Thing": {"@id": "https://example.org/Thing", "@context": [None, scoped]}}
+    ]
+    named = fastrdf._pruned(cleared, {"Thing", "same"})
+    assert named is not None and named[0]["Thing"]["@context"][1]["same"] == same
