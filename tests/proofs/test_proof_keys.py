@@ -283,3 +283,20 @@ def test_b64url_decode_accepts_and_decodes_what_the_stdlib_path_did(text):
     except ValueError:
         got = None
     assert got == expected
+
+
+@given(st.binary(min_size=1, max_size=80))
+def test_base58btc_round_trip(data):
+    """multibase._decode reads digits by bytes.translate (speed); every encoding decodes back."""
+    from proofs.multibase import decode_base58btc
+
+    assert decode_base58btc(encode_base58btc(data)) == data
+    assert base58.b58decode(encode_base58btc(data)[1:]) == data
+
+
+@pytest.mark.parametrize("text", ["z3mJ0", "z3mJO", "z3mJl", "z3mJI", "z3mJ é", "z3mJ\n"])
+def test_base58btc_refuses_what_is_not_in_the_alphabet(text):
+    from proofs.multibase import decode_base58btc
+
+    with pytest.raises(ValueError):
+        decode_base58btc(text + "x" * 70)
