@@ -298,16 +298,22 @@ def _verify_data_integrity(
         document["@context"] = proof["@context"]
     if "previousProof" in proof:
         document["proof"] = _previous_proofs(proof, all_proofs, label)
-    # Proofs of a set usually sign the very same document: canonicalize it once.
+    # Proofs of a set usually sign the very same document: canonicalize it once (a lone proof
+    # has nothing to share it with, and skips writing the key).
     cache_key = (
-        proof["cryptosuite"],
-        repr(document.get("@context")),
-        tuple(id(p) for p in document.get("proof", ())),
+        (
+            proof["cryptosuite"],
+            repr(document.get("@context")),
+            tuple(id(p) for p in document.get("proof", ())),
+        )
+        if len(all_proofs) > 1
+        else None
     )
     inputs = signing_input(
         document, proof, document_loader=document_loader, canonical_document=cache.get(cache_key)
     )
-    cache[cache_key] = inputs.canonical_document
+    if cache_key is not None:
+        cache[cache_key] = inputs.canonical_document
     data = inputs.data
     if not key.verify(signature, data):
         raise InvalidSignature(
