@@ -27,7 +27,7 @@ from proofs.errors import (
     ProofPurposeMismatch,
     UnsupportedCryptosuite,
 )
-from proofs.keys import SIGNATURE_BYTES, Ed25519Key
+from proofs.keys import SIGNATURE_BYTES, Ed25519Key, verifying_key
 from proofs.multibase import decode_base58btc, encode_base58btc
 from proofs.multikey import public_key_from_verification_method
 from vocab.datetimes import as_utc, format_datetime, parse_datetime, utcnow
@@ -239,7 +239,7 @@ def verify_proof(
             raise ProofExpired(f"{label} expired at {proof['expires']}")
 
         method = checked_verification_method(resolve, vm_id, purpose, now, signed_at=created)
-        key = Ed25519Key(public_key_from_verification_method(method))
+        key = verifying_key(public_key_from_verification_method(method))
 
         if proof_type == DATA_INTEGRITY_PROOF:
             _verify_data_integrity(unsecured, proof, proofs, key, label, document_loader, cache)
@@ -298,16 +298,22 @@ def _verify_data_integrity(
         document["@context"] = proof["@context"]
     if "previousProof" in proof:
         document["proof"] = _previous_proofs(proof, all_proofs, label)
-    # Proofs of a set usually sign the very same document: canonicalize it once.
+    # Proofs of a set usually sign the very same document: canonicalize it once (a lone proof
+    # has nothing to share it with, and skips writing the key).
     cache_key = (
-        proof["cryptosuite"],
-        repr(document.get("@context")),
-        tuple(id(p) for p in document.get("proof", ())),
+        (
+            proof["cryptosuite"],
+            repr(document.get("@context")),
+            tuple(id(p) for p in document.get("proof", ())),
+        )
+        if len(all_proofs) > 1
+        else None
     )
     inputs = signing_input(
         document, proof, document_loader=document_loader, canonical_document=cache.get(cache_key)
     )
-    cache[cache_key] = inputs.canonical_document
+    if cache_key is not None:
+        cache[cache_key] = inputs.canonical_document
     data = inputs.data
     if not key.verify(signature, data):
         raise InvalidSignature(

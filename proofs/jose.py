@@ -26,7 +26,7 @@ from proofs.errors import (
     MalformedJws,
     ProofExpired,
 )
-from proofs.keys import Ed25519Key, b64url_decode, b64url_encode
+from proofs.keys import Ed25519Key, b64url_decode, b64url_encode, verifying_key
 from proofs.multibase import decode_base58btc, describe_prefix
 from proofs.multikey import public_key_from_verification_method
 from proofs.p256 import P256_PUB_PREFIX, P256PublicKey
@@ -243,7 +243,7 @@ def _issued_at(payload: dict[str, Any]) -> datetime | None:
 
 def _verification_key(method: dict[str, Any], alg: str) -> Ed25519Key | P256PublicKey:
     if alg != ES256:
-        return Ed25519Key(public_key_from_verification_method(method))
+        return verifying_key(public_key_from_verification_method(method))
     vm_id = method.get("id", "<no id>")
     jwk = method.get("publicKeyJwk")
     if isinstance(jwk, dict):

@@ -59,6 +59,7 @@ def _decode_key_sized(text: str) -> bytes:
 
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _DIGITS = {c: i for i, c in enumerate(_ALPHABET)}
+_DIGIT_BYTES = bytes(_DIGITS.get(chr(b), 255) for b in range(256))
 
 
 def _decode(text: str) -> bytes:
@@ -69,14 +70,27 @@ def _decode(text: str) -> bytes:
     # proofValue went from ~40 us to ~8 us (each Data Integrity verify decodes one).
     body = text[1:]
     value = 0
-    digits = _DIGITS
+    # Each character's digit by one bytes.translate (255: not in the alphabet, which the loop
+    # below words): ~9 -> ~7 us for a proofValue, no dict lookup per character.
+    try:
+        digits = body.encode("ascii").translate(_DIGIT_BYTES)
+    except UnicodeEncodeError:
+        digits = b"\xff"
+    if 255 not in digits:
+        for digit in digits:
+            value = value * 58 + digit
+        return _bytes(body, value)
     try:
         for char in body:
-            value = value * 58 + digits[char]
+            value = value * 58 + _DIGITS[char]
     except KeyError as exc:
         if str(exc.args[0]).isspace():  # what `base58` took and the re-encoding refused
             raise ValueError("not a canonical base58btc multibase string") from None
         raise ValueError(f"not valid base58btc: character {exc.args[0]!r}") from None
+    return _bytes(body, value)
+
+
+def _bytes(body: str, value: int) -> bytes:
     zeros = len(body) - len(body.lstrip("1"))
     data = b"\0" * zeros + (value.to_bytes((value.bit_length() + 7) // 8, "big") if value else b"")
     if not data:

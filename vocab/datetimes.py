@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 # XML Schema 1.1 dateTimeStamp: a dateTime with a mandatory time-zone offset (VCDM 2.0 §4.9).
 _DATETIME = re.compile(
@@ -20,6 +21,13 @@ def parse_datetime(value: str, *, require_timezone: bool = True) -> datetime:
     """Parse an XML Schema dateTime(Stamp); naive values are UTC when `require_timezone` is off."""
     if not isinstance(value, str):
         raise InvalidDateTime(f"{value!r} is not a string")
+    return _parse(value, require_timezone)
+
+
+# Kept per text (refusals are not): verifying a credential reads its validFrom twice (the data
+# model check, then the validity check), and proofs of one issuer share `created` values.
+@lru_cache(maxsize=1024)
+def _parse(value: str, require_timezone: bool) -> datetime:
     match = _DATETIME.match(value)
     if not match:
         raise InvalidDateTime(f"{value!r} is not an XML Schema dateTime")

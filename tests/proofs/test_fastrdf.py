@@ -364,7 +364,53 @@ def test_contexts_are_pruned_to_what_the_document_names():
     pruned = fastrdf._pruned(contexts, names)
     assert len(json.dumps(pruned)) < len(json.dumps(contexts)) / 2
     assert not any("VerifiablePresentation" in c for c in pruned)
+    # inside kept terms' scoped contexts too: the credential names no credentialSchema
+    assert "credentialSchema" in json.dumps(contexts)
+    assert "credentialSchema" not in json.dumps(pruned)
+    assert "credentialSubject" in json.dumps(pruned)
     assert fastrdf._pruned(contexts, names | {"VerifiablePresentation"}) != pruned
     document["credentialSubject"]["note"] = "VerifiablePresentation"
     slow, fast = _both(document)
     assert fast == slow
+
+
+def test_only_terms_defined_alike_and_self_contained_are_pruned_when_defined_twice():
+    """A term defined twice can be left out only when every definition is the same and means
+    the same everywhere: a protected term redefined differently must stay, so that the parser
+    still finds the redefinition error."""
+    same = {"@id": "https://example.org/same", "@type": "@id"}
+    scoped = {
+        "same": dict(same),
+        "differs": "https://example.org/b",
+        "prefixed": "ex:b",
+        "once": "https://example.org/once",
+    }
+    contexts = [
+        {
+            "@protected": True,
+            "ex": "https://example.org/",
+            "same": same,
+            "differs": "https://example.org/a",
+            "prefixed": "ex:b",
+            "Thing": {"@id": "https://example.org/Thing", "@context": scoped},
+        }
+    ]
+    refs = fastrdf._pruning(contexts).refs
+    assert {"same", "once", "Thing", "ex"} <= refs.keys()
+    assert "differs" not in refs  # two different definitions
+    assert "prefixed" not in refs  # means what `ex` means where it is read
+    pruned = fastrdf._pruned(contexts, {"Thing"})
+    assert pruned is not None
+    kept = pruned[0]["Thing"]["@context"]
+    assert "same" not in pruned[0] and "same" not in kept and "once" not in kept
+    assert kept["differs"] == "https://example.org/b" and pruned[0]["differs"]
+    # named, it stays where the top-level copy is, which is in force in the scope as well
+    named = fastrdf._pruned(contexts, {"Thing", "same"})
+    assert named is not None
+    assert named[0]["same"] == same and "same" not in named[0]["Thing"]["@context"]
+    # ... but not where a scoped context clears the active context: the copy is needed there
+    cleared = [
+        {**contexts[0], "Thing": {"@id": "https://example.org/Thing", "@context": [None, scoped]}}
+    ]
+    named = fastrdf._pruned(cleared, {"Thing", "same"})
+    assert named is not None and named[0]["Thing"]["@context"][1]["same"] == same

@@ -3,8 +3,12 @@ selection of a verification method from a controller document."""
 
 from __future__ import annotations
 
+import base64
+
 import base58
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from multiformats import multibase, multicodec
 from proofs_testkit import read_vector
 
@@ -17,7 +21,7 @@ from proofs.didkey import (
     resolve_did_key_verification_method,
 )
 from proofs.errors import InvalidDid, InvalidKey, VerificationMethodError
-from proofs.keys import Ed25519Key, b64url_encode
+from proofs.keys import Ed25519Key, b64url_decode, b64url_encode
 from proofs.multibase import encode_base58btc
 from proofs.multikey import multikey_verification_method, public_key_from_verification_method
 
@@ -251,3 +255,48 @@ def test_verification_method_for_purpose_with_relative_and_embedded_methods(spec
     doc["assertionMethod"] = ["#missing"]
     with pytest.raises(VerificationMethodError, match="does not define"):
         verification_method_for_purpose(doc, did + "#missing", "assertionMethod")
+
+
+def _stdlib_b64url_decode(text: str) -> bytes:
+    # b64url_decode before pybase64: the same refusals, then the stdlib's (lenient) decoder.
+    if "=" in text or "+" in text or "/" in text:
+        raise ValueError("not unpadded base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+        st.text(alphabet="QUJDRA-_ =+/!.\n\u00e9\x00", max_size=12),
+        st.binary().map(lambda b: b64url_encode(b)),
+    )
+)
+def test_b64url_decode_accepts_and_decodes_what_the_stdlib_path_did(text):
+    """proofs.keys.b64url_decode tries pybase64 first (speed); it must accept exactly what the
+    stdlib path accepted and decode it alike."""
+    try:
+        expected: bytes | None = _stdlib_b64url_decode(text)
+    except ValueError:
+        expected = None
+    try:
+        got: bytes | None = b64url_decode(text)
+    except ValueError:
+        got = None
+    assert got == expected
+
+
+@given(st.binary(min_size=1, max_size=80))
+def test_base58btc_round_trip(data):
+    """multibase._decode reads digits by bytes.translate (speed); every encoding decodes back."""
+    from proofs.multibase import decode_base58btc
+
+    assert decode_base58btc(encode_base58btc(data)) == data
+    assert base58.b58decode(encode_base58btc(data)[1:]) == data
+
+
+@pytest.mark.parametrize("text", ["z3mJ0", "z3mJO", "z3mJl", "z3mJI", "z3mJ é", "z3mJ\n"])
+def test_base58btc_refuses_what_is_not_in_the_alphabet(text):
+    from proofs.multibase import decode_base58btc
+
+    with pytest.raises(ValueError):
+        decode_base58btc(text + "x" * 70)
