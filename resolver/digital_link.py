@@ -9,6 +9,7 @@ may contain `/` (GS1 character set 82), which arrives as `%2F` and must not spli
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 
 from resolver.errors import ResolverError
@@ -40,7 +41,7 @@ class ItemRequest:
     key: ItemKey
     resource: str | None  # None: the item URI itself
 
-    @property
+    @cached_property  # a scan asks two or three times (anchor, canonical link); frozen: same
     def canonical_path(self) -> str:
         """The item path with the GTIN written as GTIN-14, qualifiers kept."""
         return self.key.path()
