@@ -54,10 +54,17 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
     def added(
-        self, headers: Iterable[tuple[bytes, bytes]], *, hsts: bool, exempt: bool = False
+        self,
+        headers: Iterable[tuple[bytes, bytes]],
+        *,
+        hsts: bool,
+        exempt: bool = False,
+        last: tuple[bytes, bytes] | None = None,
     ) -> list[tuple[bytes, bytes]]:
         """`headers` (an answer's, as ASGI sends them) with the security headers it lacks
-        (service.scans' fast path for QR scans calls this too: the same headers either way)."""
+        (service.scans' fast path for QR scans calls this too: the same headers either way);
+        `last` (a lower-case name) replaces any header of its name, at the end: what
+        service.observe then does with the request id, in the same pass over the names."""
         headers = list(headers)
         names = set()
         content_type = None
@@ -68,6 +75,10 @@ class SecurityHeaders:
                 content_type = value
         html = content_type is not None and content_type.lower().startswith(b"text/html")
         headers += [(n, v) for n, v in self._extra(html, hsts, exempt) if n not in names]
+        if last is not None:
+            if last[0] in names:
+                headers = [(n, v) for n, v in headers if n.lower() != last[0]]
+            headers.append(last)
         return headers
 
     def _extra(self, html: bool, hsts: bool, exempt: bool) -> tuple[tuple[bytes, bytes], ...]:

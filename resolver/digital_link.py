@@ -9,7 +9,6 @@ may contain `/` (GS1 character set 82), which arrives as `%2F` and must not spli
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Final
 
 from resolver.errors import ResolverError
@@ -41,10 +40,17 @@ class ItemRequest:
     key: ItemKey
     resource: str | None  # None: the item URI itself
 
-    @cached_property  # a scan asks two or three times (anchor, canonical link); frozen: same
+    @property
     def canonical_path(self) -> str:
         """The item path with the GTIN written as GTIN-14, qualifiers kept."""
-        return self.key.path()
+        # A scan asks two or three times (anchor, canonical link): made once, kept beside the
+        # fields (frozen: it never changes). Not functools.cached_property, whose lock (3.11)
+        # cost more than the path (py-spy under wrk).
+        try:
+            return self.__dict__["_canonical_path"]
+        except KeyError:
+            path = self.__dict__["_canonical_path"] = self.key.path()
+            return path
 
 
 @dataclass(frozen=True)

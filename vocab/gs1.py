@@ -41,9 +41,8 @@ class ItemKey:
 
     def path(self) -> str:
         """`/01/{gtin}[/22/{variant}][/10/{batch}]/21/{serial}`, values percent-encoded."""
-        return DigitalLinkPath(
-            self.gtin, self.variant or None, self.batch or None, self.serial
-        ).path()
+        # DigitalLinkPath.path's text, without making one (a scan asks for it)
+        return _path(self.gtin, self.variant or None, self.batch or None, self.serial)
 
     def uri(self, public_url: str) -> str:
         return public_url.rstrip("/") + self.path()
@@ -135,11 +134,15 @@ class DigitalLinkPath:
 
     def path(self) -> str:
         """`/01/{gtin}` and the qualifiers present, percent-encoded (no sub-resources)."""
-        parts = ["/01/", self.gtin]
-        for ai, value in (("22", self.variant), ("10", self.batch), ("21", self.serial)):
-            if value is not None:
-                parts += [f"/{ai}/", quote(value, safe="")]
-        return "".join(parts)
+        return _path(self.gtin, self.variant, self.batch, self.serial)
+
+
+def _path(gtin: str, variant: str | None, batch: str | None, serial: str | None) -> str:
+    parts = ["/01/", gtin]
+    for ai, value in (("22", variant), ("10", batch), ("21", serial)):
+        if value is not None:
+            parts += [f"/{ai}/", quote(value, safe="")]
+    return "".join(parts)
 
 
 def parse_path(raw_path: str) -> DigitalLinkPath:
