@@ -9,6 +9,12 @@ CPU per request is the uvicorn process's user+system time over the run divided b
 BENCH_AB_WORKERS (1) runs the new copy and the ceiling with that many uvicorn workers each (the
 old copy keeps one); CPU is then summed over the workers.
 
+BENCH_AB_BASE=DIR makes the old copy another source tree (a checkout of main, say: `git worktree
+add /tmp/base main`) with async scans too, named `base`: a before/after of a change in one run.
+BENCH_AB_SERVERS (uvicorn) lists the servers (bench.services.SERVERS) the new copy and the
+ceiling each run under, e.g. `uvicorn,granian` (granian: `pip install granian`); each copy's
+share is of the ceiling under its own server.
+
 Not part of `make bench`: it compares two settings of this tree; bench_resolver gives the
 figures of record."""
 
@@ -56,11 +62,22 @@ def main() -> None:
     rounds = int(os.environ.get("BENCH_AB_ROUNDS", "3"))
     seconds = float(os.environ.get("BENCH_AB_SECONDS", "4"))
     workers = int(os.environ.get("BENCH_AB_WORKERS", "1"))
+    base = os.environ.get("BENCH_AB_BASE")
+    servers = [s.strip() for s in os.environ.get("BENCH_AB_SERVERS", "uvicorn").split(",")]
+    if "uvicorn" not in servers:  # the old copy's ceiling
+        servers.insert(0, "uvicorn")
     tmp = Path(tempfile.mkdtemp(prefix="dbp-bench-ab-"))
     extra = {"DBP_BULK_WORKER": "false", "DBP_RESOLVER_VIEW_MAX_AGE_S": "86400"}
     with ExitStack() as stack:
         db = stack.enter_context(pg_database("resolver_ab"))
-        old = stack.enter_context(service(db, DBP_RESOLVER_ASYNC_SCANS="false", **extra))
+        if base:
+            old_name = "base"
+            old = stack.enter_context(
+                service(db, tree=Path(base).resolve(), DBP_RESOLVER_ASYNC_SCANS="true", **extra)
+            )
+        else:
+            old_name = "old"
+            old = stack.enter_context(service(db, DBP_RESOLVER_ASYNC_SCANS="false", **extra))
         _did, token = create_operator(db, old.url)
         battery = br._issue_one(old.url, token)
         path = f"/01/{br.GTIN}/21/{br.serial(0)}"
@@ -74,37 +91,49 @@ def main() -> None:
         br.sign_targets(db, battery["id"], 1, targets - 1)
         br.warm(old.url, 1, targets - 1)
         # the new path serves the same public URL's views: same DBP_PUBLIC_URL as the old copy
-        new = stack.enter_context(
-            service(
-                db,
-                workers=workers,
-                DBP_RESOLVER_ASYNC_SCANS="true",
-                DBP_PUBLIC_URL=old.url,
-                **extra,
+        runs = {old_name: (old.url, old.process.pid, "uvicorn")}
+        for server in servers:
+            at = "" if server == "uvicorn" else f"@{server}"
+            new = stack.enter_context(
+                service(
+                    db,
+                    workers=workers,
+                    server=server,
+                    DBP_RESOLVER_ASYNC_SCANS="true",
+                    DBP_PUBLIC_URL=old.url,
+                    **extra,
+                )
             )
-        )
-        port = free_port()
-        env = service_env(db, tmp, f"http://127.0.0.1:{port}", BENCH_CEILING_DIR=str(tmp))
-        ceiling = stack.enter_context(
-            uvicorn("bench.ceiling:app", env, port=port, workers=workers, log=tmp / "ceiling.log")
-        )
-        runs = {"old": (old.url, old.process.pid), "new": (new.url, new.process.pid),
-                "ceiling": (ceiling.url, ceiling.process.pid)}  # fmt: skip
+            port = free_port()
+            env = service_env(db, tmp, f"http://127.0.0.1:{port}", BENCH_CEILING_DIR=str(tmp))
+            ceiling = stack.enter_context(
+                uvicorn(
+                    "bench.ceiling:app",
+                    env,
+                    port=port,
+                    workers=workers,
+                    log=tmp / f"ceiling{at}.log",
+                    server=server,
+                )
+            )
+            runs[f"new{at}"] = (new.url, new.process.pid, server)
+            runs[f"ceiling{at}"] = (ceiling.url, ceiling.process.pid, server)
         for kind, accept in (("linkset", br.LINKSET), ("page", "text/html")):
             script = br._script(tmp, accept, targets)
-            for url, _pid in runs.values():
+            for url, _pid, _server in runs.values():
                 wrk(url, script, seconds=1, connections=64)  # warm-up: connections, pools
             got: dict[str, list[tuple[float, float, float]]] = {k: [] for k in runs}
             for _ in range(rounds):
-                for name, (url, pid) in runs.items():
+                for name, (url, pid, _server) in runs.items():
                     got[name].append(_run(url, pid, script, seconds))
-            ceiling_rps = statistics.median(r[0] for r in got["ceiling"])
             for name, results in got.items():
+                at = "" if runs[name][2] == "uvicorn" else f"@{runs[name][2]}"
+                ceiling_rps = statistics.median(r[0] for r in got[f"ceiling{at}"])
                 rps = [r[0] for r in results]
                 print(
-                    f"{kind:8} {name:8} req/s {' '.join(f'{x:7.0f}' for x in rps)}"
+                    f"{kind:8} {name:16} req/s {' '.join(f'{x:7.0f}' for x in rps)}"
                     f"  median {statistics.median(rps):7.0f}"
-                    f" ({statistics.median(rps) / ceiling_rps:6.1%} of ceiling)"
+                    f" ({statistics.median(rps) / ceiling_rps:6.1%} of ceiling{at})"
                     f"  p99 ms {' '.join(f'{r[1] * 1e3:6.1f}' for r in results)}"
                     f"  CPU ms/req {' '.join(f'{r[2] * 1e3:5.3f}' for r in results)}",
                     flush=True,

@@ -108,15 +108,42 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(10)
 
 
-@contextmanager
-def uvicorn(app: str, env: dict, *, port: int, workers: int = 1, log: Path) -> Iterator[Process]:
-    """`app` (module:attr) under uvicorn with `workers` worker processes on 127.0.0.1:port."""
+# ASGI servers the benchmarks can run an app under (bench.ab_scans compares them): uvicorn (the
+# service's own, httptools and uvloop as `uvicorn[standard]` installs them) and granian
+# (`pip install granian`: not a dependency of the service; see bench/README.md).
+SERVERS = ("uvicorn", "granian")
+
+
+def _server_args(server: str, app: str, port: int, workers: int) -> list[str]:
+    if server == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                "--log-level", "warning", "--no-access-log", app]  # fmt: skip
+    if server != "uvicorn":
+        raise ValueError(f"server {server!r}: one of {', '.join(SERVERS)}")
     args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    if workers > 1:
-        args += ["--workers", str(workers)]
+    return args + (["--workers", str(workers)] if workers > 1 else [])
+
+
+@contextmanager
+def uvicorn(
+    app: str,
+    env: dict,
+    *,
+    port: int,
+    workers: int = 1,
+    log: Path,
+    server: str = "uvicorn",
+    tree: Path = REPO,
+) -> Iterator[Process]:
+    """`app` (module:attr) under uvicorn (or `server`) with `workers` worker processes on
+    127.0.0.1:port; `tree`: the source tree whose code runs (another checkout, for an A/B)."""
+    args = _server_args(server, app, port, workers)
+    if tree != REPO:
+        env = {**env, "PYTHONPATH": str(tree)}
     with open(log, "ab") as out:
-        process = subprocess.Popen(args, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, env=env, cwd=tree, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(url + "/health", process, log)
@@ -126,14 +153,30 @@ def uvicorn(app: str, env: dict, *, port: int, workers: int = 1, log: Path) -> I
 
 
 @contextmanager
-def service(database_url: str, *, workers: int = 1, **extra: str) -> Iterator[Process]:
-    """The dbp service on `database_url`, migrated by its own start-up."""
+def service(
+    database_url: str,
+    *,
+    workers: int = 1,
+    server: str = "uvicorn",
+    tree: Path = REPO,
+    **extra: str,
+) -> Iterator[Process]:
+    """The dbp service on `database_url`, migrated by its own start-up (`server`, `tree`: as
+    for `uvicorn`)."""
     tmp = Path(tempfile.mkdtemp(prefix="dbp-bench-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = service_env(database_url, tmp, url, **extra)
     try:
-        with uvicorn("service.asgi:app", env, port=port, workers=workers, log=tmp / "log") as p:
+        with uvicorn(
+            "service.asgi:app",
+            env,
+            port=port,
+            workers=workers,
+            log=tmp / "log",
+            server=server,
+            tree=tree,
+        ) as p:
             yield p
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -36,6 +36,7 @@ class SecurityHeaders:
         self.https_public_url = https_public_url
         # pages of other origin than ours (FastAPI's /docs loads its scripts from a CDN)
         self.exempt = frozenset(p for p in exempt_paths if p)
+        self._extras: dict[tuple[bool, bool, bool], tuple[tuple[bytes, bytes], ...]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,22 +54,47 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
     def added(
-        self, headers: Iterable[tuple[bytes, bytes]], *, hsts: bool, exempt: bool = False
+        self,
+        headers: Iterable[tuple[bytes, bytes]],
+        *,
+        hsts: bool,
+        exempt: bool = False,
+        last: tuple[bytes, bytes] | None = None,
     ) -> list[tuple[bytes, bytes]]:
         """`headers` (an answer's, as ASGI sends them) with the security headers it lacks
-        (service.scans' fast path for QR scans calls this too: the same headers either way)."""
+        (service.scans' fast path for QR scans calls this too: the same headers either way);
+        `last` (a lower-case name) replaces any header of its name, at the end: what
+        service.observe then does with the request id, in the same pass over the names."""
         headers = list(headers)
-        names = {name.lower() for name, _ in headers}
-        content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"").lower()
-        policy = self.html_policy if content_type.startswith(b"text/html") else None
-        extra = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"strict-origin-when-cross-origin"),
-            (b"x-frame-options", b"DENY"),
-        ]
-        if not exempt:
-            extra.append((b"content-security-policy", policy or NOT_A_DOCUMENT.encode()))
-        if hsts:
-            extra.append((b"strict-transport-security", HSTS))
-        headers += [(n, v) for n, v in extra if n not in names]
+        names = set()
+        content_type = None
+        for name, value in headers:  # one pass: names, and the first Content-Type
+            name = name.lower()
+            names.add(name)
+            if content_type is None and name == b"content-type":
+                content_type = value
+        html = content_type is not None and content_type.lower().startswith(b"text/html")
+        headers += [(n, v) for n, v in self._extra(html, hsts, exempt) if n not in names]
+        if last is not None:
+            if last[0] in names:
+                headers = [(n, v) for n, v in headers if n.lower() != last[0]]
+            headers.append(last)
         return headers
+
+    def _extra(self, html: bool, hsts: bool, exempt: bool) -> tuple[tuple[bytes, bytes], ...]:
+        """The headers to add, by the three facts they depend on (made once each)."""
+        key = (html, hsts, exempt)
+        extra = self._extras.get(key)
+        if extra is None:
+            extra = [
+                (b"x-content-type-options", b"nosniff"),
+                (b"referrer-policy", b"strict-origin-when-cross-origin"),
+                (b"x-frame-options", b"DENY"),
+            ]
+            if not exempt:
+                policy = (self.html_policy if html else b"") or NOT_A_DOCUMENT.encode()
+                extra.append((b"content-security-policy", policy))
+            if hsts:
+                extra.append((b"strict-transport-security", HSTS))
+            extra = self._extras[key] = tuple(extra)
+        return extra

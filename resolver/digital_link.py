@@ -43,7 +43,14 @@ class ItemRequest:
     @property
     def canonical_path(self) -> str:
         """The item path with the GTIN written as GTIN-14, qualifiers kept."""
-        return self.key.path()
+        # A scan asks two or three times (anchor, canonical link): made once, kept beside the
+        # fields (frozen: it never changes). Not functools.cached_property, whose lock (3.11)
+        # cost more than the path (py-spy under wrk).
+        try:
+            return self.__dict__["_canonical_path"]
+        except KeyError:
+            path = self.__dict__["_canonical_path"] = self.key.path()
+            return path
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,14 @@ def names_a_type(accept: str | None) -> bool:
     A header with nothing usable counts as naming something (negotiation then says 406)."""
     if not accept or not accept.strip():
         return False
+    if len(accept) > MAX_ACCEPT_BYTES:
+        return True  # negotiation reports it (400); not kept in the cache below
+    return _names_a_type(accept)
+
+
+# every scan asks (service.scans): cached by the header text, like the parse it rests on
+@lru_cache(maxsize=_CACHED)
+def _names_a_type(accept: str) -> bool:
     try:
         ranges = parse_accept(accept)
     except InvalidAccept:

@@ -167,9 +167,8 @@ class ScanFront:
             scope["route"] = self.route
             # what SecurityHeaders and then ObserveRequests add, in their order
             hsts = self.security.https_public_url or scope.get("scheme") == "https"
-            headers = self.security.added(answer.raw_headers, hsts=hsts)
-            headers = [(k, v) for k, v in headers if k.lower() != observe.HEADER]
-            headers.append((observe.HEADER, rid.encode("latin-1")))
+            rid_header = (observe.HEADER, rid.encode("latin-1"))
+            headers = self.security.added(answer.raw_headers, hsts=hsts, last=rid_header)
             status = answer.status_code
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": answer.body})

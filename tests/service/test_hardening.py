@@ -83,3 +83,23 @@ def test_a_zero_rate_turns_the_limit_off(sqlite_url, make_settings, rate):
     app = create_app(make_settings(sqlite_url, challenge_rate_per_minute=rate))
     with TestClient(app) as client:
         assert {client.post("/challenges").status_code for _ in range(5)} == {200}
+
+
+def test_security_headers_added_with_a_last_header():
+    """SecurityHeaders.added, as service.scans calls it: the security headers an answer lacks,
+    its own kept, and `last` (the request id) replacing one of the same name, at the end."""
+    from infra.headers import SecurityHeaders
+
+    security = SecurityHeaders(None, html_policy="default-src 'self'", https_public_url=True)
+    answer = [(b"Content-Type", b"text/html; charset=utf-8"), (b"X-Frame-Options", b"SAMEORIGIN"),
+              (b"X-Request-ID", b"theirs")]  # fmt: skip
+    headers = security.added(answer, hsts=True, last=(b"x-request-id", b"ours"))
+    assert headers[-1] == (b"x-request-id", b"ours")
+    assert [v for n, v in headers if n.lower() == b"x-request-id"] == [b"ours"]
+    assert (b"X-Frame-Options", b"SAMEORIGIN") in headers  # the answer's own wins
+    assert (b"x-frame-options", b"DENY") not in headers
+    assert (b"content-security-policy", b"default-src 'self'") in headers
+    assert (b"strict-transport-security", b"max-age=31536000") in headers
+    plain = security.added([(b"content-type", b"application/json")], hsts=False)
+    assert (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'") in plain
+    assert all(n != b"strict-transport-security" for n, _ in plain)

@@ -41,6 +41,17 @@ def test_bad_gtins(raw):
     assert info.value.field == "gtin"
 
 
+def test_gtin_results_are_cached_errors_are_not():
+    # normalise_gtin keeps GTIN-14s by their text (scans repeat a model's GTIN): a bad one must
+    # be refused every time, and a non-string still gets InvalidGs1Key, not the cache's TypeError
+    for _ in range(3):
+        with pytest.raises(InvalidGs1Key):
+            normalise_gtin("09520123456789")
+        assert normalise_gtin("9520123456788") == "09520123456788"
+    with pytest.raises(InvalidGs1Key):
+        normalise_gtin(["09520123456788"])  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("serial", ["a b", "x" * 21, "", "é", "a#b", "a~b"])
 def test_bad_serials(serial):
     with pytest.raises(InvalidGs1Key) as info:
