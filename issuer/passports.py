@@ -266,7 +266,7 @@ def commit(
         previous.superseded_at = now
         previous.state_changed_by = operator.did
         session.add(previous)
-    _stage(session, operator, battery, issuance, allocated, prepared, now)
+    _stage(session, (operator, battery, issuance, allocated, prepared), now)
     store.anchor_leaves(
         session, [(c.document, c.anchor_leaf) for c in prepared.credentials], store.PASSPORT_TIER
     )
@@ -281,17 +281,16 @@ def commit(
     )
 
 
+# One passport version to write: who issues, the battery, its plan, its status entries and its
+# signed credentials.
+Staged = tuple[
+    Operator, Battery, IssuancePlan, list[tuple[AllocatedEntry, AllocatedEntry]], PreparedPassport
+]
+
+
 def commit_first_versions(
     session: Session,
-    entries: list[
-        tuple[
-            Operator,
-            Battery,
-            IssuancePlan,
-            list[tuple[AllocatedEntry, AllocatedEntry]],
-            PreparedPassport,
-        ]
-    ],
+    entries: list[Staged],
 ) -> None:
     """`commit` for the first passport version of several new batteries (bulk issuance), with
     one anchor-leaf query and insert, one registry query, and one flush for all of them (the
@@ -299,11 +298,11 @@ def commit_first_versions(
     now = utcnow()
     signed: list[tuple[dict, tuple[str, str] | None]] = []
     status_entries: list[tuple[str, list[AllocatedEntry]]] = []
-    for operator, battery, issuance, allocated, prepared in entries:
-        if issuance.passport["passportVersion"] != 1:
+    for entry in entries:
+        if entry[2].passport["passportVersion"] != 1:
             raise ValueError("commit_first_versions takes first versions only")
-        _stage(session, operator, battery, issuance, allocated, prepared, now, status_entries)
-        signed.extend((c.document, c.anchor_leaf) for c in prepared.credentials)
+        _stage(session, entry, now, status_entries)
+        signed.extend((c.document, c.anchor_leaf) for c in entry[4].credentials)
     store.anchor_leaves(session, signed, store.PASSPORT_TIER)
     statuslists.record_many(session, status_entries)
     # Art 77(10), as in `commit`
@@ -313,17 +312,14 @@ def commit_first_versions(
 
 def _stage(
     session: Session,
-    operator: Operator,
-    battery: Battery,
-    issuance: IssuancePlan,
-    allocated: list[tuple[AllocatedEntry, AllocatedEntry]],
-    prepared: PreparedPassport,
+    entry: Staged,
     now: Any,
     status_entries: list[tuple[str, list[AllocatedEntry]]] | None = None,
 ) -> None:
     """Add the version, its credentials and the battery's searchable fields (no SQL). With
     `status_entries`, the credentials' status entries are appended there for the caller to
     write (statuslists.record_many) instead of added one by one."""
+    operator, battery, issuance, allocated, prepared = entry
     version = issuance.passport["passportVersion"]
     session.add(
         Passport(
