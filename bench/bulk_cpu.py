@@ -96,7 +96,6 @@ def main():
             timed(bulk, name)
         timed(cf.Future, "result")
         timed(pmod.store, "anchor_leaves")
-        timed(pmod.store, "anchor_all")
         from sqlalchemy.orm import Session as OrmSession
 
         from issuer.dppregistry import outbox as rout

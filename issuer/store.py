@@ -93,16 +93,12 @@ def anchor_kind(kind: str) -> str:
     return "lifecycle-event" if kind == EVENT else "credential"
 
 
-def anchor_all(session: Session, documents: Sequence[dict], kind: str) -> None:
-    """Queue several credentials for anchoring at once (one duplicate query, one insert)."""
-    outbox.enqueue_many(session, [(d.get("id"), d) for d in documents], kind=anchor_kind(kind))
-
-
 def anchor_leaves(
     session: Session, documents: Sequence[tuple[dict, tuple[str, str] | None]], kind: str
 ) -> None:
-    """`anchor_all` for (document, its `outbox.leaf_row` or None) pairs: the leaves computed
-    already (in a signing process) are not computed again."""
+    """Queue several credentials for anchoring at once (one duplicate query, one insert), given
+    as (document, its `outbox.leaf_row` or None) pairs: leaves computed already (in a signing
+    process) are not computed again."""
     outbox.enqueue_leaves(
         session,
         [
