@@ -566,9 +566,9 @@ def _pyld_double_literal(match: re.Match[bytes]) -> bytes:
     return b'"' + lexical.encode("ascii") + b'"^^<' + _XSD_DOUBLE_BYTES + b">"
 
 
-def _written(document: Any, *, exact_literals: bool) -> tuple[bytes, bool] | None:
-    """pyoxigraph's N-Quads of the document (lenient: IRIs and language tags not yet checked)
-    and whether empty-array probes are in it; None: take the pyld path."""
+def parser_input(document: Any) -> tuple[bytes, bool] | None:
+    """The JSON-LD text pyoxigraph's parser is given for the document (its contexts inlined and
+    pruned) and whether empty-array probes are in it; None: take the pyld path."""
     if not isinstance(document, dict):
         return None
     contexts = _contexts(document)
@@ -582,11 +582,23 @@ def _written(document: Any, *, exact_literals: bool) -> tuple[bytes, bool] | Non
         # orjson (~5x json here): an eligible document has no NaN, infinity or integer beyond
         # 2**53, and a lone surrogate makes it raise (TypeError), so it writes the same JSON
         # values json would, only floats possibly in another (equal) form, and every double is
-        # rewritten from its value below.
+        # rewritten from its value (`_written`).
         pruned = _pruned(contexts, names)
         if pruned is None:
             return None
-        text = orjson.dumps({**document, "@context": pruned})
+        return orjson.dumps({**document, "@context": pruned}), empty
+    except (SyntaxError, ValueError, TypeError, RecursionError):
+        return None
+
+
+def _written(document: Any, *, exact_literals: bool) -> tuple[bytes, bool] | None:
+    """pyoxigraph's N-Quads of the document (lenient: IRIs and language tags not yet checked)
+    and whether empty-array probes are in it; None: take the pyld path."""
+    given = parser_input(document)
+    if given is None:
+        return None
+    text, empty = given
+    try:
         # Lenient: pyoxigraph's strict mode silently leaves out triples with an invalid IRI
         # (pyld keeps them and our N-Quads parse refuses them). Lenient keeps them, and the
         # strict checks of the callers refuse them, so pyld gets to word the refusal.

@@ -72,8 +72,14 @@ def test_a_missed_bulk_target_says_why():
     # Bulk under half of what signing allows: the committing thread is named.
     assert "committing thread" in why_bulk_slow(slow, Stat.single(57.0, "1/s"), cores=2)
     assert "committing thread" in why_bulk_slow(slow, Stat.single(400.0, "1/s"), cores=2)
+    # The compiled libraries' own floor: its share of the CPU 500/s leaves per passport.
+    library = Stat.single(290.0, "1/s")  # 3.45 ms per passport on one core
+    why = why_bulk_slow(slow, floor, library, cores=2)
+    assert "2 cores leave 4.0 ms of CPU per passport" in why
+    assert "four signatures alone take 86%" in why
     fast = Stat.single(600.0, "1/s")
     assert why_bulk_slow(fast, floor, cores=2) == ""
+    assert why_bulk_slow(fast, floor, library, cores=2) == ""
     assert _verdict(Row("issuance", "bulk", fast, "floor", floor, target)) == (
         "ok (>= 500 passports/s)"
     )
