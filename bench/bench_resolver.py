@@ -4,7 +4,9 @@ The service runs under uvicorn on PostgreSQL (one worker, as does the ceiling ap
 bench/ceiling.py); wrk (Debian) drives 8 and 64 connections from one thread on loopback, a few
 seconds per measurement, each repeated and alternated with the ceiling. Every request asks for a
 uniformly random battery among the distinct targets, for the linkset, the JSON passport and the
-consumer page.
+consumer page. At 64 connections a third server is alternated with them: the read floor
+(bench/ceiling_read.py), bare uvicorn doing the one indexed read of the stored answer per request
+and nothing else, put to the same aims, so a missed aim says whether the read alone misses it.
 
 Data: one battery is registered and issued over HTTP (all four tiers, status entries, anchor
 leaves), then cloned with set-based SQL (INSERT ... SELECT generate_series) into the rows the
@@ -277,18 +279,16 @@ end
     return path
 
 
-def _measure(
-    ours_url: str, ceiling_url: str, script: Path, connections: int
-) -> tuple[list[LoadResult], list[LoadResult]]:
-    """Alternating runs of ours and the ceiling."""
+def _measure(urls: tuple[str, ...], script: Path, connections: int) -> tuple[list[LoadResult], ...]:
+    """Alternating runs of each of `urls` (ours, the ceiling, maybe the read floor)."""
     seconds = 2 if quick() else 4
-    wrk(ours_url, script, seconds=1, connections=connections)  # warm-up: connections, pools
-    wrk(ceiling_url, script, seconds=1, connections=connections)
-    ours, ceiling = [], []
+    for url in urls:  # warm-up: connections, pools
+        wrk(url, script, seconds=1, connections=connections)
+    results: tuple[list[LoadResult], ...] = tuple([] for _ in urls)
     for _ in range(2 if quick() else 3):
-        ours.append(wrk(ours_url, script, seconds=seconds, connections=connections))
-        ceiling.append(wrk(ceiling_url, script, seconds=seconds, connections=connections))
-    return ours, ceiling
+        for url, found in zip(urls, results, strict=True):
+            found.append(wrk(url, script, seconds=seconds, connections=connections))
+    return results
 
 
 def _stats(results: list[LoadResult]) -> tuple[Stat, Stat, Stat]:
@@ -300,7 +300,12 @@ def _stats(results: list[LoadResult]) -> tuple[Stat, Stat, Stat]:
 
 
 def _rows(
-    kind: str, size: int, connections: int, ours: list[LoadResult], base: list[LoadResult]
+    kind: str,
+    size: int,
+    connections: int,
+    ours: list[LoadResult],
+    base: list[LoadResult],
+    floor: list[LoadResult] | None = None,
 ) -> tuple[list[Row], tuple[Stat, Stat, Stat]]:
     errors = sum(r.errors for r in ours)
     (rps, p50, p99), (brps, bp50, bp99) = _stats(ours), _stats(base)
@@ -317,6 +322,15 @@ def _rows(
         Row(SECTION, f"{label}: p50 latency", p50, base_name, bp50),
         Row(SECTION, f"{label}: p99 latency", p99, base_name, bp99, tail),
     ]
+    if floor:
+        # The same aims put to bench/ceiling_read.py: what any copy that reads each scan's answer
+        # from the database gets here, before doing anything else a scan needs.
+        frps, _, fp99 = _stats(floor)
+        name = f"{label}, read floor (bare uvicorn + the one indexed read)"
+        rows += [
+            Row(SECTION, f"{name}: requests/s", frps, base_name, brps, share),
+            Row(SECTION, f"{name}: p99 latency", fp99, base_name, bp99, tail),
+        ]
     return rows, (rps, p50, p99)
 
 
@@ -347,7 +361,14 @@ def run() -> list[Row]:
                 (tmp / name).write_bytes(answer.content)
         port = free_port()
         env = service_env(db, tmp, f"http://127.0.0.1:{port}", BENCH_CEILING_DIR=str(tmp))
-        with uvicorn("bench.ceiling:app", env, port=port, log=tmp / "ceiling.log") as ceiling:
+        floor_port = free_port()
+        floor_env = service_env(db, tmp, f"http://127.0.0.1:{floor_port}")
+        with (
+            uvicorn("bench.ceiling:app", env, port=port, log=tmp / "ceiling.log") as ceiling,
+            uvicorn(
+                "bench.ceiling_read:app", floor_env, port=floor_port, log=tmp / "floor.log"
+            ) as floor,
+        ):
             done, real = 1, 1
             by_size: dict[int, dict[str, tuple]] = {}
             for size in sizes:
@@ -372,10 +393,11 @@ def run() -> list[Row]:
                 by_size[size] = {}
                 for kind, accept in KINDS.items():
                     for connections in CONNECTIONS:
-                        ours, base = _measure(
-                            svc.url, ceiling.url, _script(tmp, accept, real), connections
-                        )
-                        found, stats = _rows(kind, size, connections, ours, base)
+                        # the read floor at the aims' 64 connections only
+                        urls = (svc.url, ceiling.url) + ((floor.url,) if connections == 64 else ())
+                        script = _script(tmp, accept, real)
+                        ours, base, *floors = _measure(urls, script, connections)
+                        found, stats = _rows(kind, size, connections, ours, base, *floors)
                         rows += found
                         by_size[size][(kind, connections)] = stats
             small = sizes[0]
