@@ -6,7 +6,9 @@ seconds per measurement, each repeated and alternated with the ceiling. Every re
 uniformly random battery among the distinct targets, for the linkset, the JSON passport and the
 consumer page. At 64 connections a third server is alternated with them: the read floor
 (bench/ceiling_read.py), bare uvicorn doing the one indexed read of the stored answer per request
-and nothing else, put to the same aims, so a missed aim says whether the read alone misses it.
+and nothing else, put to the same aims, so a missed aim says whether the read alone misses it;
+and the ceiling app again under the HTTP protocol the service runs with (service.http_protocol,
+a response in one write), so the gain that protocol brings is not read as the service's own.
 
 Data: one battery is registered and issued over HTTP (all four tiers, status entries, anchor
 leaves), then cloned with set-based SQL (INSERT ... SELECT generate_series) into the rows the
@@ -39,6 +41,7 @@ from bench.services import (
     LoadResult,
     Unavailable,
     create_operator,
+    deployed_http,
     free_port,
     pg_database,
     service,
@@ -306,6 +309,7 @@ def _rows(
     ours: list[LoadResult],
     base: list[LoadResult],
     floor: list[LoadResult] | None = None,
+    whole: list[LoadResult] | None = None,
 ) -> tuple[list[Row], tuple[Stat, Stat, Stat]]:
     errors = sum(r.errors for r in ours)
     (rps, p50, p99), (brps, bp50, bp99) = _stats(ours), _stats(base)
@@ -330,6 +334,15 @@ def _rows(
         rows += [
             Row(SECTION, f"{name}: requests/s", frps, base_name, brps, share),
             Row(SECTION, f"{name}: p99 latency", fp99, base_name, bp99, tail),
+        ]
+    if whole:
+        # The service runs under service.http_protocol (a response in one write); the aims are
+        # the issue's, against uvicorn's own protocol: this is the ceiling on the service's.
+        wrps, _, wp99 = _stats(whole)
+        name = "bare uvicorn on the service's HTTP protocol (one write per response)"
+        rows += [
+            Row(SECTION, f"{label}: requests/s vs {name}", rps, name, wrps),
+            Row(SECTION, f"{label}: p99 latency vs {name}", p99, name, wp99),
         ]
     return rows, (rps, p50, p99)
 
@@ -368,7 +381,11 @@ def run() -> list[Row]:
             uvicorn(
                 "bench.ceiling_read:app", floor_env, port=floor_port, log=tmp / "floor.log"
             ) as floor,
-        ):
+            uvicorn(
+                "bench.ceiling:app", env, port=free_port(), log=tmp / "whole.log",
+                http=deployed_http(),
+            ) as whole,
+        ):  # fmt: skip
             done, real = 1, 1
             by_size: dict[int, dict[str, tuple]] = {}
             for size in sizes:
@@ -393,8 +410,9 @@ def run() -> list[Row]:
                 by_size[size] = {}
                 for kind, accept in KINDS.items():
                     for connections in CONNECTIONS:
-                        # the read floor at the aims' 64 connections only
-                        urls = (svc.url, ceiling.url) + ((floor.url,) if connections == 64 else ())
+                        # the read floor and the one-write ceiling at the aims' 64 connections
+                        more = (floor.url, whole.url) if connections == 64 else ()
+                        urls = (svc.url, ceiling.url, *more)
                         script = _script(tmp, accept, real)
                         ours, base, *floors = _measure(urls, script, connections)
                         found, stats = _rows(kind, size, connections, ours, base, *floors)

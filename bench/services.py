@@ -114,7 +114,9 @@ def _stop(process: subprocess.Popen) -> None:
 SERVERS = ("uvicorn", "granian")
 
 
-def _server_args(server: str, app: str, port: int, workers: int) -> list[str]:
+def _server_args(
+    server: str, app: str, port: int, workers: int, http: str | None = None
+) -> list[str]:
     if server == "granian":
         return [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
@@ -123,6 +125,7 @@ def _server_args(server: str, app: str, port: int, workers: int) -> list[str]:
         raise ValueError(f"server {server!r}: one of {', '.join(SERVERS)}")
     args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    args += ["--http", http] if http else []
     return args + (["--workers", str(workers)] if workers > 1 else [])
 
 
@@ -136,10 +139,12 @@ def uvicorn(
     log: Path,
     server: str = "uvicorn",
     tree: Path = REPO,
+    http: str | None = None,
 ) -> Iterator[Process]:
     """`app` (module:attr) under uvicorn (or `server`) with `workers` worker processes on
-    127.0.0.1:port; `tree`: the source tree whose code runs (another checkout, for an A/B)."""
-    args = _server_args(server, app, port, workers)
+    127.0.0.1:port; `tree`: the source tree whose code runs (another checkout, for an A/B);
+    `http`: uvicorn's --http (its own protocol when None)."""
+    args = _server_args(server, app, port, workers, http)
     if tree != REPO:
         env = {**env, "PYTHONPATH": str(tree)}
     with open(log, "ab") as out:
@@ -176,10 +181,19 @@ def service(
             log=tmp / "log",
             server=server,
             tree=tree,
+            http=deployed_http(tree),
         ) as p:
             yield p
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def deployed_http(tree: Path = REPO) -> str | None:
+    """uvicorn's --http as `dbp serve` runs the service from `tree` (None: uvicorn's own, for a
+    checkout from before service/http_protocol.py)."""
+    if not (tree / "service" / "http_protocol.py").exists():
+        return None
+    return "service.http_protocol:WholeResponses"
 
 
 def create_operator(database_url: str, public_url: str, name: str = "bench") -> tuple[str, str]:

@@ -95,6 +95,7 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
+    from service.http_protocol import UVICORN_HTTP
     from service.logs import logging_config
     from service.settings import Settings
 
@@ -124,6 +125,7 @@ def serve(
         log_level=settings.log_level,
         access_log=False,  # service.observe writes one line per request, with its id
         proxy_headers=True,
+        http=UVICORN_HTTP,  # a response in one write (issue 16)
     )
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from service.http_protocol import UVICORN_HTTP
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -47,7 +49,7 @@ def uvicorn_instance(
     log = open(log_path, "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
+         "--port", str(port), "--log-level", "warning", "--http", UVICORN_HTTP],
         env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:

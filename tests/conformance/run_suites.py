@@ -183,6 +183,7 @@ class Service:
     def start(self, log: Path) -> None:
         # `dbp serve` hands uvicorn the service's logging set-up; uvicorn run directly (for TLS)
         # reads the same from a file
+        from service.http_protocol import UVICORN_HTTP
         from service.logs import logging_config
 
         level = self.env["DBP_LOG_LEVEL"]
@@ -195,7 +196,7 @@ class Service:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
              "--port", str(self.port), "--ssl-keyfile", str(self.key),
-             "--ssl-certfile", str(self.cert), "--no-access-log",
+             "--ssl-certfile", str(self.cert), "--no-access-log", "--http", UVICORN_HTTP,
              "--log-config", str(log_config), "--log-level", level],
             env=self.env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, text
 from issuer import operators
 from issuer.backup import outbox
 from service.db import make_engine, session_scope
+from service.http_protocol import UVICORN_HTTP
 from service.provision import provision
 from service.settings import Settings
 from vocab.examples import load_example
@@ -171,7 +172,7 @@ def _drill(
         primary_log = open(tmp / "primary.log", "wb")  # noqa: SIM115 - closed below
         primary_process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
-             "--port", str(p_port), "--log-level", "warning"],
+             "--port", str(p_port), "--log-level", "warning", "--http", UVICORN_HTTP],
             env=primary_env, cwd=REPO, stdout=primary_log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:

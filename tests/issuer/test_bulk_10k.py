@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from issuer import operators
 from service.db import make_engine, migrate, session_scope
+from service.http_protocol import UVICORN_HTTP
 
 # The crash-and-resume story needs a job that crosses many claim windows (the worker claims up to
 # 48 items at a time) and survives several restarts, not 10,000 items: 1,500 (SQLite) and 1,000
@@ -57,6 +58,8 @@ class Server:
                 str(self.port),
                 "--log-level",
                 "warning",
+                "--http",
+                UVICORN_HTTP,
             ],
             env=self.env,
             stdout=self.log.open("ab"),

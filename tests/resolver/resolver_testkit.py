@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from resolver import registry
 from service.db import session_scope
+from service.http_protocol import UVICORN_HTTP
 from vocab.catalogue import Tier
 from vocab.context import (
     BATTERY_PASSPORT_CREDENTIAL,
@@ -181,7 +182,7 @@ def running_instance(data_dir: Path) -> Iterator[Instance]:
     log = open(data_dir.parent / f"instance-{port}.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "service.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
+         "--port", str(port), "--log-level", "warning", "--http", UVICORN_HTTP],
         env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:

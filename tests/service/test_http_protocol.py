@@ -1,0 +1,232 @@
+"""service.http_protocol: a response's head and body reach the socket in one write, and HTTP/1.1
+stays what uvicorn makes of it (lengths, HEAD, streaming, keep-alive, close, large bodies)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import uvicorn
+from server_testkit import free_port, wait_for_health
+
+from service.http_protocol import FLUSH_AT, TurnBuffer, WholeResponses
+
+
+class Recording:
+    """The transport under a TurnBuffer: what reached it, call by call (a stand-in for the
+    socket, in a unit test of the buffer)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[bytes]]] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.calls.append(("write", [bytes(data)]))
+
+    def writelines(self, chunks: list[bytes]) -> None:
+        self.calls.append(("writelines", [bytes(c) for c in chunks]))
+
+    def close(self) -> None:
+        self.calls.append(("close", []))
+        self.closing = True
+
+    def abort(self) -> None:
+        self.calls.append(("abort", []))
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str, default=None):
+        return ("127.0.0.1", 4711) if name == "peername" else default
+
+
+async def _turn() -> None:
+    await asyncio.sleep(0)  # one pass of the loop: the buffer's flush was scheduled before it
+
+
+def test_head_and_body_written_in_one_turn_go_out_in_one_call():
+    async def scenario():
+        real = Recording()
+        buffer = TurnBuffer(real, asyncio.get_running_loop())
+        buffer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n")
+        buffer.write(b"hello")
+        assert real.calls == []  # nothing is sent within the turn
+        assert buffer.get_write_buffer_size() == 43
+        await _turn()
+        assert real.calls == [
+            ("writelines", [b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", b"hello"])
+        ]
+        buffer.write(b"next")  # a later turn: a call of its own
+        await _turn()
+        assert real.calls[1:] == [("write", [b"next"])]
+        buffer.write(b"")  # nothing to send: no call, no flush scheduled
+        await _turn()
+        assert len(real.calls) == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_large_write_goes_out_at_once_with_what_was_kept_before_it():
+    async def scenario():
+        real = Recording()
+        buffer = TurnBuffer(real, asyncio.get_running_loop())
+        buffer.write(b"head")
+        buffer.write(b"x" * FLUSH_AT)
+        assert real.calls == [("writelines", [b"head", b"x" * FLUSH_AT])]
+        await _turn()  # the flush scheduled for the turn finds nothing left
+        assert len(real.calls) == 1
+
+    asyncio.run(scenario())
+
+
+def test_close_sends_what_was_kept_first_and_abort_drops_it():
+    async def scenario():
+        real = Recording()
+        buffer = TurnBuffer(real, asyncio.get_running_loop())
+        buffer.write(b"last words")
+        buffer.close()
+        assert real.calls == [("write", [b"last words"]), ("close", [])]
+
+        real = Recording()
+        buffer = TurnBuffer(real, asyncio.get_running_loop())
+        buffer.write(b"never sent")
+        buffer.abort()
+        await _turn()
+        assert real.calls == [("abort", [])]
+        assert buffer.get_write_buffer_size() == 0
+
+    asyncio.run(scenario())
+
+
+def test_nothing_is_written_to_a_transport_already_closing():
+    async def scenario():
+        real = Recording()
+        buffer = TurnBuffer(real, asyncio.get_running_loop())
+        buffer.write(b"too late")
+        real.closing = True  # the peer went away within the turn
+        await _turn()
+        assert real.calls == []
+
+    asyncio.run(scenario())
+
+
+def test_everything_else_is_the_real_transports():
+    loop = asyncio.new_event_loop()
+    try:
+        buffer = TurnBuffer(Recording(), loop)
+        assert buffer.get_extra_info("peername") == ("127.0.0.1", 4711)
+        assert buffer.is_closing() is False
+    finally:
+        loop.close()
+
+
+# --- uvicorn running WholeResponses, over real sockets ---
+
+BIG = bytes(range(256)) * 4096  # 1 MiB
+SMALL = b"a small answer"
+
+
+async def _app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    path = scope["path"]
+    if path in ("/health", "/small"):
+        headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(SMALL)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": SMALL})
+    elif path == "/big":
+        headers = [(b"content-length", str(len(BIG)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": BIG})
+    elif path == "/stream":  # chunked, with the loop turning between chunks
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for part in (b"one,", b"two,", b"three"):
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+            await asyncio.sleep(0)
+        await send({"type": "http.response.body", "body": b""})
+    elif path == "/close":
+        headers = [(b"connection", b"close"), (b"content-length", b"3")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"bye"})
+    else:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+@contextmanager
+def _serving() -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        _app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", http=WholeResponses
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, _Alive(thread))
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+class _Alive:
+    """What wait_for_health asks of a process, for a server thread."""
+
+    def __init__(self, thread: threading.Thread) -> None:
+        self.thread, self.returncode = thread, None
+
+    def poll(self):
+        return None if self.thread.is_alive() else 1
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[str]:
+    with _serving() as url:
+        yield url
+
+
+def test_responses_over_one_kept_alive_connection(served):
+    with httpx.Client(base_url=served, timeout=30) as client:
+        for _ in range(20):
+            answer = client.get("/small")
+            assert answer.status_code == 200
+            assert answer.content == SMALL
+            assert answer.headers["content-length"] == str(len(SMALL))
+        head = client.head("/small")
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == str(len(SMALL))
+        assert client.get("/empty").status_code == 204
+        streamed = client.get("/stream")
+        assert streamed.headers["transfer-encoding"] == "chunked"
+        assert streamed.content == b"one,two,three"
+        assert client.get("/big").content == BIG
+        assert client.get("/small").content == SMALL  # the connection is still good after all
+
+
+def test_raw_keep_alive_then_connection_close(served):
+    port = int(served.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        raw.sendall(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while not received.endswith(SMALL):
+            chunk = raw.recv(65536)
+            assert chunk, "the server closed a kept-alive connection"
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK") and body == SMALL
+        raw.sendall(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n")
+        rest = b""
+        while chunk := raw.recv(65536):  # ends when the server closes
+            rest += chunk
+        assert rest.startswith(b"HTTP/1.1 200 OK") and rest.endswith(b"\r\n\r\nbye")
