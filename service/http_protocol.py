@@ -13,6 +13,10 @@ the turn it was written in, so nothing is held across an await that waits for an
 Closing flushes first, aborting drops what was kept (as the socket would), and a write that
 would keep more than `FLUSH_AT` bytes goes out at once. Everything else (flow control, peer
 address, upgrade) is the real transport's.
+
+Importing this module also replaces the regex uvicorn's httptools protocol checks every header
+value with (`HeaderValueCheck`): in the same profile, matching a linkset scan's 2.5 KB Link header
+against it was ~8% of the CPU.
 """
 
 from __future__ import annotations
@@ -20,12 +24,33 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 # Larger writes are not worth keeping: one more system call is cheap next to copying them.
 FLUSH_AT = 64 * 1024
 # uvicorn's --http for it, as `dbp serve` runs it (the benchmarks and real-process tests too)
 UVICORN_HTTP = "service.http_protocol:WholeResponses"
+
+
+# What uvicorn refuses in a header value (its HEADER_VALUE_RE): control characters but tab, and DEL.
+FORBIDDEN_IN_VALUES = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
+
+
+class HeaderValueCheck:
+    """uvicorn's HEADER_VALUE_RE as far as its protocol uses it (`search(value)`, truthy when
+    the value holds a forbidden byte), by `bytes.translate`: the regex engine steps through the
+    character class byte by byte, 7.5 us for a 2.5 KB Link header, where deleting the forbidden
+    bytes in C and comparing lengths takes 1.9 us. Same answer for every value (tested against
+    the regex)."""
+
+    pattern = httptools_impl.HEADER_VALUE_RE.pattern
+
+    def search(self, value: bytes) -> bool:
+        return len(value.translate(None, FORBIDDEN_IN_VALUES)) != len(value)
+
+
+httptools_impl.HEADER_VALUE_RE = HeaderValueCheck()  # type: ignore[assignment]
 
 
 class TurnBuffer:
