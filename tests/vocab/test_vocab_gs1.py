@@ -110,6 +110,41 @@ def test_parse_path_reads_every_level():
     assert item.path() == "/01/09520123456788/10/B/21/S%2F1"
 
 
+def _outcome(parse, path: str):
+    try:
+        return parse(path)
+    except (InvalidGs1Key, MalformedDigitalLink) as exc:
+        return (type(exc), str(exc))
+
+
+def test_the_plain_item_path_shortcut_answers_as_the_general_walk():
+    import itertools
+    import random
+
+    from vocab import gs1
+
+    gtins = ["09520123456788", "09520123456789", "9520123456788", "0952012345678X", "1" * 14]
+    serials = ["BN00000005", "S", "a.b-c_d", "x" * 20, "x" * 21, "", "S%2F1", "S%201", "S~",
+               "S!", "Ä", "SN 1"]  # fmt: skip
+    tails = ["", "/", "/page", "/page/", "/qr.svg", "/passport", "/access", "/21", "/22/V",
+             "/page/x", "/Page", "/p4ge", "//", "/.", "/page//"]  # fmt: skip
+    paths = [
+        f"/01/{gtin}/21/{serial}{tail}"
+        for gtin, serial, tail in itertools.product(gtins, serials, tails)
+    ]
+    paths += ["/01/09520123456788/22/V/21/S", "/01/09520123456788/10/B/21/S/page", "/01//21/S"]
+    rng = random.Random(16)
+    alphabet = "0123456789abcxyzABCZ._-/%2F~ "
+    for _ in range(3000):
+        tail = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+        paths.append(f"/01/{rng.choice(gtins)}/21/{tail}")
+    shortcut = 0
+    for path in paths:
+        assert _outcome(parse_path, path) == _outcome(gs1._walk_path, path), path
+        shortcut += gs1._PLAIN_ITEM_PATH.fullmatch(path) is not None
+    assert shortcut > 200  # the shortcut itself was exercised, not only the walk
+
+
 def test_parse_path_refuses_broken_syntax():
     # out of order, repeated, a qualifier without value, another primary key
     bad = ("/10/B/22/V/21/S", "/21/S/21/T", "/21", "")
