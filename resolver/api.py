@@ -581,13 +581,42 @@ def _presentation(
     )
 
 
+class StoredResponse(Response):
+    """A stored answer's bytes with its headers as given, already in ASGI form.
+
+    Starlette's Response builds its header list from a dict on every call, lower-casing and
+    encoding each name and value and searching the list for content-length and content-type:
+    2.7 us of a stored scan's ~5 us answer, where the names here are constants. The list is
+    the one Starlette would make, in the same order (tests/resolver/test_stored_response.py)."""
+
+    def __init__(self, status: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status
+        self.body = body
+        self.background = None
+        self.raw_headers = raw_headers
+
+
+_CORS_RAW: Final = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in CORS.items()]
+_RAW_NAMES: Final = {"Link": b"link", "Vary": b"vary", "Cache-Control": b"cache-control"}
+
+
 def _stored(
     request: Request, body: bytes, tag: str, media_type: str, headers: dict[str, str]
 ) -> Response:
-    headers = {**CORS, **headers, "ETag": tag}
+    raw = [*_CORS_RAW]
+    raw += [
+        (_RAW_NAMES.get(name) or name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in headers.items()
+    ]
+    raw.append((b"etag", tag.encode("latin-1")))
     if not_modified(_header(request, b"if-none-match"), tag):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+        return StoredResponse(304, b"", raw)
+    body = body if body is not None else b""
+    raw.append((b"content-length", str(len(body)).encode("latin-1")))
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        media_type += "; charset=utf-8"  # as Starlette's Response would
+    raw.append((b"content-type", media_type.encode("latin-1")))
+    return StoredResponse(200, body, raw)
 
 
 def _build(
