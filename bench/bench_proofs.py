@@ -325,7 +325,7 @@ def _versus_reference(key: Ed25519Key, did: str, vm: str) -> list[Row]:
                 ])  # fmt: skip
             size = len(jcs(batches[0][0])) / 1024
             clear_memo()  # signing memoized each document's canonical form
-            ours, theirs, floors = [], [], []
+            ours, theirs, floors, canonical_floors = [], [], [], []
             for b, documents in enumerate(batches):
                 started = time.perf_counter()
                 for document in documents:
@@ -334,10 +334,12 @@ def _versus_reference(key: Ed25519Key, did: str, vm: str) -> list[Row]:
                 elapsed = (time.perf_counter() - started) / len(documents)
                 js_seconds = statistics.mean(js.verify(documents))
                 floor_seconds = _library_floor(documents, key)
+                canonical_seconds = _library_floor(documents, key, canonicalize=True)
                 if b:
                     ours.append(elapsed)
                     theirs.append(js_seconds)
                     floors.append(floor_seconds)
+                    canonical_floors.append(canonical_seconds)
             js_name = "JS reference (@digitalbazaar/vc verifyCredential), same bytes, in node"
             floor_row = Row(
                 SECTION,
@@ -354,23 +356,36 @@ def _versus_reference(key: Ed25519Key, did: str, vm: str) -> list[Row]:
                     f"the compiled libraries' floor alone takes {floor_row.ratio:.2f}x the JS "
                     f"time (goal {target.bound:.2f}x): a faster JSON-LD parser is needed"
                 )
+            elif floor_row.ratio is not None and floor_row.ratio > target.bound / 2:
+                why = (
+                    f"parsing alone takes {floor_row.ratio:.2f}x the JS time of the "
+                    f"{target.bound:.2f}x allowed; canonicalization and the checks must fit in "
+                    "the rest (pyoxigraph's RDFC-1.0: next row)"
+                )
             ours_name = f"eddsa-rdfc-2022 verify with every check, {name} ({size:.1f} KiB)"
             rows.append(
                 Row(SECTION, f"{ours_name}, each document once", Stat.of(ours), js_name,
                     Stat.of(theirs), target, why)
             )  # fmt: skip
             rows.append(floor_row)
+            rows.append(
+                Row(SECTION, f"library floor with pyoxigraph's RDFC-1.0 canonicalization, {name}",
+                    Stat.of(canonical_floors), js_name, Stat.of(theirs), target)
+            )  # fmt: skip
     finally:
         js.close()
     return rows
 
 
-def _library_floor(documents: list[dict[str, Any]], key: Ed25519Key) -> float:
+def _library_floor(
+    documents: list[dict[str, Any]], key: Ed25519Key, *, canonicalize: bool = False
+) -> float:
     """Seconds per document of the least a verify built on pyoxigraph does: its JSON-LD parse and
     N-Quads writing of the document (contexts inlined as proofs.fastrdf gives them, prepared
     before the clock starts) and one Ed25519 verify of 64 bytes (the two hashes). No
-    canonicalization, no safe-mode or other check: a bound no implementation on these
-    libraries can beat, not a verify."""
+    canonicalization (with `canonicalize`: pyoxigraph's RDFC-1.0 on a Dataset of the quads), no
+    safe-mode or other check: a bound no implementation on these libraries can beat, not a
+    verify."""
     texts = []
     for document in documents:
         given = fastrdf.parser_input({k: v for k, v in document.items() if k != "proof"})
@@ -384,6 +399,10 @@ def _library_floor(documents: list[dict[str, Any]], key: Ed25519Key) -> float:
         parsed = pyoxigraph.parse(
             text, format=pyoxigraph.RdfFormat.JSON_LD, base_iri=fastrdf.RELATIVE_BASE, lenient=True
         )
+        if canonicalize:
+            dataset = pyoxigraph.Dataset(parsed)
+            dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.RDFC_1_0)
+            parsed = dataset
         pyoxigraph.serialize(parsed, format=pyoxigraph.RdfFormat.N_QUADS)
         public.verify(signature, message)
     return (time.perf_counter() - started) / len(texts)
