@@ -193,7 +193,9 @@ def deployed_http(tree: Path = REPO) -> str | None:
     checkout from before service/http_protocol.py)."""
     if not (tree / "service" / "http_protocol.py").exists():
         return None
-    return "service.http_protocol:WholeResponses"
+    from service.http_protocol import UVICORN_HTTP
+
+    return UVICORN_HTTP
 
 
 def create_operator(database_url: str, public_url: str, name: str = "bench") -> tuple[str, str]:
