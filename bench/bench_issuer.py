@@ -22,13 +22,12 @@ import time
 import uuid
 
 import httpx
-import pyoxigraph
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench import floors
 from bench.harness import Row, Stat, Target, per_op, quick
 from bench.services import create_operator, pg_database, service
 from issuer import passports
-from proofs import fastrdf
 from proofs.canonical import clear_memo
 from proofs.keys import Ed25519Key
 from vocab.examples import load_example
@@ -82,26 +81,13 @@ def library_floor_rate() -> Stat:
     validation, tier split, proof options, checks, status entries, anchor leaves or database:
     a bound on issuance, not issuance (pyoxigraph keeps no memo)."""
     plan = _plan()
-    texts = []
-    for credential in passports.prepare(plan).credentials:
-        unsigned = {k: v for k, v in credential.document.items() if k != "proof"}
-        given = fastrdf.parser_input(unsigned)
-        assert given is not None, "the fast path declined an issued credential"
-        texts.append(given[0])
+    texts = floors.parser_texts([c.document for c in passports.prepare(plan).credentials])
     assert plan.seed is not None
     private = Ed25519PrivateKey.from_private_bytes(plan.seed)
 
     def sign_four() -> None:
         for text in texts:
-            parsed = pyoxigraph.parse(
-                text,
-                format=pyoxigraph.RdfFormat.JSON_LD,
-                base_iri=fastrdf.RELATIVE_BASE,
-                lenient=True,
-            )
-            dataset = pyoxigraph.Dataset(parsed)
-            dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.RDFC_1_0)
-            written = pyoxigraph.serialize(dataset, format=pyoxigraph.RdfFormat.N_QUADS)
+            written = floors.nquads(text, canonicalize=True)
             private.sign(hashlib.sha256(written).digest() * 2)
 
     return to_rate(per_op(sign_four, min_time=0.3))
