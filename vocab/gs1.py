@@ -16,8 +16,9 @@ from biip.gtin import Gtin
 from vocab.errors import VocabError
 from vocab.urls import InvalidUrl, split_url
 
-# GS1 General Specifications, character set 82 (AIs 21, 22 and 10): 1 to 20 characters.
-_CSET82 = re.compile(r"""^[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$""")
+# GS1 General Specifications, character set 82 (AIs 21, 22 and 10): 1 to 20 characters. Used
+# with fullmatch: `$` would let a trailing newline (`%0A` in a path) through.
+_CSET82 = re.compile(r"""[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}""")
 
 
 class InvalidGs1Key(VocabError):
@@ -70,7 +71,7 @@ def _gtin_14(value: str) -> str:
 
 
 def check_cset82(field: str, value: str) -> str:
-    if not isinstance(value, str) or not _CSET82.match(value):
+    if not isinstance(value, str) or not _CSET82.fullmatch(value):
         raise InvalidGs1Key(
             field,
             f"{value!r} must be 1 to 20 characters of the GS1 AI character set 82 "

@@ -52,7 +52,7 @@ def test_gtin_results_are_cached_errors_are_not():
         normalise_gtin(["09520123456788"])  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("serial", ["a b", "x" * 21, "", "é", "a#b", "a~b"])
+@pytest.mark.parametrize("serial", ["a b", "x" * 21, "", "é", "a#b", "a~b", "SN1\n", "SN1\x1f"])
 def test_bad_serials(serial):
     with pytest.raises(InvalidGs1Key) as info:
         item_key("9520123456788", serial)
@@ -94,6 +94,14 @@ def test_parse_item_uri(uri, gtin, serial, batch):
 def test_parse_item_uri_refuses(uri):
     with pytest.raises(InvalidGs1Key):
         parse_item_uri(uri)
+
+
+@pytest.mark.parametrize("escaped", ["%0A", "%0D%0A", "%1F"])
+def test_a_control_character_at_the_end_of_a_serial_is_refused(escaped):
+    # a trailing newline once passed the character set 82 check (its regex ended in `$`)
+    with pytest.raises(InvalidGs1Key) as info:
+        parse_path(f"/01/09520123456788/21/SN1{escaped}")
+    assert info.value.field == "serial"
 
 
 # --- issue 21: one GS1 Digital Link grammar (vocab.gs1.parse_path) for every reader ---
