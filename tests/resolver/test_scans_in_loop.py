@@ -5,6 +5,7 @@ sees a revocation on the very next scan."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -207,6 +208,32 @@ def test_the_front_keeps_request_ids_metrics_and_the_log_line(
         ("scan-42", "/01/{item_path:path}", 200),
         (fresh.headers["x-request-id"], "/01/{item_path:path}", 200),
     ]
+
+
+@pytest.mark.postgres
+def test_one_batch_reads_each_key_its_own_row(pg_client, acme):
+    """Scans arriving together share a statement, their keys joined into two texts: keys with
+    the characters of GS1 character set 82 that a list syntax would split on come back as
+    their own batteries, an unknown key and a key holding the separator as None."""
+    serials = ["B,1", "B\"2'%", "B(3);", "B-4"]
+    batteries = {s: issued_battery(pg_client, acme, s) for s in serials}
+    for battery in batteries.values():
+        assert pg_client.get(battery["path"], headers={"Accept": "text/html"}).status_code == 200
+    pool = pg_client.app.state.scan_pool
+    gtin = batteries["B-4"]["gtin"]
+    asked = ["B" + stored_reads.SEPARATOR + "1", *serials, "B-404"]  # first: it would shift
+
+    async def together():
+        wanted = frozenset({"linkset"})
+        return await asyncio.gather(
+            *(stored_reads.lookup_stored(pool, gtin, s, wanted) for s in asked)
+        )
+
+    found = pg_client.portal.call(together)
+    assert found[0] is None and found[-1] is None
+    for serial, (route, view) in zip(serials, found[1:-1], strict=True):
+        assert route.id == batteries[serial]["id"]
+        assert view.linkset.startswith(b'{"linkset"') and view.page is stored_reads.NOT_LOADED
 
 
 def test_sqlite_keeps_the_thread_path(make_settings, sqlite_url):

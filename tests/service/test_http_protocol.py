@@ -252,3 +252,120 @@ def test_the_header_value_check_answers_as_uvicorns_regex():
     from uvicorn.protocols.http import httptools_impl
 
     assert isinstance(httptools_impl.HEADER_VALUE_RE, HeaderValueCheck)
+
+
+class _Flow:
+    write_paused = False
+
+
+def _cycle(cls, *, method: str = "GET", keep_alive: bool = True):
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    assert issubclass(cls, RequestResponseCycle)
+    return cls(
+        scope={"method": method, "headers": [], "http_version": "1.1"},
+        transport=Recording(),
+        flow=_Flow(),
+        logger=None,
+        access_logger=None,
+        access_log=False,
+        default_headers=[(b"date", b"Sun, 06 Dec 2026 22:00:00 GMT"), (b"server", b"uvicorn")],
+        message_event=asyncio.Event(),
+        expect_100_continue=False,
+        keep_alive=keep_alive,
+        on_response=lambda: None,
+    )
+
+
+HEADS = [
+    [(b"content-length", b"5"), (b"content-type", b"text/plain")],
+    [(b"link", b'<https://x.example/a>; rel="linkset"\t, <b>'), (b"content-length", b"5")],
+    [(b"content-length", b"5"), (b"content-length", b"7")],  # the first one counts
+    [(b"Content-Length", b"5")],  # not lower case: uvicorn's loop lowers it
+    [(b"Content-Type", b"text/plain"), (b"content-length", b"5")],
+    [(b"content-length", b" 5")],  # not plain digits: uvicorn's int() decides
+    [(b"content-length", b"x")],  # uvicorn raises
+    [(b"content-length", b"5"), (b"bad name", b"v")],  # uvicorn raises
+    [(b"content-length", b"5"), (b"x-injected", b"a\r\nset-cookie: b")],  # uvicorn raises
+    [(b"content-length", b"5"), (b"connection", b"close")],
+    [(b"transfer-encoding", b"chunked")],
+    [(b"content-type", b"text/plain")],  # no length: chunked
+    [],
+]
+
+
+@pytest.mark.parametrize("headers", HEADS)
+@pytest.mark.parametrize(
+    "status, method, keep_alive",
+    [(200, "GET", True), (304, "GET", True), (200, "HEAD", True), (200, "GET", False)],
+)
+def test_the_head_is_what_uvicorns_own_cycle_writes(headers, status, method, keep_alive):
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    from service.http_protocol import WholeHeadCycle
+
+    async def outcome(cls) -> tuple:
+        cycle = _cycle(cls, method=method, keep_alive=keep_alive)
+        start = {"type": "http.response.start", "status": status, "headers": list(headers)}
+        try:
+            await cycle.send(start)
+        except Exception as exc:  # noqa: BLE001 - the error itself is compared
+            return ("raised", type(exc), str(exc), cycle.response_started)
+        state = (
+            cycle.response_started,
+            cycle.expected_content_length,
+            cycle.chunked_encoding,
+            cycle.keep_alive,
+        )
+        try:
+            await cycle.send({"type": "http.response.body", "body": b"hello"})
+        except Exception as exc:  # noqa: BLE001
+            return (cycle.transport.calls, state, "body raised", type(exc), str(exc))
+        return (cycle.transport.calls, state, cycle.response_complete)
+
+    async def both() -> tuple:
+        return await outcome(RequestResponseCycle), await outcome(WholeHeadCycle)
+
+    uvicorns, ours = asyncio.run(both())
+    assert ours == uvicorns
+
+
+def test_the_fast_head_takes_the_plain_answers(monkeypatch):
+    """The comparison above holds because the fast head ran for the plain cases, not because
+    every case fell back to uvicorn's loop."""
+    from service import http_protocol
+
+    made: list[object] = []
+    real = http_protocol.head
+    monkeypatch.setattr(http_protocol, "head", lambda *a: made.append(real(*a)) or made[-1])
+
+    async def send(headers) -> None:
+        cycle = _cycle(http_protocol.WholeHeadCycle)
+        await cycle.send({"type": "http.response.start", "status": 200, "headers": headers})
+
+    asyncio.run(send(HEADS[0]))
+    asyncio.run(send(HEADS[3]))
+    assert made[0] is not None and made[0][1] == 5
+    assert made[1] is None  # upper case: uvicorn's loop
+
+
+def test_the_protocol_runs_each_request_on_the_fast_cycle(served):
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    from service.http_protocol import WholeHeadCycle
+
+    seen: list[type] = []
+    real = WholeHeadCycle.send
+
+    async def spy(self, message):
+        seen.append(type(self))
+        await real(self, message)
+
+    original = WholeHeadCycle.send
+    WholeHeadCycle.send = spy  # type: ignore[method-assign]
+    try:
+        assert httpx.get(served + "/small", timeout=30).content == SMALL
+    finally:
+        WholeHeadCycle.send = original  # type: ignore[method-assign]
+    assert seen and all(t is WholeHeadCycle for t in seen)
+    assert RequestResponseCycle.send is not spy
