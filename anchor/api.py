@@ -16,7 +16,7 @@ from infra.responses import json_response
 
 router = APIRouter(tags=["anchors"])
 
-_LEAF = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+_LEAF = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 
 
 @router.get(
@@ -30,7 +30,7 @@ _LEAF = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
     ),
 )
 def get_anchor(credential_id: str, session: Session = Depends(db_session)) -> Response:
-    if _LEAF.match(credential_id):
+    if _LEAF.fullmatch(credential_id):
         leaf = "0x" + credential_id[-64:].lower()
         found = receipts.find(session, leaf=leaf)
     else:

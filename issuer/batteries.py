@@ -17,7 +17,7 @@ from vocab.datetimes import utcnow
 from vocab.gs1 import InvalidGs1Key, ItemKey, item_key
 
 _URN_UUID = re.compile(
-    r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+    r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 )
 REGISTRATION_FIELDS = frozenset({"gtin", "serial", "variant", "batch", "passportId"})
 
@@ -49,7 +49,7 @@ def parse_registration(body: dict[str, Any], *, where: str = "") -> tuple[ItemKe
         raise
     passport_id = body.get("passportId")
     if passport_id is not None and (
-        not isinstance(passport_id, str) or not _URN_UUID.match(passport_id)
+        not isinstance(passport_id, str) or not _URN_UUID.fullmatch(passport_id)
     ):
         raise InvalidBulkRequest(
             where + "passportId",

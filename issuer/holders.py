@@ -50,7 +50,7 @@ def register(
     operator: Operator,
 ) -> HolderDid:
     """Record a holder's public key under `name`; the caller commits."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InvalidHolder(
             f"name: {name!r} must be 1-63 lowercase letters, digits or inner hyphens"
         )

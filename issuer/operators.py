@@ -24,7 +24,7 @@ from proofs.multikey import multikey_verification_method
 from proofs.signer import HeldKey, Keystore, as_keystore
 from vocab.datetimes import format_datetime, utcnow
 
-NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+NAME_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 INSTANCE_NAME = "instance"
 TOKEN_PREFIX = "dbp_"
 
@@ -53,7 +53,7 @@ def create_operator(
     master_key: bytes | Keystore,
 ) -> tuple[Operator, str]:
     """Create an operator with a fresh key; returns it with its bearer token (shown once)."""
-    if not NAME_PATTERN.match(name) or name == INSTANCE_NAME:
+    if not NAME_PATTERN.fullmatch(name) or name == INSTANCE_NAME:
         raise InvalidOperatorName(
             f"operator name {name!r} must be 1-63 lowercase letters, digits or inner hyphens "
             f"and not {INSTANCE_NAME!r}"

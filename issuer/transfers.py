@@ -72,7 +72,7 @@ DEFAULT_TTL = timedelta(days=7)
 MIN_TTL = timedelta(minutes=1)
 MAX_TTL = timedelta(days=90)
 OFFER_FIELDS = frozenset({"to", "endpoint", "expires", "ttlSeconds"})
-_DID = re.compile(r"^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$")
+_DID = re.compile(r"did:[a-z0-9]+:[A-Za-z0-9._:%-]+")
 _TRANSFER_PATH = "/transfers/"
 
 
@@ -90,7 +90,7 @@ def parse_offer_request(body: dict[str, Any], *, own_url: str, now: datetime) ->
             unknown[0], "unknown member; an offer has to, endpoint, expires or ttlSeconds"
         )
     to = body.get("to")
-    if not isinstance(to, str) or not _DID.match(to):
+    if not isinstance(to, str) or not _DID.fullmatch(to):
         raise InvalidTransferRequest("to", f"{to!r} is not a DID", rule="did")
     endpoint = registry.normalise_endpoint(body.get("endpoint"), field="endpoint", own_url=own_url)
     if "expires" in body and "ttlSeconds" in body:

@@ -53,7 +53,7 @@ __all__ = [
 ENVELOPED_VC = "EnvelopedVerifiableCredential"
 ENVELOPED_VP = "EnvelopedVerifiablePresentation"
 STATUS = "status"
-_INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
+_INDEX = re.compile(r"0|[1-9][0-9]*")
 
 # The exceptions of the caller's resolver that mean a key could not be had (did:web host not
 # allowed, fetch failed): they fail the proof check instead of escaping.
@@ -397,7 +397,7 @@ def check_entry(
             "malformed-status-entry",
         )
         return
-    if not isinstance(index_text, str) or not _INDEX.match(index_text):
+    if not isinstance(index_text, str) or not _INDEX.fullmatch(index_text):
         result.failed(
             STATUS, "statusListIndex must be a base-10 integer string", "malformed-status-entry"
         )

@@ -11,7 +11,8 @@ from infra.fetch import FetchFailed, FetchPolicy, HostNotAllowed, PrivateAddress
 from resolver.errors import DidNotAllowed, DidNotFound, DidResolutionFailed, InvalidDid
 from vocab import json_text
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9._~%-]+$")
+_SEGMENT = re.compile(r"[A-Za-z0-9._~%-]+")
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 # The fetch rules (allowed hosts, public addresses, size and time limits, no redirects, DNS
@@ -24,10 +25,10 @@ def did_web_parts(did: str) -> tuple[str, list[str]]:
     if not did.startswith("did:web:"):
         raise InvalidDid(f"{did!r} is not a did:web DID")
     segments = did[len("did:web:") :].split(":")
-    if not segments[0] or any(not s or not _SEGMENT.match(s) for s in segments):
+    if not segments[0] or any(not s or not _SEGMENT.fullmatch(s) for s in segments):
         raise InvalidDid(f"{did!r} has an empty or malformed method-specific identifier")
     host = unquote(segments[0])
-    if "/" in host or "@" in host or not re.match(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", host):
+    if "/" in host or "@" in host or not _HOST.fullmatch(host):
         raise InvalidDid(f"{did!r} does not name a valid host")
     return host.lower(), [unquote(s) for s in segments[1:]]
 

@@ -333,12 +333,12 @@ def carbon_chart(document: dict[str, Any]) -> Chart | None:
     return Chart("Carbon footprint by life-cycle stage", bars, 8 + len(bars) * 44, description)
 
 
-_UTC_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?Z$")
+_UTC_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?Z")
 
 
 def _readable_time(text: str) -> str:
     """`2026-12-04T17:13:55Z` -> `2026-12-04 17:13 UTC`; anything else as given."""
-    match = _UTC_TIME.match(text)
+    match = _UTC_TIME.fullmatch(text)
     return f"{match[1]} {match[2]} UTC" if match else text
 
 

@@ -18,9 +18,9 @@ UNITS: Final = {
     "percent": "%",
     "W/Wh": "W/Wh",
 }
-_DURATION = re.compile(r"^P(?:(?P<y>\d+)Y)?(?:(?P<m>\d+)M)?$")
-_URL = re.compile(r"^https?://[^\s<>\"]+$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Z]{2})?$")
+_DURATION = re.compile(r"P(?:(?P<y>\d+)Y)?(?:(?P<m>\d+)M)?")
+_URL = re.compile(r"https?://[^\s<>\"]+")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Z]{2})?")
 MAX_DEPTH: Final = 4
 # Shown above a table only while it is wider than its box (passport.css): the table scrolls
 # sideways inside the box, never the page.
@@ -60,7 +60,7 @@ def unit(text: str) -> str:
 
 
 def duration(text: str) -> str | None:
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match or not (match["y"] or match["m"]):
         return None
     parts = []
@@ -75,7 +75,7 @@ def _link(url: str, text: str | None = None) -> Markup:
 
 
 def _text(value: str) -> Markup:
-    if _URL.match(value):
+    if _URL.fullmatch(value):
         return _link(value)
     pretty = duration(value)
     return escape(pretty if pretty else value)
@@ -83,7 +83,7 @@ def _text(value: str) -> Markup:
 
 def pick_language(values: dict[str, Any], language: str = "en") -> str | None:
     """A `{"en": ..., "de": ...}` map's text in `language`, else English, else the first."""
-    if not values or not all(isinstance(k, str) and _LANGUAGE.match(k) for k in values):
+    if not values or not all(isinstance(k, str) and _LANGUAGE.fullmatch(k) for k in values):
         return None
     if not all(isinstance(v, str) for v in values.values()):
         return None
@@ -164,13 +164,13 @@ def _render_object(value: dict[str, Any], depth: int) -> Markup:
                 target = value[key] if key == "url" else f"mailto:{value[key]}"
                 line += Markup("<br>") + _link(target, value[key])
         return line
-    if isinstance(value.get("url"), str) and _URL.match(value["url"]):
+    if isinstance(value.get("url"), str) and _URL.fullmatch(value["url"]):
         title = value.get("name") if isinstance(value.get("name"), str) else None
         return _link(value["url"], title)
     if "symbol" in value and "meaning" in value:
         meaning = render(value["meaning"], depth + 1)
         symbol = value["symbol"]
-        if isinstance(symbol, str) and _URL.match(symbol):
+        if isinstance(symbol, str) and _URL.fullmatch(symbol):
             return meaning + Markup(" ") + _link(symbol, "(symbol)")
         return meaning
     if "streetAddress" in value or "addressCountry" in value:

@@ -22,7 +22,7 @@ from proofs.pkcs11 import Pkcs11Keystore, TokenKey, key_id_of
 from proofs.signer import KeystoreError
 from service import problems
 
-NAME = re.compile(r"^[0-9a-f]{2,128}$")
+NAME = re.compile(r"[0-9a-f]{2,128}")
 
 
 class SignerError(Exception):
@@ -45,7 +45,7 @@ class SignRequest(BaseModel):
 
 
 def _key_id(name: str) -> bytes:
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise UnknownKey(f"{name!r} is not a key name (hex CKA_ID)")
     return binascii.unhexlify(name)
 

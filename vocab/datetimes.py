@@ -8,8 +8,8 @@ from functools import lru_cache
 
 # XML Schema 1.1 dateTimeStamp: a dateTime with a mandatory time-zone offset (VCDM 2.0 §4.9).
 _DATETIME = re.compile(
-    r"^-?(?P<y>[0-9]{4,})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})T(?P<h>[0-9]{2}):(?P<mi>[0-9]{2}):"
-    r"(?P<s>[0-9]{2})(?P<f>\.[0-9]+)?(?P<tz>Z|[+-][0-9]{2}:[0-9]{2})?$"
+    r"-?(?P<y>[0-9]{4,})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})T(?P<h>[0-9]{2}):(?P<mi>[0-9]{2}):"
+    r"(?P<s>[0-9]{2})(?P<f>\.[0-9]+)?(?P<tz>Z|[+-][0-9]{2}:[0-9]{2})?"
 )
 
 
@@ -28,7 +28,7 @@ def parse_datetime(value: str, *, require_timezone: bool = True) -> datetime:
 # model check, then the validity check), and proofs of one issuer share `created` values.
 @lru_cache(maxsize=1024)
 def _parse(value: str, require_timezone: bool) -> datetime:
-    match = _DATETIME.match(value)
+    match = _DATETIME.fullmatch(value)
     if not match:
         raise InvalidDateTime(f"{value!r} is not an XML Schema dateTime")
     if match["tz"] is None and require_timezone:
@@ -48,7 +48,7 @@ def _parse(value: str, require_timezone: bool) -> datetime:
 
 def has_timezone(value: object) -> bool:
     """Whether a (well-formed) date-time string carries `Z` or a `±hh:mm` offset."""
-    match = _DATETIME.match(value) if isinstance(value, str) else None
+    match = _DATETIME.fullmatch(value) if isinstance(value, str) else None
     return bool(match and match["tz"])
 
 

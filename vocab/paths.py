@@ -61,8 +61,8 @@ Location = tuple[str | int, ...]
 """A concrete place in a document: member names and list indices."""
 
 _SEGMENT = re.compile(
-    r"^(?P<name>[A-Za-z@][A-Za-z0-9_]*)"
-    r"(?:\[(?:(?P<key>[A-Za-z][A-Za-z0-9_]*)(?P<op>!?=)(?P<value>[^\]]+))?\])?$"
+    r"(?P<name>[A-Za-z@][A-Za-z0-9_]*)"
+    r"(?:\[(?:(?P<key>[A-Za-z][A-Za-z0-9_]*)(?P<op>!?=)(?P<value>[^\]]+))?\])?"
 )
 
 
@@ -117,7 +117,7 @@ class Path:
 def parse_path(text: str) -> Path:
     steps: list[Step] = []
     for segment in text.split("."):
-        match = _SEGMENT.match(segment)
+        match = _SEGMENT.fullmatch(segment)
         if not match:
             raise CatalogueError(
                 f"bad path {text!r}: segment {segment!r} is not name, name[] or name[key=value]"

@@ -19,16 +19,16 @@ VC_V2 = "https://www.w3.org/ns/credentials/v2"
 VC_V1 = "https://www.w3.org/2018/credentials/v1"
 
 # RFC 3986 absolute URI: a scheme followed by ':' (DIDs, urn:uuid, https, data: all qualify).
-_ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$")
+_ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]*")
 # BCP 47 language tag, well-formed shape (language, then subtags of up to 8 letters or digits).
-_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 _LANGUAGE_VALUE_KEYS = frozenset({"@value", "@language", "@direction"})
 # Subresource Integrity metadata (one or more hash-expression, space separated).
-_SRI = re.compile(r"^(sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$")
+_SRI = re.compile(r"(sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}")
 _SRI_DIGEST_BYTES = {"sha256": 32, "sha384": 48, "sha512": 64}
 _MULTIBASE = {
-    "u": re.compile(r"^u[A-Za-z0-9_-]+$"),  # base64url, no padding
-    "z": re.compile(r"^z[1-9A-HJ-NP-Za-km-z]+$"),  # base58btc
+    "u": re.compile(r"u[A-Za-z0-9_-]+"),  # base64url, no padding
+    "z": re.compile(r"z[1-9A-HJ-NP-Za-km-z]+"),  # base58btc
 }
 ENVELOPED_VC = "EnvelopedVerifiableCredential"
 # VCDM 2.0 section 4.5: objects that MUST have a type (credentialSchema also needs an id).
@@ -53,7 +53,7 @@ class CredentialMalformed(VocabError):
 
 
 def is_url(value: Any) -> bool:
-    return isinstance(value, str) and bool(_ABSOLUTE_URL.match(value))
+    return isinstance(value, str) and bool(_ABSOLUTE_URL.fullmatch(value))
 
 
 def as_list(value: Any) -> list:
@@ -144,7 +144,7 @@ def _check_language_value(obj: dict, key: str, path: str = "") -> None:
             )
         language = item.get("@language")
         if language is not None and not (
-            isinstance(language, str) and _LANGUAGE_TAG.match(language)
+            isinstance(language, str) and _LANGUAGE_TAG.fullmatch(language)
         ):
             raise CredentialMalformed(
                 f"{at}.@language", "must be a well-formed BCP 47 language tag"
@@ -179,7 +179,7 @@ def _check_related_resources(document: dict) -> None:
         if "digestMultibase" in item:
             digest = item["digestMultibase"]
             pattern = _MULTIBASE.get(digest[:1]) if isinstance(digest, str) else None
-            if pattern is None or not pattern.match(digest):
+            if pattern is None or not pattern.fullmatch(digest):
                 raise CredentialMalformed(
                     f"{path}.digestMultibase", "must be a multibase (u or z) encoded digest"
                 )
@@ -191,7 +191,7 @@ def _is_sri(value: Any) -> bool:
     if not isinstance(value, str) or not value.strip():
         return False
     for expression in value.split():
-        match = _SRI.match(expression.split("?", 1)[0])
+        match = _SRI.fullmatch(expression.split("?", 1)[0])
         if not match:
             return False
         try:

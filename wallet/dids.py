@@ -13,7 +13,8 @@ from proofs.errors import ProofError, VerificationMethodError
 from wallet.errors import ResolutionFailed, WalletError
 from wallet.net import Http, is_loopback
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9._~%-]+$")
+_SEGMENT = re.compile(r"[A-Za-z0-9._~%-]+")
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 def did_web_url(did: str, *, insecure_http: bool = False) -> str:
@@ -22,10 +23,10 @@ def did_web_url(did: str, *, insecure_http: bool = False) -> str:
     if not did.startswith("did:web:"):
         raise ResolutionFailed(f"{did!r} is not a did:web DID")
     segments = did[len("did:web:") :].split(":")
-    if not all(s and _SEGMENT.match(s) for s in segments):
+    if not all(s and _SEGMENT.fullmatch(s) for s in segments):
         raise ResolutionFailed(f"{did!r} has an empty or malformed method-specific identifier")
     host = unquote(segments[0])
-    if not re.match(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", host):
+    if not _HOST.fullmatch(host):
         raise ResolutionFailed(f"{did!r} does not name a valid host")
     path = [unquote(s) for s in segments[1:]]
     suffix = (

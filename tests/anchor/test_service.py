@@ -153,6 +153,30 @@ def test_issue_anchor_receipt_verify(harness, database_url):
         assert missing.json()["type"].endswith("/anchor-not-found")
 
 
+@pytest.mark.parametrize(
+    ("credential_id", "asked"),
+    [
+        ("ab" * 32, {"leaf": "0x" + "ab" * 32}),
+        ("0x" + "AB" * 32, {"leaf": "0x" + "ab" * 32}),
+        # `$` in a Python regex also matches before a final "\n": that was read as a leaf
+        # (its last 64 characters, the newline among them), not as the id it is
+        ("ab" * 32 + "\n", {"credential_id": "ab" * 32 + "\n"}),
+        ("urn:uuid:00000000-0000-0000-0000-000000000000", {
+            "credential_id": "urn:uuid:00000000-0000-0000-0000-000000000000"
+        }),
+    ],
+)  # fmt: skip
+def test_a_leaf_digest_is_the_whole_id(monkeypatch, credential_id, asked):
+    from anchor import api
+    from anchor.errors import AnchorNotFound
+
+    calls = []
+    monkeypatch.setattr(api.receipts, "find", lambda session, **kw: calls.append(kw))
+    with pytest.raises(AnchorNotFound):
+        api.get_anchor(credential_id, session=None)
+    assert calls == [asked]
+
+
 def test_presentation_reports_the_anchor_of_each_credential(harness, sqlite_url):
     from proofs import dataintegrity
     from proofs.didkey import did_key, did_key_verification_method_id

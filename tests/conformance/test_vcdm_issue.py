@@ -17,6 +17,7 @@ from conformance_testkit import EXAMPLES, ISSUER, V2, minimal, with_examples
 from issuer.credentials import IssueOptions, prepare
 from issuer.errors import IssuerError
 from proofs.errors import ProofError
+from vocab.datetimes import InvalidDateTime, has_timezone, parse_datetime
 from vocab.errors import VocabError
 from vocab.vcdm import CredentialMalformed, check_credential
 
@@ -275,3 +276,46 @@ def test_verifier_reads_times_without_offset_as_utc_but_the_issuer_refuses_them(
     assert check_credential(cred, lenient_time=True) == "2.0"
     with pytest.raises(CredentialMalformed):
         check_credential(cred)
+
+
+@pytest.mark.parametrize(
+    ("extra", "path", "rule"),
+    [
+        ({"id": "urn:uuid:7f5f6a2e-0b4e-4f52-9a7e-5a1c1d0e9b11\n"}, "id", "must be a URL"),
+        ({"name": lang("Example", "en\n")}, "name.@language", "BCP 47"),
+        (
+            {"relatedResource": [{"id": "https://r.example/a\n", "digestSRI": SHA384}]},
+            "relatedResource[0].id",
+            "must be a URL",
+        ),
+        (
+            {"relatedResource": [{"id": "https://r.example/a", "digestMultibase": "uAbc\n"}]},
+            "relatedResource[0].digestMultibase",
+            "multibase",
+        ),
+        (
+            {"relatedResource": [{"id": "https://r.example/a", "digestMultibase": "z2Dr\n"}]},
+            "relatedResource[0].digestMultibase",
+            "multibase",
+        ),
+        ({"validFrom": "2024-01-01T00:00:00Z\n"}, "validFrom", "is not an XML Schema dateTime"),
+        (
+            {"validUntil": "2099-01-01T00:00:00+01:00\n"},
+            "validUntil",
+            "is not an XML Schema dateTime",
+        ),
+    ],
+)
+def test_a_trailing_newline_is_refused(extra, path, rule):
+    # `$` in a Python regex also matches before a final "\n": the checks take the whole text.
+    with pytest.raises(CredentialMalformed) as caught:
+        check_credential(minimal(**extra))
+    assert caught.value.path == path
+    assert rule in caught.value.rule
+
+
+def test_a_date_time_with_a_trailing_newline_is_not_one():
+    assert has_timezone("2024-01-01T00:00:00Z")
+    assert not has_timezone("2024-01-01T00:00:00Z\n")
+    with pytest.raises(InvalidDateTime, match="is not an XML Schema dateTime"):
+        parse_datetime("2024-01-01T00:00:00+00:00\n")

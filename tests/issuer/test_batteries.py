@@ -59,6 +59,10 @@ def test_registering_twice_is_a_conflict(app_client, acme, globex):
         ({"gtin": GTIN, "serial": "1", "batch": "a b#"}, "batch"),
         ({"gtin": GTIN, "serial": "1", "colour": "red"}, "colour"),
         ({"gtin": GTIN, "serial": "1", "passportId": "550e8400"}, "passportId"),
+        (
+            {"gtin": GTIN, "serial": "1", "passportId": f"urn:uuid:{uuid.uuid4()}\n"},
+            "passportId",
+        ),
     ],
 )
 def test_bad_registrations_name_the_field(app_client, acme, body, field):

@@ -14,6 +14,7 @@ from issuer_testkit import auth, failed_checks, issued, passport, verify
 from sqlmodel import Session, select
 
 from issuer import operators, transfers
+from issuer.errors import InvalidTransferRequest
 from issuer.tables import Passport
 from proofs import dataintegrity
 from proofs.didkey import did_key, did_key_verification_method_id
@@ -58,6 +59,17 @@ def repurposed(predecessor: list[str] | None = None, category: str = "stationary
     if predecessor is not None:
         data["predecessor"] = predecessor
     return data
+
+
+@pytest.mark.parametrize(
+    "to", ["did:web:second.example\n", "did:web:second.example:operators:second-life\n"]
+)
+def test_an_offer_to_a_did_with_a_trailing_newline_is_refused(to):
+    # `$` in a Python regex also matches before a final "\n": the recipient is the whole text.
+    with pytest.raises(InvalidTransferRequest) as caught:
+        transfers.parse_offer_request({"to": to}, own_url="https://dbp.example", now=utcnow())
+    assert caught.value.field == "to"
+    assert caught.value.problem_extensions["errors"][0]["rule"] == "did"
 
 
 def test_offer_accept_and_history(app_client, acme, second, operator_token):

@@ -37,6 +37,9 @@ def test_did_web_mapping(did, host, path):
         "did:web:user%40evil.com",
         "did:web:a%2Fb",
         "did:web:ex ample",
+        "did:web:example.com\n",  # `$` in a Python regex matches before a final "\n"
+        "did:web:example.com:operators:acme\n",
+        "did:web:example.com%0A",  # the host, once unquoted
     ],
 )
 def test_invalid_did_web(did):

@@ -311,6 +311,28 @@ def test_value_rendering(value, shown):
     assert str(render(value)) == shown
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("P8Y\n", "P8Y\n"),
+        ("https://x.example/manual.pdf\n", "https://x.example/manual.pdf\n"),
+        ({"name": "Manual", "url": "https://x.example/manual.pdf\n"}, "<dl"),
+        ({"en\n": "Hello"}, "<dl"),
+    ],
+)
+def test_values_with_a_trailing_newline_are_shown_as_given(value, shown):
+    # `$` in a Python regex also matches before a final "\n": a duration, link or language map
+    # is recognised only when it is the whole text.
+    html = str(render(value))
+    assert html.startswith(shown), html
+    assert "<a " not in html
+
+
+def test_history_times_are_readable_only_when_they_are_the_whole_text():
+    rows = history_rows([{"at": "2026-12-04T17:13:55Z"}, {"at": "2026-12-04T17:13:55Z\n"}])
+    assert [r.when for r in rows] == ["2026-12-04 17:13 UTC", "2026-12-04T17:13:55Z\n"]
+
+
 # --- WCAG 2.1 AA: text colours against their backgrounds, at least 4.5:1 ---
 
 

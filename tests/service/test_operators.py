@@ -54,7 +54,7 @@ def test_token_is_stored_hashed_and_key_sealed(engine):
             operators.authenticate(s, None)
 
 
-@pytest.mark.parametrize("name", ["", "Acme", "a_b", "-x", "x-", "instance", "a" * 64])
+@pytest.mark.parametrize("name", ["", "Acme", "a_b", "-x", "x-", "instance", "a" * 64, "acme\n"])
 def test_bad_operator_names(engine, name):
     with session_scope(engine) as s, pytest.raises(InvalidOperatorName):
         operators.create_operator(

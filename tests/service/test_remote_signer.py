@@ -173,6 +173,7 @@ def test_the_signer_interface_and_its_problems(signer):
         for path, body, status, code in (
             ("/v1/keys/00ff/sign", {"data": "aGVsbG8"}, 404, "unknown-key"),
             ("/v1/keys/not-hex/sign", {"data": "aGVsbG8"}, 404, "unknown-key"),
+            ("/v1/keys/00ff%0A/sign", {"data": "aGVsbG8"}, 404, "unknown-key"),
             (f"/v1/keys/{name}/sign", {"data": "a+b/"}, 400, "signer-error"),
             ("/v1/keys", {"algorithm": "RSA"}, 400, "invalid-request"),
         ):
@@ -180,6 +181,17 @@ def test_the_signer_interface_and_its_problems(signer):
             assert r.status_code == status, r.text
             assert r.headers["content-type"] == "application/problem+json"
             assert r.json()["type"].endswith(code)
+
+
+@pytest.mark.parametrize("name", ["00ff\n", "not-hex", "0", "00FF"])
+def test_a_key_name_is_lower_case_hex_and_nothing_more(name):
+    # `$` in a Python regex also matches before a final "\n", which unhexlify then refused
+    # with a 500 instead of the signer's 404.
+    from service.signer_server import UnknownKey, _key_id
+
+    assert _key_id("00ff") == b"\x00\xff"
+    with pytest.raises(UnknownKey):
+        _key_id(name)
 
 
 def test_a_service_signs_everything_through_the_remote_signer(signer, sqlite_url, make_settings):

@@ -124,6 +124,17 @@ def test_foreign_list_bits():
     assert outcome(run(issuer.credential("suspension"), suspended)[0]) == [("failed", "suspended")]
 
 
+@pytest.mark.parametrize("index", ["42\n", "042", "4 2", "-1"])
+def test_a_malformed_status_list_index_is_refused(index):
+    # `$` in a Python regex also matches before a final "\n", and int("42\n") is 42.
+    issuer = Issuer()
+    credential = issuer.credential()
+    credential["credentialStatus"]["statusListIndex"] = index
+    result, calls = run(credential, issuer.status_list("revocation", [42]))
+    assert outcome(result) == [("failed", "malformed-status-entry")]
+    assert calls == []
+
+
 def test_purpose_issuer_and_signature_must_match():
     issuer, other = Issuer(), Issuer()
     wrong_purpose = issuer.status_list("suspension")

@@ -39,7 +39,9 @@ def test_parse_steps():
     )
 
 
-@pytest.mark.parametrize("bad", ["", "a..b", "a[b", "a[=x]", "a.b]", "1abc"])
+@pytest.mark.parametrize(
+    "bad", ["", "a..b", "a[b", "a[=x]", "a.b]", "1abc", "a.b\n", "a\n.b", "a[k=v]\n"]
+)
 def test_bad_paths_are_refused(bad):
     with pytest.raises(CatalogueError):
         parse_path(bad)

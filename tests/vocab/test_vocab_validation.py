@@ -178,6 +178,53 @@ def test_passport_id_is_a_urn_uuid(ev, passport_id):
     assert _one(ev) == {**_one(ev), "path": "passportId", "rule": "urn-uuid"}
 
 
+@pytest.mark.parametrize(
+    ("change", "path", "rule"),
+    [
+        (
+            lambda p: p.update(passportId="urn:uuid:550e8400-e29b-41d4-a716-446655440000\n"),
+            "passportId",
+            "urn-uuid",
+        ),
+        (
+            lambda p: p["general"].update(manufacturingDate="2026-03\n"),
+            "general.manufacturingDate",
+            "year-month",
+        ),
+        (
+            lambda p: p["general"].update(warrantyPeriod="P8Y\n"),
+            "general.warrantyPeriod",
+            "duration",
+        ),
+        (
+            lambda p: p["general"]["operator"].update(email="battery-passport@example.com\n"),
+            "general.operator.email",
+            "email",
+        ),
+        (
+            lambda p: p["labels"]["symbols"][0].update(meaning={"en\n": "Collect separately."}),
+            "labels.symbols[0].meaning",
+            "language-tag",
+        ),
+        (
+            lambda p: p["materials"]["batteryMaterials"][0].update(casNumber="7439-93-2\n"),
+            "materials.batteryMaterials[0].casNumber",
+            "cas-number",
+        ),
+        (  # a pydantic `pattern` (Rust regex: `$` is the end of the text) refused it already
+            lambda p: p["general"]["manufacturer"]["postalAddress"].update(addressCountry="HU\n"),
+            "general.manufacturer.postalAddress.addressCountry",
+            "pattern",
+        ),
+    ],
+)
+def test_a_trailing_newline_is_refused(ev, change, path, rule):
+    # `$` in a Python regex also matches before a final "\n": the checks take the whole text.
+    change(ev)
+    error = _one(ev)
+    assert (error["path"], error["rule"]) == (path, rule), error
+
+
 def test_predecessors_are_passport_ids(ev):
     ev["predecessor"] = ["urn:uuid:0b7c7d4e-1f0a-4c55-9d1e-2a9f3e6b8c01", "BPNL0123"]
     assert _one(ev) == {**_one(ev), "path": "predecessor[1]", "rule": "urn-uuid"}

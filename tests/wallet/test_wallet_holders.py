@@ -97,6 +97,8 @@ def test_the_instance_verifies_a_presentation_by_the_hosted_did(app_client, acme
         ({"name": "ok"}, 400, "invalid-holder"),
         ({"name": "ok", "publicKeyMultibase": "z3u2notakey"}, 400, "invalid-holder"),
         ({"name": "ok", "publicKeyMultibase": 5}, 400, "invalid-holder"),
+        ({"name": "ok\n", "publicKeyMultibase": Ed25519Key.generate().public_multibase},
+         400, "invalid-holder"),
     ],
 )  # fmt: skip
 def test_bad_registrations_are_problems(app_client, acme, body, status, code):

@@ -149,6 +149,16 @@ def test_did_web_urls_and_their_scheme():
         did_web_url("did:web:")
 
 
+@pytest.mark.parametrize(
+    "did",
+    ["did:web:dbp.example\n", "did:web:dbp.example:holders:r\n", "did:web:dbp.example%0A"],
+)
+def test_a_did_web_with_a_trailing_newline_names_no_url(did):
+    # `$` in a Python regex also matches before a final "\n": segments and host are whole texts.
+    with pytest.raises(ResolutionFailed, match="malformed method-specific identifier|valid host"):
+        did_web_url(did)
+
+
 # --- the request flow around the checks, over a scripted transport ----------------------------
 
 ITEM = "https://a.example/01/09520123456788/21/SN1"

@@ -99,11 +99,11 @@ Iri = Annotated[
 ]
 """An absolute IRI: a DID, URN or URL."""
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def _check_email(value: str) -> str:
-    if not _EMAIL.match(value):
+    if not _EMAIL.fullmatch(value):
         raise rule_error("email", "must be an e-mail address, got '{value}'", value=value)
     return value
 
@@ -116,11 +116,11 @@ Email = Annotated[
     ),
 ]
 
-_YEAR_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_YEAR_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def _check_year_month(value: str) -> str:
-    if not _YEAR_MONTH.match(value):
+    if not _YEAR_MONTH.fullmatch(value):
         raise rule_error("year-month", "must be a month as YYYY-MM, got '{value}'", value=value)
     return value
 
@@ -132,11 +132,11 @@ YearMonth = Annotated[
 ]
 """A calendar month `YYYY-MM` (xsd:gYearMonth): Annex VI Part A asks for month and year only."""
 
-_MONTHS_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?$")
+_MONTHS_DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?")
 
 
 def _check_months_duration(value: str) -> str:
-    if not _MONTHS_DURATION.match(value):
+    if not _MONTHS_DURATION.fullmatch(value):
         raise rule_error(
             "duration",
             "must be an ISO 8601 duration in years and months such as P8Y or P2Y6M, got '{value}'",
@@ -152,14 +152,14 @@ YearsMonthsDuration = Annotated[
 ]
 """A period in whole years and months (xsd:duration), as DIN DKE SPEC 99100 states warranties."""
 
-_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
 def _check_language_map(value: dict[str, str]) -> dict[str, str]:
     if not value:
         raise rule_error("language-map", "must hold at least one language")
     for tag, text in value.items():
-        if not _LANGUAGE_TAG.match(tag):
+        if not _LANGUAGE_TAG.fullmatch(tag):
             raise rule_error(
                 "language-tag", "'{tag}' is not a BCP 47 language tag such as en or de", tag=tag
             )
@@ -182,11 +182,11 @@ LanguageMap = Annotated[
 ]
 """Text in several languages, keyed by language tag (a JSON-LD language map)."""
 
-_CAS = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
+_CAS = re.compile(r"(\d{2,7})-(\d{2})-(\d)")
 
 
 def _check_cas(value: str) -> str:
-    match = _CAS.match(value)
+    match = _CAS.fullmatch(value)
     if not match:
         raise rule_error(
             "cas-number",

@@ -37,11 +37,11 @@ class BatteryCategory(StrEnum):
 
 # --- passport identifier ---------------------------------------------------------------------
 
-_URN_UUID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_URN_UUID = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _check_passport_id(value: str) -> str:
-    if not _URN_UUID.match(value):
+    if not _URN_UUID.fullmatch(value):
         raise rule_error(
             "urn-uuid",
             "must be a lower-case urn:uuid: URN such as "
@@ -55,7 +55,7 @@ def _check_passport_id(value: str) -> str:
 PassportId = Annotated[
     str,
     AfterValidator(_check_passport_id),
-    WithJsonSchema({"type": "string", "pattern": _URN_UUID.pattern}),
+    WithJsonSchema({"type": "string", "pattern": f"^{_URN_UUID.pattern}$"}),
 ]
 """A passport's own identifier. A battery gets a new one when it is repurposed or remanufactured
 (Art 77(7)), so it is distinct from the battery identifier."""
