@@ -74,15 +74,18 @@ class SecurityHeaders:
             if content_type is None and name == b"content-type":
                 content_type = value
         html = content_type is not None and content_type.lower().startswith(b"text/html")
-        headers += [(n, v) for n, v in self._extra(html, hsts, exempt) if n not in names]
+        headers += [(n, v) for n, v in self.extra(html, hsts, exempt) if n not in names]
         if last is not None:
             if last[0] in names:
                 headers = [(n, v) for n, v in headers if n.lower() != last[0]]
             headers.append(last)
         return headers
 
-    def _extra(self, html: bool, hsts: bool, exempt: bool) -> tuple[tuple[bytes, bytes], ...]:
-        """The headers to add, by the three facts they depend on (made once each)."""
+    def extra(
+        self, html: bool, hsts: bool, exempt: bool = False
+    ) -> tuple[tuple[bytes, bytes], ...]:
+        """The headers to add, by the three facts they depend on (made once each), for an
+        answer that has none of them (service.scans' stored answers)."""
         key = (html, hsts, exempt)
         extra = self._extras.get(key)
         if extra is None:

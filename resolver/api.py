@@ -589,11 +589,15 @@ class StoredResponse(Response):
     2.7 us of a stored scan's ~5 us answer, where the names here are constants. The list is
     the one Starlette would make, in the same order (tests/resolver/test_stored_response.py)."""
 
-    def __init__(self, status: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(
+        self, status: int, body: bytes, raw_headers: list[tuple[bytes, bytes]], html: bool = False
+    ) -> None:
         self.status_code = status
         self.body = body
         self.background = None
         self.raw_headers = raw_headers
+        # the answer is an HTML page (its content type): what security headers it gets
+        self.html = html
 
 
 _CORS_RAW: Final = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in CORS.items()]
@@ -616,7 +620,7 @@ def _stored(
     if media_type.startswith("text/") and "charset=" not in media_type.lower():
         media_type += "; charset=utf-8"  # as Starlette's Response would
     raw.append((b"content-type", media_type.encode("latin-1")))
-    return StoredResponse(200, body, raw)
+    return StoredResponse(200, body, raw, html=media_type.startswith("text/html"))
 
 
 def _build(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from resolver.errors import ResolverError
-from vocab.gs1 import DigitalLinkPath, ItemKey, MalformedDigitalLink, parse_path
+from vocab.gs1 import DigitalLinkPath, ItemKey, MalformedDigitalLink, parse_path, plain_item
 
 # Sub-resources of an item URI this resolver serves.
 PASSPORT_RESOURCE: Final = "passport"  # the public credentials, whatever Accept says
@@ -85,6 +85,12 @@ def parse_link_path(raw_path: str) -> ItemRequest | ModelRequest:
 
 def parse_item_path(raw_path: str) -> ItemRequest:
     """Like `parse_link_path`, for an item URI only: a path without a serial is a 404."""
+    plain = plain_item(raw_path)
+    if plain is not None and (plain[1] is None or plain[1] in RESOURCES):
+        key, resource, canonical = plain
+        request = ItemRequest(key, resource)
+        request.__dict__["_canonical_path"] = canonical  # what `canonical_path` would make
+        return request
     if not raw_path.startswith("/01/"):
         raise NotAnItemPath(f"{raw_path!r} is not a GS1 Digital Link path")
     request = parse_link_path(raw_path)

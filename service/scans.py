@@ -168,7 +168,13 @@ class ScanFront:
             # what SecurityHeaders and then ObserveRequests add, in their order
             hsts = self.security.https_public_url or scope.get("scheme") == "https"
             rid_header = (observe.HEADER, rid.encode("latin-1"))
-            headers = self.security.added(answer.raw_headers, hsts=hsts, last=rid_header)
+            if type(answer) is api.StoredResponse:
+                # its names are the resolver's own (CORS, link, vary, cache-control, etag, length,
+                # type), none a security header or the request id: `added` would only append
+                extra = self.security.extra(answer.html, hsts)
+                headers = [*answer.raw_headers, *extra, rid_header]
+            else:
+                headers = self.security.added(answer.raw_headers, hsts=hsts, last=rid_header)
             status = answer.status_code
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": answer.body})

@@ -154,6 +154,19 @@ def _path(gtin: str, variant: str | None, batch: str | None, serial: str | None)
 _PLAIN_ITEM_PATH = re.compile(r"/01/(\d{14})/21/([0-9A-Za-z._\-]{1,20})(?:/([a-z][a-z.]*))?/?")
 
 
+def plain_item(raw_path: str) -> tuple[ItemKey, str | None, str] | None:
+    """For a plain item path (`_PLAIN_ITEM_PATH`): its key, its sub-resource and its canonical
+    path (`ItemKey.path()`: the GTIN-14 and serial as written, nothing to escape); else None.
+    A QR scan's whole parse, without the DigitalLinkPath that `parse_path` makes on the way
+    (~4.2 -> ~1.4 us with the canonical path, timeit)."""
+    plain = _PLAIN_ITEM_PATH.fullmatch(raw_path)
+    if plain is None:
+        return None
+    gtin, serial, resource = plain.groups()
+    key = ItemKey(normalise_gtin(gtin), serial)
+    return key, resource, f"/01/{gtin}/21/{serial}"
+
+
 def parse_path(raw_path: str) -> DigitalLinkPath:
     """Read a raw (still percent-encoded) path that starts with `/01/`: `%2F` inside a value does
     not split it. A trailing slash is tolerated (GS1: the URI means the same without it).

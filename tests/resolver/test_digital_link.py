@@ -87,3 +87,28 @@ def test_a_trailing_slash_is_tolerated():
     assert parse_item_path("/01/09520123456788/21/S1/qr.svg/") == parse_item_path(
         "/01/09520123456788/21/S1/qr.svg"
     )
+
+
+def test_the_plain_path_shortcut_answers_as_the_general_parse(monkeypatch):
+    """A QR code's path (vocab.gs1.plain_item) skips the general parse: same request, same
+    canonical path, same errors, for every sub-resource and for what is none."""
+    import itertools
+
+    from resolver import digital_link
+
+    gtins = ["09520123456788", "09520123456789", "9520123456788"]
+    serials = ["BN00000005", "a.b-c_d", "x" * 20, "x" * 21, "S%2F1"]
+    tails = ["", "/", "/page", "/qr.svg", "/qr.png", "/passport", "/access", "/pages", "/page/"]
+    paths = [f"/01/{g}/21/{s}{t}" for g, s, t in itertools.product(gtins, serials, tails)]
+
+    def outcome(path: str):
+        try:
+            request = parse_item_path(path)
+        except (InvalidGs1Key, MalformedItemPath, NotAnItemPath) as exc:
+            return type(exc), str(exc)
+        return request, request.resource, request.canonical_path
+
+    shortcut = [outcome(p) for p in paths]
+    monkeypatch.setattr(digital_link, "plain_item", lambda path: None)
+    assert shortcut == [outcome(p) for p in paths]
+    assert sum(isinstance(o[0], digital_link.ItemRequest) for o in shortcut) > 40

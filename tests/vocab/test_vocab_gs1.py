@@ -148,8 +148,18 @@ def test_the_plain_item_path_shortcut_answers_as_the_general_walk():
         paths.append(f"/01/{rng.choice(gtins)}/21/{tail}")
     shortcut = 0
     for path in paths:
-        assert _outcome(parse_path, path) == _outcome(gs1._walk_path, path), path
-        shortcut += gs1._PLAIN_ITEM_PATH.fullmatch(path) is not None
+        walked = _outcome(gs1._walk_path, path)
+        assert _outcome(parse_path, path) == walked, path
+        plain = _outcome(gs1.plain_item, path)
+        if plain is None:
+            continue
+        shortcut += 1
+        if isinstance(plain, tuple) and isinstance(plain[0], gs1.ItemKey):
+            key, resource, canonical = plain
+            assert (key, (resource,) if resource else ()) == (walked.item_key(), walked.rest)
+            assert canonical == key.path() == walked.path(), path
+        else:
+            assert plain == walked, path  # the same error
     assert shortcut > 200  # the shortcut itself was exercised, not only the walk
 
 
