@@ -381,7 +381,7 @@ def _scan(
             generation = view.generation if view is not None else None
             views.store(session, route.id, generation, built)
         return _answer(request, item, built, extra)
-    headers = {"Link": link_header(links, linkset_url=f"{anchor}?linkType=linkset", extra=extra)}
+    headers = {"Link": link_header(linkset_url=f"{anchor}?linkType=linkset", extra=extra)}
     return _typed_link(request, links, link_type, headers)
 
 
@@ -458,7 +458,7 @@ def _model(
     anchor = rt.settings.public_url + model_links.model_path(gtin)
     links = model_links.model_linkset(anchor, gtin)
     linkset_url = f"{anchor}?linkType=linkset"
-    headers = {"Link": link_header(links, linkset_url=linkset_url), "Vary": "Accept"}
+    headers = {"Link": link_header(linkset_url=linkset_url), "Vary": "Accept"}
     link_type = _link_type(request)
     accept = _header(request, b"accept")
     if link_type is not None and link_type not in linktypes.LINKSET_REQUESTS:
@@ -681,7 +681,7 @@ def _build(
     checks = [c for v in verifications for c in v.checks]
     return views.Built(
         anchor=links.anchor,
-        link_header=link_header(links, linkset_url=f"{links.anchor}?linkType=linkset"),
+        link_header=link_header(linkset_url=f"{links.anchor}?linkType=linkset"),
         linkset=json_bytes(links.as_json()),
         passport=_presentation_bytes(credentials, handover),
         page=render_passport(page).encode(),
@@ -717,20 +717,10 @@ def _qr(request: Request, item: ItemRequest, anchor: str) -> Response:
     return _conditional(request, body, QR_MEDIA_TYPES[kind], headers)
 
 
-def _item_link_header(
-    rt: ResolverRuntime, session: Session, route: BatteryRoute, item: ItemRequest, raw_path: str
-) -> str:
-    own_url = rt.settings.public_url
-    anchor = own_url + item.canonical_path
-    links = build_linkset(
-        anchor=anchor,
-        route=route,
-        battery=rt.passports.battery_by_id(session, route.id),
-        credentials=rt.passports.public_credentials(session, route.id),
-        did_document_url=f"{own_url}/batteries/{route.id}/did.json",
-    )
+def _item_link_header(rt: ResolverRuntime, item: ItemRequest, raw_path: str) -> str:
+    anchor = rt.settings.public_url + item.canonical_path
     return link_header(
-        links, linkset_url=f"{anchor}?linkType=linkset", extra=_canonical(anchor, raw_path, item)
+        linkset_url=f"{anchor}?linkType=linkset", extra=_canonical(anchor, raw_path, item)
     )
 
 
@@ -756,13 +746,10 @@ def item_preflight(
                 route, model_gtin = None, asked.key.gtin  # GET walks up to the model
             here = route is not None and registry.placement(route, own_url).here
             if route is not None and here and asked.resource is None:
-                extra["Link"] = _item_link_header(rt, session, route, asked, raw_path)
+                extra["Link"] = _item_link_header(rt, asked, raw_path)
         if model_gtin and asked.resource is None and model_links.known(session, model_gtin):
             anchor = own_url + model_links.model_path(model_gtin)
-            extra["Link"] = link_header(
-                model_links.model_linkset(anchor, model_gtin),
-                linkset_url=f"{anchor}?linkType=linkset",
-            )
+            extra["Link"] = link_header(linkset_url=f"{anchor}?linkType=linkset")
     except (ResolverError, VocabError):
         pass  # a preflight answers whatever the later request will get
     return Response(

@@ -31,15 +31,20 @@ def test_linkset_json_is_rfc9264_shape():
     ]
 
 
-def test_link_header_serialisation():
-    links = Linkset(ANCHOR)
-    links.add(lt.PIP, Target(ANCHOR, "text/html", 'Say "hi"\\'))
-    header = link_header(links, linkset_url=ANCHOR + "?linkType=linkset")
-    first, second = header.split(", <")
-    assert first == (f'<{ANCHOR}?linkType=linkset>; rel="linkset"; type="application/linkset+json"')
-    assert second == f'{ANCHOR}>; rel="https://gs1.org/voc/pip"; type="text/html"; ' + (
+def test_link_serialisation():
+    value = link_value(ANCHOR, "https://gs1.org/voc/pip", Target(ANCHOR, "text/html", 'Say "hi"\\'))
+    assert value == f'<{ANCHOR}>; rel="https://gs1.org/voc/pip"; type="text/html"; ' + (
         'title="Say \\"hi\\"\\\\"'
     )
+
+
+def test_the_link_header_points_to_the_linkset_and_lists_none_of_its_links():
+    # GS1-Conformant resolver 1.0.0 deprecated every link in the Link header (legacyLinkHeaders)
+    linkset_link = f'<{ANCHOR}?linkType=linkset>; rel="linkset"; type="application/linkset+json"'
+    assert link_header(linkset_url=ANCHOR + "?linkType=linkset") == linkset_link
+    canonical = link_value(ANCHOR, "canonical")
+    header = link_header(linkset_url=ANCHOR + "?linkType=linkset", extra=(canonical,))
+    assert header == f'{linkset_link}, <{ANCHOR}>; rel="canonical"'
 
 
 def test_non_ascii_parameters_use_rfc8187():
