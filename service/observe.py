@@ -41,16 +41,24 @@ def incoming_id(scope: Scope) -> str:
 
 # A new id per request: 32 hex digits, a random half per process and a counter. uuid4 reads 16
 # bytes from os.urandom on every request, a system call: ~3% of the samples of a QR scan served
-# from stored bytes (py-spy under wrk). Ids only need to be unique, not unpredictable.
-_ids: tuple[int, str, itertools.count] | None = None
+# from stored bytes (py-spy under wrk). Ids only need to be unique, not unpredictable. A forked
+# worker draws its own random half (at the fork, not by asking os.getpid(), a system call, on
+# every request).
+_ids: tuple[str, itertools.count] | None = None
+
+
+def _draw() -> None:
+    global _ids
+    _ids = (uuid.uuid4().hex[:16], itertools.count())
+
+
+_draw()
+os.register_at_fork(after_in_child=_draw)
 
 
 def new_id() -> str:
-    global _ids
-    pid = os.getpid()
-    if _ids is None or _ids[0] != pid:  # a forked worker draws its own random half
-        _ids = (pid, uuid.uuid4().hex[:16], itertools.count())
-    return f"{_ids[1]}{next(_ids[2]) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+    assert _ids is not None
+    return f"{_ids[0]}{next(_ids[1]) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
 def route_template(scope: Scope) -> str:

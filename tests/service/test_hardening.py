@@ -103,3 +103,23 @@ def test_security_headers_added_with_a_last_header():
     plain = security.added([(b"content-type", b"application/json")], hsts=False)
     assert (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'") in plain
     assert all(n != b"strict-transport-security" for n, _ in plain)
+
+
+def test_request_ids_are_unique_and_a_forked_worker_draws_its_own():
+    import os
+
+    from service import observe
+
+    ids = [observe.new_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000 and all(len(i) == 32 for i in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its first id, then out without running the parent's cleanup
+        os.write(write, observe.new_id().encode())
+        os._exit(0)
+    os.close(write)
+    forked = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(child, 0)
+    assert len(forked) == 32
+    assert forked[:16] != ids[0][:16]  # another random half: no id can repeat the parent's
