@@ -291,6 +291,8 @@ HEADS = [
     [(b"transfer-encoding", b"chunked")],
     [(b"content-type", b"text/plain")],  # no length: chunked
     [],
+    [(b"content-length", b"5"), (b"x-three", b"a", b"b")],  # not a pair: uvicorn raises
+    [(b"content-length", b"5"), [b"x-list", b"a"]],  # a list is a pair too
 ]
 
 
