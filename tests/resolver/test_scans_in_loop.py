@@ -236,6 +236,43 @@ def test_one_batch_reads_each_key_its_own_row(pg_client, acme):
         assert view.linkset.startswith(b'{"linkset"') and view.page is stored_reads.NOT_LOADED
 
 
+@pytest.mark.postgres
+def test_large_answers_are_read_a_few_keys_a_statement(pg_client, acme, monkeypatch):
+    """Consumer pages (~31 KB each) go at most LIMITS' keys a statement; every scan still gets
+    its own row, and linksets batch whole."""
+    serials = [f"L-{i}" for i in range(11)]
+    batteries = {s: issued_battery(pg_client, acme, s) for s in serials}
+    for battery in batteries.values():
+        assert pg_client.get(battery["path"], headers={"Accept": "text/html"}).status_code == 200
+    pool = pg_client.app.state.scan_pool
+    gtin = batteries["L-0"]["gtin"]
+    statements: list[tuple[frozenset[str], int]] = []
+    real = stored_reads._Batch._rows
+
+    async def counted(self, pool, batch):
+        statements.append((self.wanted, len(batch)))
+        return await real(self, pool, batch)
+
+    monkeypatch.setattr(stored_reads._Batch, "_rows", counted)
+
+    async def together(blob: str):
+        wanted = frozenset({blob})
+        return await asyncio.gather(
+            *(stored_reads.lookup_stored(pool, gtin, s, wanted) for s in serials)
+        )
+
+    pages = pg_client.portal.call(together, "page")
+    assert [route.id for route, _ in pages] == [batteries[s]["id"] for s in serials]
+    assert all(view.page.startswith(b"<!doctype html") for _, view in pages)
+    keys, _ = stored_reads.LIMITS["page"]
+    sizes = [n for wanted, n in statements]
+    assert sum(sizes) == len(serials) and max(sizes) <= keys and len(sizes) >= 2
+    statements.clear()
+    pg_client.portal.call(together, "linkset")
+    assert sum(n for _, n in statements) == len(serials)
+    assert max(n for _, n in statements) > keys  # no limit: whatever was waiting
+
+
 def test_sqlite_keeps_the_thread_path(make_settings, sqlite_url):
     from service.app import create_app
 
