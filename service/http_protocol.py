@@ -129,14 +129,16 @@ def head(status: int, headers: list[tuple[bytes, bytes]]) -> tuple[bytes, int] |
     """The response head uvicorn's RequestResponseCycle would write for `headers` (the server's
     defaults first) and the content length they declare; None when uvicorn's own loop must make
     it: a header that is not a (name, value) pair, a name or value it refuses (uvicorn raises),
-    a name not in lower case, a transfer-encoding or connection header, or no content-length of
-    plain digits.
+    a name not in lower case, a transfer-encoding or connection header, no content-length of
+    plain digits, or a status uvicorn has no status line for.
 
     One check over all names joined and one over all values joined ('\t', allowed in values,
     between them) find what the per-header checks would, and the lines are joined by C calls
     too: profiled under wrk (64 connections, stored linkset scans with 15 headers), uvicorn's
     loop of regex searches, lower-casing, comparisons and formatting per header was ~10 us of a
     scan's ~110 us of CPU; this is ~4 us (timeit)."""
+    if status not in STATUS_LINE:  # uvicorn fails on it after marking the response started
+        return None
     try:
         dict(headers)  # pairs, as uvicorn's loop unpacks them (else it raises)
     except (TypeError, ValueError):

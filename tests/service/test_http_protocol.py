@@ -299,7 +299,13 @@ HEADS = [
 @pytest.mark.parametrize("headers", HEADS)
 @pytest.mark.parametrize(
     "status, method, keep_alive",
-    [(200, "GET", True), (304, "GET", True), (200, "HEAD", True), (200, "GET", False)],
+    [
+        (200, "GET", True),
+        (304, "GET", True),
+        (200, "HEAD", True),
+        (200, "GET", False),
+        (999, "GET", True),  # no status line: uvicorn raises after starting the response
+    ],
 )
 def test_the_head_is_what_uvicorns_own_cycle_writes(headers, status, method, keep_alive):
     from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
