@@ -21,7 +21,9 @@ against it was ~8% of the CPU.
 Each request's cycle is a `WholeHeadCycle`: uvicorn's, whose response head is checked and
 written in a few C calls over all headers at once instead of a loop of Python steps per header
 (`head`). The same bytes, the same state and the same errors as uvicorn's (a head it cannot take
-as plainly goes to uvicorn's own code).
+as plainly goes to uvicorn's own code). A caller that has a whole GET answer at hand (service.scans'
+stored QR scans) can skip the two ASGI messages: `WholeHeadCycle.respond` writes head and body
+as their sends would, from header lines the caller vouches for (`header_lines`).
 """
 
 from __future__ import annotations
@@ -139,6 +141,24 @@ def head(status: int, headers: list[tuple[bytes, bytes]]) -> tuple[bytes, int] |
     scan's ~110 us of CPU; this is ~4 us (timeit)."""
     if status not in STATUS_LINE:  # uvicorn fails on it after marking the response started
         return None
+    names = _plain_names(headers)
+    if names is None:
+        return None
+    try:
+        length = headers[names.index(_LENGTH)][1]  # the first, as uvicorn's loop takes it
+    except ValueError:
+        return None
+    if not length.isdigit():  # uvicorn's int() decides what else it takes
+        return None
+    if not _plain_values(headers):
+        return None
+    lines = b"\r\n".join(map(b": ".join, headers))
+    return STATUS_LINE[status] + lines + b"\r\n\r\n", int(length)
+
+
+def _plain_names(headers: list[tuple[bytes, bytes]]) -> list[bytes] | None:
+    """The names of `headers` when each is a (name, value) pair whose name uvicorn's loop would
+    write as it is and not act on; None otherwise."""
     try:
         dict(headers)  # pairs, as uvicorn's loop unpacks them (else it raises)
     except (TypeError, ValueError):
@@ -147,21 +167,77 @@ def head(status: int, headers: list[tuple[bytes, bytes]]) -> tuple[bytes, int] |
     joined = b"".join(names)
     if HEADER_RE.search(joined) or joined.lower() != joined or not _ACTED_ON.isdisjoint(names):
         return None
-    try:
-        length = headers[names.index(_LENGTH)][1]  # the first, as uvicorn's loop takes it
-    except ValueError:
-        return None
-    if not length.isdigit():  # uvicorn's int() decides what else it takes
-        return None
+    return names
+
+
+def _plain_values(headers: list[tuple[bytes, bytes]]) -> bool:
     values = b"\t".join(map(_VALUE, headers))
-    if len(values.translate(None, FORBIDDEN_IN_VALUES)) != len(values):
+    return len(values.translate(None, FORBIDDEN_IN_VALUES)) == len(values)
+
+
+def header_lines(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """`headers` as header lines for `WholeHeadCycle.respond`, each ending in CRLF, for a caller
+    that vouches for their names (lower-case token constants of its own): the values are
+    checked as `head` checks them; None when uvicorn would refuse one."""
+    if not headers or not _plain_values(headers):
         return None
-    lines = b"\r\n".join(map(b": ".join, headers))
-    return STATUS_LINE[status] + lines + b"\r\n\r\n", int(length)
+    return b"\r\n".join(map(b": ".join, headers)) + b"\r\n"
+
+
+# the server's default headers (date, server) as header lines, for the list they were made of:
+# uvicorn replaces the list once a second (a new date), so the list itself is the key
+_defaults: tuple[list[tuple[bytes, bytes]], bytes | None] = ([], b"")
+
+
+def default_lines(defaults: list[tuple[bytes, bytes]]) -> bytes | None:
+    """`defaults` (uvicorn's default headers) as header lines, each ending in CRLF; None when
+    uvicorn's own loop must write them (see `head`; a content-length among them, too)."""
+    global _defaults
+    if defaults is not _defaults[0]:
+        names = _plain_names(defaults)
+        plain = names is not None and _LENGTH not in names and _plain_values(defaults)
+        lines = b"".join(n + b": " + v + b"\r\n" for n, v in defaults) if plain else None
+        _defaults = (defaults, lines)
+    return _defaults[1]
 
 
 class WholeHeadCycle(RequestResponseCycle):
-    """uvicorn's request/response cycle, writing a plain response head by `head`."""
+    """uvicorn's request/response cycle, writing a plain response head by `head`, or a whole
+    response at once by `respond`."""
+
+    def respond(self, status: int, lines: bytes, body: bytes) -> bool:
+        """Write a whole GET response in one go, head and body: what `send` of its start and
+        then of its whole body would write, without the two messages, the checks of every name
+        and value, and uvicorn's bookkeeping per message. False, with nothing written, when the
+        cycle is not plain (the caller then sends the messages as usual).
+
+        `lines` are the response's header lines, each ending in CRLF, and the caller vouches
+        for them: lower-case token names, values uvicorn takes, a content-length of exactly
+        len(body), no transfer-encoding or connection header."""
+        if (
+            self.response_started
+            or self.flow.write_paused
+            or self.disconnected
+            or self.access_log
+            or not self.keep_alive
+            or self.scope["method"] != "GET"
+            or status not in STATUS_LINE
+        ):
+            return False
+        defaults = default_lines(self.default_headers)
+        if defaults is None:
+            return False
+        # what `send` sets for a start with a content-length, and then for the whole body
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        self.chunked_encoding = False
+        self.expected_content_length = 0
+        self.transport.write(b"".join((STATUS_LINE[status], defaults, lines, b"\r\n")))
+        self.transport.write(body)
+        self.response_complete = True
+        self.message_event.set()
+        self.on_response()
+        return True
 
     async def send(self, message: Any) -> None:
         if (

@@ -42,6 +42,7 @@ from infra.async_db import PoolTimeout as AsyncPoolTimeout
 from infra.headers import SecurityHeaders
 from resolver import api
 from service import logs, observe
+from service.http_protocol import WholeHeadCycle, header_lines
 from service.problems import pool_busy
 
 PREFIX = "/01/"
@@ -133,6 +134,31 @@ class ScanFront:
         self.role = role
         self.security = security
         self.route = _item_route()
+        # the security headers as header lines, by (html, hsts)
+        self._extra_lines: dict[tuple[bool, bool], bytes] = {}
+
+    def _respond(
+        self, send: Send, answer: api.StoredResponse, hsts: bool, rid: tuple[bytes, bytes]
+    ) -> bool:
+        """The whole answer in one write when uvicorn's cycle behind `send` is our
+        `WholeHeadCycle` (service.http_protocol): the same bytes as the two messages would make,
+        without them (the messages, a check of every header of the head, uvicorn's bookkeeping
+        per message): uvicorn's protocol in process on a stand-in transport, 64 linkset scans
+        in flight, runs of this and of the messages paired, ~8% less CPU a scan (~10% with the
+        database read stubbed out). False when it did not write (then the messages go)."""
+        cycle = getattr(send, "__self__", None)
+        if type(cycle) is not WholeHeadCycle:
+            return False
+        lines = header_lines(answer.raw_headers)  # the stored link header and ETag are checked
+        if lines is None:
+            return False
+        key = (answer.html, hsts)
+        extra = self._extra_lines.get(key)
+        if extra is None:
+            extra = self._extra_lines[key] = header_lines(list(self.security.extra(*key))) or b""
+        return cycle.respond(
+            200, b"".join((lines, extra, rid[0], b": ", rid[1], b"\r\n")), answer.body
+        )
 
     async def __call__(self, app: Any, scope: Scope, receive: Receive, send: Send) -> bool:
         if (
@@ -168,14 +194,16 @@ class ScanFront:
             # what SecurityHeaders and then ObserveRequests add, in their order
             hsts = self.security.https_public_url or scope.get("scheme") == "https"
             rid_header = (observe.HEADER, rid.encode("latin-1"))
+            status = answer.status_code
             if type(answer) is api.StoredResponse:
                 # its names are the resolver's own (CORS, link, vary, cache-control, etag, length,
                 # type), none a security header or the request id: `added` would only append
+                if status == 200 and self._respond(send, answer, hsts, rid_header):
+                    return True
                 extra = self.security.extra(answer.html, hsts)
                 headers = [*answer.raw_headers, *extra, rid_header]
             else:
                 headers = self.security.added(answer.raw_headers, hsts=hsts, last=rid_header)
-            status = answer.status_code
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": answer.body})
             return True

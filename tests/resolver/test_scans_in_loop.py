@@ -278,3 +278,103 @@ def test_sqlite_keeps_the_thread_path(make_settings, sqlite_url):
 
     with TestClient(create_app(make_settings(sqlite_url))) as client:
         assert client.app.state.scan_pool is None
+
+
+def _raw_answers(port: int, requests: list[bytes]) -> list[bytes]:
+    """Each request's whole answer as the socket gave it, over one kept-alive connection (the
+    date line left out: it may tick between two runs)."""
+    import re
+    import socket
+
+    answers = []
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        for request in requests:
+            sock.sendall(request)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = re.search(rb"\r\ncontent-length: (\d+)", head)
+            size = int(length.group(1)) if length and not request.startswith(b"HEAD") else 0
+            while len(body) < size:
+                body += sock.recv(65536)
+            answers.append(re.sub(rb"\r\ndate: [^\r]*", b"", head) + b"\r\n\r\n" + body)
+    return answers
+
+
+@pytest.mark.postgres
+def test_a_real_server_writes_the_fronts_answers_whole_and_the_same(
+    pg_client, acme, make_settings, monkeypatch
+):
+    """Under uvicorn with service.http_protocol, the front writes a stored 200 at once
+    (WholeHeadCycle.respond): byte for byte what its two ASGI messages make uvicorn write."""
+    import threading
+
+    import uvicorn
+    from server_testkit import free_port, wait_for_health
+
+    from service.app import create_app
+    from service.http_protocol import WholeHeadCycle, WholeResponses
+    from service.scans import ScanFront
+
+    battery = issued_battery(pg_client, acme, "LOOP-WHOLE")
+    path = battery["path"]
+    first = pg_client.get(path, headers={"Accept": "text/html"})  # builds the views
+    assert first.status_code == 200
+    settings = pg_client.app.state.runtime.settings
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(make_settings(settings.database_url)),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,  # as `dbp serve` runs it
+            http=WholeResponses,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    class Alive:
+        returncode = None
+
+        def poll(self):
+            return None if thread.is_alive() else 1
+
+    def get(target: str, *headers: str, method: str = "GET") -> bytes:
+        lines = [f"{method} {target} HTTP/1.1", "Host: testserver", "X-Request-ID: whole-1"]
+        return ("\r\n".join([*lines, *headers]) + "\r\n\r\n").encode()
+
+    requests = [
+        get(path, "Accept: application/linkset+json"),
+        get(path, "Accept: text/html"),
+        get(path, "Accept: application/ld+json"),
+        get(path + "/passport"),
+        get(path, "Accept: text/html", f"If-None-Match: {first.headers['etag']}"),  # a 304
+        get(path, "Accept: text/html", method="HEAD"),
+        get(path.replace("/01/0", "/01/", 1), "Accept: application/linkset+json"),  # canonical
+        get(path),  # a redirect to the default link
+    ]
+    whole: list[int] = []
+    real = WholeHeadCycle.respond
+
+    def counted(self, status, lines, body):
+        done = real(self, status, lines, body)
+        whole.append(done)
+        return done
+
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}", Alive())
+        monkeypatch.setattr(WholeHeadCycle, "respond", counted)
+        at_once = _raw_answers(port, requests)
+        # the four 200s and the canonical one whole; HEAD declined (uvicorn's messages send it)
+        assert whole == [True] * 4 + [False, True], "the stored 200 answers were not written whole"
+        monkeypatch.setattr(ScanFront, "_respond", lambda *a: False)
+        assert _raw_answers(port, requests) == at_once
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+    assert at_once[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nx-request-id: whole-1\r\n" in at_once[0]
+    assert at_once[4].startswith(b"HTTP/1.1 304 ")

@@ -377,3 +377,96 @@ def test_the_protocol_runs_each_request_on_the_fast_cycle(served):
         WholeHeadCycle.send = original  # type: ignore[method-assign]
     assert seen and all(t is WholeHeadCycle for t in seen)
     assert RequestResponseCycle.send is not spy
+
+
+def _state(cycle) -> tuple:
+    return (
+        cycle.response_started,
+        cycle.response_complete,
+        cycle.expected_content_length,
+        cycle.chunked_encoding,
+        cycle.keep_alive,
+        cycle.message_event.is_set(),
+    )
+
+
+@pytest.mark.parametrize("headers", HEADS[:2])
+@pytest.mark.parametrize("body", [b"hello", b""])
+def test_a_whole_response_is_what_uvicorns_two_sends_write(headers, body):
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    from service.http_protocol import WholeHeadCycle, header_lines
+
+    headers = [(n, str(len(body)).encode() if n == b"content-length" else v) for n, v in headers]
+    finished: list[str] = []
+
+    async def both() -> tuple:
+        theirs = _cycle(RequestResponseCycle)
+        theirs.on_response = lambda: finished.append("uvicorn")
+        await theirs.send({"type": "http.response.start", "status": 200, "headers": headers})
+        await theirs.send({"type": "http.response.body", "body": body})
+        ours = _cycle(WholeHeadCycle)
+        ours.on_response = lambda: finished.append("ours")
+        lines = header_lines(headers)
+        assert lines is not None
+        assert ours.respond(200, lines, body) is True
+        return (theirs.transport.calls, _state(theirs)), (ours.transport.calls, _state(ours))
+
+    uvicorns, ours = asyncio.run(both())
+    assert ours == uvicorns
+    assert finished == ["uvicorn", "ours"]  # the protocol hears of the end either way
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"method": "HEAD"},
+        {"keep_alive": False},
+        {"status": 999},
+        {"started": True},
+        {"disconnected": True},
+        {"paused": True},
+        {"access_log": True},
+        {"defaults": [(b"Server", b"uvicorn")]},  # upper case: uvicorn's loop lowers it
+        {"defaults": [(b"content-length", b"0")]},  # uvicorn would take it as the length
+        {"defaults": [(b"x-bad", b"a\nb")]},
+    ],
+)
+def test_a_whole_response_is_declined_when_the_cycle_is_not_plain(change):
+    from service.http_protocol import WholeHeadCycle
+
+    async def attempt() -> tuple:
+        cycle = _cycle(
+            WholeHeadCycle,
+            method=change.get("method", "GET"),
+            keep_alive=change.get("keep_alive", True),
+        )
+        cycle.response_started = change.get("started", False)
+        cycle.disconnected = change.get("disconnected", False)
+        cycle.access_log = change.get("access_log", False)
+        cycle.flow = type("Flow", (), {"write_paused": change.get("paused", False)})()
+        cycle.default_headers = change.get("defaults", cycle.default_headers)
+        before = _state(cycle)
+        lines = b"content-length: 5\r\n"
+        done = cycle.respond(change.get("status", 200), lines, b"hello")
+        return done, cycle.transport.calls, before == _state(cycle)
+
+    assert asyncio.run(attempt()) == (False, [], True)
+
+
+def test_header_lines_check_values_and_default_lines_follow_the_servers_list():
+    from service.http_protocol import default_lines, header_lines
+
+    assert header_lines([(b"etag", b'"a"'), (b"link", b"<x>;\trel=a")]) == (
+        b'etag: "a"\r\nlink: <x>;\trel=a\r\n'
+    )
+    assert header_lines([(b"etag", b'"a"\r\nset-cookie: b')]) is None
+    assert header_lines([(b"x", b"\x7f")]) is None
+    assert header_lines([]) is None
+
+    first = [(b"date", b"Mon, 07 Dec 2026 01:00:00 GMT"), (b"server", b"uvicorn")]
+    assert default_lines(first) == b"date: Mon, 07 Dec 2026 01:00:00 GMT\r\nserver: uvicorn\r\n"
+    # uvicorn makes a new list each second: the new date is taken, not the one kept
+    second = [(b"date", b"Mon, 07 Dec 2026 01:00:01 GMT"), (b"server", b"uvicorn")]
+    assert default_lines(second) == b"date: Mon, 07 Dec 2026 01:00:01 GMT\r\nserver: uvicorn\r\n"
+    assert default_lines([]) == b""
