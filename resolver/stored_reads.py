@@ -1,8 +1,9 @@
 """`resolver.views.lookup_stored` for the event loop, on PostgreSQL (issue 16: service.scans).
 
 The same indexed read (battery_routes by its GS1 key, joined with resolver_views by primary
-key) as one hand-written statement per wanted answer, prepared on each pooled connection, in
-binary (bytea crosses the wire as bytes, not hex): what `registry.placement` needs of the route,
+key) as one hand-written statement per wanted answer, prepared on each pooled connection and run
+with libpq's calls (infra.async_db.fetch_prepared), in binary (bytea crosses the wire as bytes,
+not hex): what `registry.placement` needs of the route,
 the generation check of `views.servable`, and of the stored answers only the wanted one and its
 ETag. No SQLAlchemy: under wrk its Core statement and row objects cost more CPU than the query.
 
@@ -28,6 +29,7 @@ from functools import cache
 from typing import Any, Final
 from weakref import WeakKeyDictionary
 
+from infra.async_db import fetch_prepared
 from resolver.views import BLOBS, NOT_LOADED
 
 _ROUTE: Final = ("id", "endpoint", "successor", "state")
@@ -59,7 +61,7 @@ def statement(wanted: frozenset[str]) -> tuple[bytes, tuple[str, ...]]:
         columns += [f"v.{blob}", f"v.{blob}_etag"]
     sql = (
         f"SELECT {', '.join(columns)} "
-        "FROM unnest(string_to_array(%s::text, chr(31)), string_to_array(%s::text, chr(31))) "
+        "FROM unnest(string_to_array($1::text, chr(31)), string_to_array($2::text, chr(31))) "
         "WITH ORDINALITY AS k(gtin, serial, at) "
         "JOIN battery_routes r ON r.gtin = k.gtin AND r.serial = k.serial "
         "LEFT JOIN resolver_views v ON v.battery_id = r.id"
@@ -117,8 +119,7 @@ class _Batch:
         sql, _names = statement(self.wanted)
         keys = (SEPARATOR.join([k[0] for k in batch]), SEPARATOR.join([k[1] for k in batch]))
         async with pool.connection() as connection:
-            cursor = await connection.execute(sql, keys, prepare=True, binary=True)
-            return {row[0]: row for row in await cursor.fetchall()}
+            return {row[0]: row for row in await fetch_prepared(connection, sql, keys)}
 
 
 _batches: WeakKeyDictionary[Any, dict[frozenset[str], _Batch]] = WeakKeyDictionary()
