@@ -17,6 +17,17 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# What uvicorn refuses in a header value (its HEADER_VALUE_RE): control characters but tab, and DEL.
+FORBIDDEN_IN_VALUES = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
+
+
+def plain_values(values: Iterable[bytes]) -> bool:
+    """Whether uvicorn writes every one of `values` as it is (none holds a forbidden byte): one
+    `bytes.translate` over them all, joined by a tab (allowed in values)."""
+    joined = b"\t".join(values)
+    return len(joined.translate(None, FORBIDDEN_IN_VALUES)) == len(joined)
+
+
 NO_FRAMES = "frame-ancestors 'none'"
 NOT_A_DOCUMENT = "default-src 'none'; " + NO_FRAMES
 HSTS = b"max-age=31536000"

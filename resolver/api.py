@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from infra.app import app_runtime
 from infra.bodies import json_object
 from infra.db import db_session
+from infra.headers import plain_values
 from infra.openapi import content, json_body, merge, problems, redirect, unchanged
 from infra.responses import json_bytes, json_response
 from resolver import (
@@ -582,45 +583,59 @@ def _presentation(
 
 
 class StoredResponse(Response):
-    """A stored answer's bytes with its headers as given, already in ASGI form.
+    """A stored answer's bytes with its header lines made once, as HTTP/1.1 writes them.
 
     Starlette's Response builds its header list from a dict on every call, lower-casing and
     encoding each name and value and searching the list for content-length and content-type:
-    2.7 us of a stored scan's ~5 us answer, where the names here are constants. The list is
-    the one Starlette would make, in the same order (tests/resolver/test_stored_response.py)."""
+    2.7 us of a stored scan's ~5 us answer, where the names here are constants. `lines` are what
+    Starlette's list would be, in the same order (tests/resolver/test_stored_response.py), one
+    "name: value" CRLF each: service.scans writes them as they are (http_protocol.respond), and
+    `raw_headers` gives them as a list to everything else."""
 
-    def __init__(
-        self, status: int, body: bytes, raw_headers: list[tuple[bytes, bytes]], html: bool = False
-    ) -> None:
+    def __init__(self, status: int, body: bytes, lines: bytes, html: bool = False) -> None:
         self.status_code = status
         self.body = body
         self.background = None
-        self.raw_headers = raw_headers
+        self.lines = lines
         # the answer is an HTML page (its content type): what security headers it gets
         self.html = html
 
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:  # type: ignore[override]
+        # no value holds CR or LF (`_stored` checked), and no name ": "
+        return [tuple(line.split(b": ", 1)) for line in self.lines.split(b"\r\n")[:-1]]  # type: ignore[misc]
 
-_CORS_RAW: Final = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in CORS.items()]
+
+class UnwritableHeader(ValueError):
+    """A stored header value holds a byte HTTP/1.1 forbids (a damaged stored view)."""
+
+
+_CORS_LINES: Final = b"".join(
+    k.lower().encode("latin-1") + b": " + v.encode("latin-1") + b"\r\n" for k, v in CORS.items()
+)
 _RAW_NAMES: Final = {"Link": b"link", "Vary": b"vary", "Cache-Control": b"cache-control"}
 
 
 def _stored(
     request: Request, body: bytes, tag: str, media_type: str, headers: dict[str, str]
 ) -> Response:
-    raw = [*_CORS_RAW]
-    raw += [
-        (_RAW_NAMES.get(name) or name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in headers.items()
-    ]
-    raw.append((b"etag", tag.encode("latin-1")))
+    values = [value.encode("latin-1") for value in headers.values()]
+    tag_bytes = tag.encode("latin-1")
+    # the Link header and the ETag come from the stored view; a CR or LF would end the line
+    if not plain_values([*values, tag_bytes]):
+        raise UnwritableHeader("a stored answer's header holds a control character")
+    parts = [_CORS_LINES]
+    for name, value in zip(headers, values, strict=True):
+        parts += (_RAW_NAMES.get(name) or name.lower().encode("latin-1"), b": ", value, b"\r\n")
+    parts += (b"etag: ", tag_bytes, b"\r\n")
     if not_modified(_header(request, b"if-none-match"), tag):
-        return StoredResponse(304, b"", raw)
+        return StoredResponse(304, b"", b"".join(parts))
     body = body if body is not None else b""
-    raw.append((b"content-length", str(len(body)).encode("latin-1")))
     if media_type.startswith("text/") and "charset=" not in media_type.lower():
         media_type += "; charset=utf-8"  # as Starlette's Response would
-    raw.append((b"content-type", media_type.encode("latin-1")))
-    return StoredResponse(200, body, raw, html=media_type.startswith("text/html"))
+    parts += (b"content-length: ", str(len(body)).encode(), b"\r\ncontent-type: ")
+    parts += (media_type.encode("latin-1"), b"\r\n")
+    return StoredResponse(200, body, b"".join(parts), html=media_type.startswith("text/html"))
 
 
 def _build(

@@ -40,14 +40,12 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
+from infra.headers import FORBIDDEN_IN_VALUES, plain_values
+
 # Larger writes are not worth keeping: one more system call is cheap next to copying them.
 FLUSH_AT = 64 * 1024
 # uvicorn's --http for it, as `dbp serve` runs it (the benchmarks and real-process tests too)
 UVICORN_HTTP = "service.http_protocol:WholeResponses"
-
-
-# What uvicorn refuses in a header value (its HEADER_VALUE_RE): control characters but tab, and DEL.
-FORBIDDEN_IN_VALUES = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F])
 
 
 class HeaderValueCheck:
@@ -171,8 +169,7 @@ def _plain_names(headers: list[tuple[bytes, bytes]]) -> list[bytes] | None:
 
 
 def _plain_values(headers: list[tuple[bytes, bytes]]) -> bool:
-    values = b"\t".join(map(_VALUE, headers))
-    return len(values.translate(None, FORBIDDEN_IN_VALUES)) == len(values)
+    return plain_values(map(_VALUE, headers))
 
 
 def header_lines(headers: list[tuple[bytes, bytes]]) -> bytes | None:

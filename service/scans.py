@@ -149,15 +149,13 @@ class ScanFront:
         cycle = getattr(send, "__self__", None)
         if type(cycle) is not WholeHeadCycle:
             return False
-        lines = header_lines(answer.raw_headers)  # the stored link header and ETag are checked
-        if lines is None:
-            return False
         key = (answer.html, hsts)
         extra = self._extra_lines.get(key)
         if extra is None:
             extra = self._extra_lines[key] = header_lines(list(self.security.extra(*key))) or b""
+        # its lines' values were checked when it was made (resolver.api._stored)
         return cycle.respond(
-            200, b"".join((lines, extra, rid[0], b": ", rid[1], b"\r\n")), answer.body
+            200, b"".join((answer.lines, extra, rid[0], b": ", rid[1], b"\r\n")), answer.body
         )
 
     async def __call__(self, app: Any, scope: Scope, receive: Receive, send: Send) -> bool:

@@ -47,4 +47,25 @@ def test_stored_answers_match_starlettes_response(media_type, headers, if_none_m
     assert ours.status_code == theirs.status_code
     assert ours.body == theirs.body
     assert ours.raw_headers == theirs.raw_headers
+    assert ours.lines == b"".join(k + b": " + v + b"\r\n" for k, v in theirs.raw_headers)
     assert ours.headers.get("etag") == TAG  # Starlette's header view works on it too
+
+
+@pytest.mark.parametrize(
+    ("tag", "headers"),
+    [
+        (TAG, {"Link": LINK + "\r\nset-cookie: session=x"}),  # would end the line: injection
+        (TAG, {"Link": LINK + "\n"}),
+        ('"a"\r\nx-injected: 1', {"Link": LINK}),
+        (TAG, {"Link": LINK, "Vary": "Accept\x7f"}),
+    ],
+)
+@pytest.mark.parametrize("if_none_match", [None, TAG])
+def test_a_stored_header_value_with_a_control_character_is_refused(tag, headers, if_none_match):
+    with pytest.raises(api.UnwritableHeader):
+        api._stored(_request(if_none_match), b"{}", tag, LINKSET_MEDIA_TYPE, headers)
+
+
+def test_a_tab_in_a_stored_value_is_kept_as_http_allows():
+    ours = api._stored(_request(), b"{}", TAG, LINKSET_MEDIA_TYPE, {"Link": LINK + ",\t<x>"})
+    assert (b"link", (LINK + ",\t<x>").encode()) in ours.raw_headers
