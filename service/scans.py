@@ -152,7 +152,10 @@ class ScanFront:
         key = (answer.html, hsts)
         extra = self._extra_lines.get(key)
         if extra is None:
-            extra = self._extra_lines[key] = header_lines(list(self.security.extra(*key))) or b""
+            extra = header_lines(list(self.security.extra(*key)))
+            if extra is None:  # a policy uvicorn would refuse: its own loop says so
+                return False
+            self._extra_lines[key] = extra
         # its lines' values were checked when it was made (resolver.api._stored)
         return cycle.respond(
             200, b"".join((answer.lines, extra, rid[0], b": ", rid[1], b"\r\n")), answer.body
