@@ -470,3 +470,30 @@ def test_header_lines_check_values_and_default_lines_follow_the_servers_list():
     second = [(b"date", b"Mon, 07 Dec 2026 01:00:01 GMT"), (b"server", b"uvicorn")]
     assert default_lines(second) == b"date: Mon, 07 Dec 2026 01:00:01 GMT\r\nserver: uvicorn\r\n"
     assert default_lines([]) == b""
+
+
+@pytest.mark.parametrize("policy, written", [("default-src 'none'", True), ("a\nb", False)])
+def test_the_scan_front_writes_whole_only_with_security_headers_uvicorn_takes(policy, written):
+    """A policy uvicorn would refuse is not dropped from a whole write: the front declines it
+    and the messages go (where uvicorn refuses it)."""
+    from infra.headers import SecurityHeaders
+    from resolver.api import StoredResponse
+    from service.http_protocol import WholeHeadCycle
+    from service.scans import ScanFront
+
+    front = ScanFront("all", SecurityHeaders(None, html_policy=policy, https_public_url=False))
+    answer = StoredResponse(200, b"<p>", b"content-length: 3\r\n", html=True)
+
+    async def attempt() -> tuple:
+        cycle = _cycle(WholeHeadCycle)
+        done = front._respond(cycle.send, answer, False, (b"x-request-id", b"r1"))
+        return done, b"".join(b"".join(chunks) for _, chunks in cycle.transport.calls)
+
+    done, wire = asyncio.run(attempt())
+    assert done is written
+    if written:
+        assert wire.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"\r\ncontent-security-policy: default-src 'none'\r\n" in wire
+        assert wire.endswith(b"\r\nx-request-id: r1\r\n\r\n<p>")
+    else:
+        assert wire == b""
