@@ -160,11 +160,17 @@ def _message(result: pq.abc.PGresult) -> str:
 
 async def _ready(add: Any, remove: Any, fileno: int) -> None:
     ready = asyncio.get_running_loop().create_future()
-    add(fileno, ready.set_result, None)
+    add(fileno, _wake, ready)
     try:
         await ready
     finally:
         remove(fileno)
+
+
+def _wake(ready: asyncio.Future) -> None:
+    # the socket may be reported ready again before the waiting task has run and removed this
+    if not ready.done():
+        ready.set_result(None)
 
 
 async def open_pool(url: URL, size: int, wait_s: float = POOL_TIMEOUT_S) -> AsyncConnectionPool:

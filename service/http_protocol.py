@@ -192,9 +192,8 @@ def default_lines(defaults: list[tuple[bytes, bytes]]) -> bytes | None:
     global _defaults
     if defaults is not _defaults[0]:
         names = _plain_names(defaults)
-        plain = names is not None and _LENGTH not in names and _plain_values(defaults)
-        lines = b"".join(n + b": " + v + b"\r\n" for n, v in defaults) if plain else None
-        _defaults = (defaults, lines)
+        plain = names is not None and _LENGTH not in names
+        _defaults = (defaults, (header_lines(defaults) if defaults else b"") if plain else None)
     return _defaults[1]
 
 
