@@ -3,9 +3,9 @@
 The same indexed read (battery_routes by its GS1 key, joined with resolver_views by primary
 key) as one hand-written statement per wanted answer, prepared on each pooled connection and run
 with libpq's calls (infra.async_db.fetch_prepared), in binary (bytea crosses the wire as bytes,
-not hex): what `registry.placement` needs of the route,
-the generation check of `views.servable`, and of the stored answers only the wanted one and its
-ETag. No SQLAlchemy: under wrk its Core statement and row objects cost more CPU than the query.
+not hex): what `registry.placement` needs of the route, the generation check of
+`views.servable`, and of the stored answers only the wanted one and its ETag. No SQLAlchemy:
+under wrk its Core statement and row objects cost more CPU than the query.
 
 Scans that arrive together share one statement (`_Batch`): the keys of every scan waiting for
 the same answer go as two texts, each row comes back with its key's position. Texts and not

@@ -40,7 +40,7 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
-from infra.headers import FORBIDDEN_IN_VALUES, plain_values
+from infra.headers import plain_values
 
 # Larger writes are not worth keeping: one more system call is cheap next to copying them.
 FLUSH_AT = 64 * 1024
@@ -58,7 +58,7 @@ class HeaderValueCheck:
     pattern = httptools_impl.HEADER_VALUE_RE.pattern
 
     def search(self, value: bytes) -> bool:
-        return len(value.translate(None, FORBIDDEN_IN_VALUES)) != len(value)
+        return not plain_values((value,))
 
 
 httptools_impl.HEADER_VALUE_RE = HeaderValueCheck()  # type: ignore[assignment]
