@@ -30,6 +30,7 @@ import httpx
 
 from bench import bench_resolver as br
 from bench.services import (
+    cpu_seconds,
     create_operator,
     free_port,
     pg_database,
@@ -40,19 +41,10 @@ from bench.services import (
 )
 
 
-def _cpu_s(pid: int) -> float:
-    """User+system seconds of `pid` and of its live children (uvicorn's workers)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    kids = children.read_text().split() if children.exists() else []
-    return own + sum(_cpu_s(int(kid)) for kid in kids)
-
-
 def _run(url: str, pid: int | None, script: Path, seconds: float) -> tuple[float, float, float]:
-    before = _cpu_s(pid) if pid else 0.0
+    before = cpu_seconds(pid) if pid else 0.0
     result = wrk(url, script, seconds=seconds, connections=64)
-    cpu = (_cpu_s(pid) - before) if pid else 0.0
+    cpu = (cpu_seconds(pid) - before) if pid else 0.0
     assert result.errors == 0, f"{result.errors} errors at {url}"
     return result.requests_per_s, result.p99_s, cpu / max(result.requests, 1)
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -39,7 +40,9 @@ from sqlalchemy import create_engine, text
 from bench.harness import Row, Stat, Target, quick, skipped
 from bench.services import (
     LoadResult,
+    Process,
     Unavailable,
+    cpu_seconds,
     create_operator,
     deployed_http,
     free_port,
@@ -282,36 +285,53 @@ end
     return path
 
 
-def _measure(urls: tuple[str, ...], script: Path, connections: int) -> tuple[list[LoadResult], ...]:
-    """Alternating runs of each of `urls` (ours, the ceiling, maybe the read floor)."""
+@dataclass(frozen=True)
+class Run:
+    load: LoadResult
+    cpu_s: float  # the server's user+system CPU per request over the run (its process tree)
+
+
+def _run(server: Process, script: Path, seconds: float, connections: int) -> Run:
+    pid = server.process.pid
+    before = cpu_seconds(pid)
+    load = wrk(server.url, script, seconds=seconds, connections=connections)
+    return Run(load, (cpu_seconds(pid) - before) / max(load.requests, 1))
+
+
+def _measure(servers: tuple[Process, ...], script: Path, connections: int) -> tuple[list[Run], ...]:
+    """Alternating runs of each of `servers` (ours, the ceiling, maybe the read floor)."""
     seconds = 2 if quick() else 4
-    for url in urls:  # warm-up: connections, pools
-        wrk(url, script, seconds=1, connections=connections)
-    results: tuple[list[LoadResult], ...] = tuple([] for _ in urls)
+    for server in servers:  # warm-up: connections, pools
+        wrk(server.url, script, seconds=1, connections=connections)
+    results: tuple[list[Run], ...] = tuple([] for _ in servers)
     for _ in range(2 if quick() else 3):
-        for url, found in zip(urls, results, strict=True):
-            found.append(wrk(url, script, seconds=seconds, connections=connections))
+        for server, found in zip(servers, results, strict=True):
+            found.append(_run(server, script, seconds, connections))
     return results
 
 
-def _stats(results: list[LoadResult]) -> tuple[Stat, Stat, Stat]:
+def _stats(results: list[Run]) -> tuple[Stat, Stat, Stat]:
     return (
-        Stat.of([r.requests_per_s for r in results], "1/s"),
-        Stat.of([r.p50_s for r in results]),
-        Stat.of([r.p99_s for r in results]),
+        Stat.of([r.load.requests_per_s for r in results], "1/s"),
+        Stat.of([r.load.p50_s for r in results]),
+        Stat.of([r.load.p99_s for r in results]),
     )
+
+
+def _cpu(results: list[Run]) -> Stat:
+    return Stat.of([r.cpu_s for r in results])
 
 
 def _rows(
     kind: str,
     size: int,
     connections: int,
-    ours: list[LoadResult],
-    base: list[LoadResult],
-    floor: list[LoadResult] | None = None,
-    whole: list[LoadResult] | None = None,
+    ours: list[Run],
+    base: list[Run],
+    floor: list[Run] | None = None,
+    whole: list[Run] | None = None,
 ) -> tuple[list[Row], tuple[Stat, Stat, Stat]]:
-    errors = sum(r.errors for r in ours)
+    errors = sum(r.load.errors for r in ours)
     (rps, p50, p99), (brps, bp50, bp99) = _stats(ours), _stats(base)
     label = f"{kind}, {size:,} batteries, {connections} connections"
     note = f"{errors} errors" if errors else ""
@@ -325,6 +345,8 @@ def _rows(
         Row(SECTION, f"{label}: requests/s", rps, base_name, brps, share, note, extra),
         Row(SECTION, f"{label}: p50 latency", p50, base_name, bp50),
         Row(SECTION, f"{label}: p99 latency", p99, base_name, bp99, tail),
+        # what a scan costs the server, whatever else the machine was doing meanwhile
+        Row(SECTION, f"{label}: CPU per request", _cpu(ours), base_name, _cpu(base)),
     ]
     if floor:
         # The same aims put to bench/ceiling_read.py: what any copy that reads each scan's answer
@@ -334,6 +356,7 @@ def _rows(
         rows += [
             Row(SECTION, f"{name}: requests/s", frps, base_name, brps, share),
             Row(SECTION, f"{name}: p99 latency", fp99, base_name, bp99, tail),
+            Row(SECTION, f"{name}: CPU per request", _cpu(floor), base_name, _cpu(base)),
         ]
     if whole:
         # The service runs under service.http_protocol (a response in one write); the aims are
@@ -411,10 +434,9 @@ def run() -> list[Row]:
                 for kind, accept in KINDS.items():
                     for connections in CONNECTIONS:
                         # the read floor and the one-write ceiling at the aims' 64 connections
-                        more = (floor.url, whole.url) if connections == 64 else ()
-                        urls = (svc.url, ceiling.url, *more)
+                        more = (floor, whole) if connections == 64 else ()
                         script = _script(tmp, accept, real)
-                        ours, base, *floors = _measure(urls, script, connections)
+                        ours, base, *floors = _measure((svc, ceiling, *more), script, connections)
                         found, stats = _rows(kind, size, connections, ours, base, *floors)
                         rows += found
                         by_size[size][(kind, connections)] = stats

@@ -145,6 +145,13 @@ def uvicorn(
     127.0.0.1:port; `tree`: the source tree whose code runs (another checkout, for an A/B);
     `http`: uvicorn's --http (its own protocol when None)."""
     args = _server_args(server, app, port, workers, http)
+    with _started(args, env, port, log, tree) as process:
+        yield process
+
+
+@contextmanager
+def _started(args: list[str], env: dict, port: int, log: Path, tree: Path) -> Iterator[Process]:
+    """`args` run in `tree` with its output in `log`, until it answers GET /health on `port`."""
     if tree != REPO:
         env = {**env, "PYTHONPATH": str(tree)}
     with open(log, "ab") as out:
@@ -167,22 +174,27 @@ def service(
     **extra: str,
 ) -> Iterator[Process]:
     """The dbp service on `database_url`, migrated by its own start-up (`server`, `tree`: as
-    for `uvicorn`)."""
+    for `uvicorn`). Under uvicorn it runs as deployed, by `dbp serve` (its HTTP protocol, its
+    logging: one JSON line per request, at info unless `extra` sets DBP_LOG_LEVEL) with its
+    output in a file."""
     tmp = Path(tempfile.mkdtemp(prefix="dbp-bench-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = service_env(database_url, tmp, url, **extra)
+    env = service_env(
+        database_url, tmp, url, **{"DBP_LOG_FORMAT": "json", "DBP_LOG_LEVEL": "info", **extra}
+    )
     try:
-        with uvicorn(
-            "service.asgi:app",
-            env,
-            port=port,
-            workers=workers,
-            log=tmp / "log",
-            server=server,
-            tree=tree,
-            http=deployed_http(tree),
-        ) as p:
+        if server == "uvicorn":
+            cli = [sys.executable, "-c", "from service.cli import app; app()"]
+            serve = [*cli, "serve", "--host", "127.0.0.1", "--port", str(port),
+                     "--workers", str(workers)]  # fmt: skip
+            started = _started(serve, env, port, tmp / "log", tree)
+        else:
+            started = uvicorn(
+                "service.asgi:app", env, port=port, workers=workers, log=tmp / "log",
+                server=server, tree=tree,
+            )  # fmt: skip
+        with started as p:
             yield p
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -261,6 +273,15 @@ def _duration(text: str) -> float:
     if not m:
         raise ValueError(f"wrk latency {text!r}")
     return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system seconds of `pid` and of its live children (uvicorn's workers)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(cpu_seconds(int(kid)) for kid in kids)
 
 
 def wrk(url: str, script: Path, *, seconds: float, connections: int = 64) -> LoadResult:

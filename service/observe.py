@@ -102,21 +102,34 @@ def record(scope: Scope, rid: str, status: int, elapsed: float, role: str) -> No
     """The request's metrics and its one log line (also service.scans' fast path for QR scans,
     which answers ahead of this middleware and must leave the same records)."""
     route = route_template(scope)
-    metrics.observe_request(scope["method"], route, status, elapsed)
+    method, path = scope["method"], scope["path"]
+    metrics.observe_request(method, route, status, elapsed)
     if not log.isEnabledFor(logging.INFO):
         return  # the line's fields are not even gathered (a stored QR scan's ~1 us)
-    log.info(
-        "%s %s %d",
-        scope["method"],
-        scope["path"],
-        status,
-        extra={
-            "request_id": rid,
-            "method": scope["method"],
-            "path": scope["path"],
-            "route": route,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 2),
-            "role": role,
-        },
-    )
+    fields = {"method": method, "path": path, "route": route, "status": status,
+              "duration_ms": round(elapsed * 1000, 2), "role": role}  # fmt: skip
+    lines = _direct()
+    if lines is not None:
+        message = f"{method} {path} {status}"
+        lines.add(logs.json_line(time.time(), "info", log.name, message, rid, fields))
+        return
+    log.info("%s %s %d", method, path, status, extra={"request_id": rid, **fields})
+
+
+def _direct() -> logs.RequestLines | None:
+    """The handler that alone takes the request lines when it writes them as JSON (`dbp serve`
+    with DBP_LOG_FORMAT=json: service.logs.logging_config): then a line is made without a
+    LogRecord. Any other set-up (the text format, a test's capture, added handlers or filters)
+    gets the LogRecord."""
+    handlers = log.handlers
+    if len(handlers) != 1 or log.propagate or log.filters or log.disabled:
+        return None
+    handler = handlers[0]
+    if (
+        type(handler) is not logs.RequestLines
+        or type(handler.formatter) is not logs.JsonFormatter
+        or handler.level > logging.INFO
+        or any(type(f) is not logs.RequestIdFilter for f in handler.filters)
+    ):
+        return None
+    return handler
