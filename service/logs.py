@@ -76,6 +76,27 @@ def json_line(
     return orjson.dumps(out, default=str).decode()
 
 
+def request_line(
+    created: float,
+    logger: str,
+    request_id: str,
+    method: str,
+    path: str,
+    route: str,
+    status: int,
+    duration_ms: float,
+    role: str,
+) -> str:
+    """The line of one request (service.observe.record) as JsonFormatter writes its LogRecord."""
+    fields = {"method": method, "path": path, "route": route, "status": status,
+              "duration_ms": duration_ms, "role": role}  # fmt: skip
+    return json_line(created, "info", logger, f"{method} {path} {status}", request_id, fields)
+
+
+# what service.observe hands RequestLines.add for a request: request_line's arguments
+RequestFacts = tuple[float, str, str, str, str, str, int, float, str]
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = {}
@@ -97,15 +118,16 @@ class JsonFormatter(logging.Formatter):
 class RequestLines(logging.StreamHandler):
     """The handler of the one line per request (`dbp.request`, service.observe) that `dbp serve`
     configures: its lines are written together once per turn of the event loop, not one write
-    and flush each. `add` takes a line made without a LogRecord (service.observe does so when
-    this handler alone writes JSON for that logger): a LogRecord, its filter and formatting and
-    a write per line took ~9.6 us of CPU a request (timeit, JSON to a file) where a stored QR
-    scan takes ~43 us in all. A line waits at most until the loop's current turn ends; outside
-    an event loop it is written at once."""
+    and flush each. `add` also takes a request's facts (service.observe does so when this handler
+    alone writes JSON for that logger): no LogRecord is made, and the line is made at the flush,
+    with the others of its turn. A LogRecord, its filter and formatting and a write per line took
+    ~9.6 us of CPU a request (timeit, JSON to a file) where a stored QR scan takes ~43 us in
+    all. A line waits at most until the loop's current turn ends; outside an event loop it is
+    written at once."""
 
     def __init__(self, stream: Any = None) -> None:
         super().__init__(stream)
-        self._pending: list[str] = []
+        self._pending: list[str | RequestFacts] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -113,7 +135,7 @@ class RequestLines(logging.StreamHandler):
         except Exception:  # noqa: BLE001 - logging's rule: a failed line never fails the caller
             self.handleError(record)
 
-    def add(self, line: str) -> None:
+    def add(self, line: str | RequestFacts) -> None:
         with self.lock:
             self._pending.append(line)
             first = len(self._pending) == 1
@@ -129,7 +151,8 @@ class RequestLines(logging.StreamHandler):
             if not lines or self.stream is None:
                 return
             try:
-                self.stream.write(self.terminator.join(lines) + self.terminator)
+                text = [line if type(line) is str else request_line(*line) for line in lines]
+                self.stream.write(self.terminator.join(text) + self.terminator)
                 super().flush()
             except Exception:  # noqa: BLE001 - as `emit`: said on stderr, never raised
                 self.handleError(logging.makeLogRecord({"msg": f"{len(lines)} request lines"}))

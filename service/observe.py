@@ -106,21 +106,21 @@ def record(scope: Scope, rid: str, status: int, elapsed: float, role: str) -> No
     metrics.observe_request(method, route, status, elapsed)
     if not log.isEnabledFor(logging.INFO):
         return  # the line's fields are not even gathered (a stored QR scan's ~1 us)
-    fields = {"method": method, "path": path, "route": route, "status": status,
-              "duration_ms": round(elapsed * 1000, 2), "role": role}  # fmt: skip
+    duration_ms = round(elapsed * 1000, 2)
     lines = _direct()
     if lines is not None:
-        message = f"{method} {path} {status}"
-        lines.add(logs.json_line(time.time(), "info", log.name, message, rid, fields))
+        lines.add((time.time(), log.name, rid, method, path, route, status, duration_ms, role))
         return
+    fields = {"method": method, "path": path, "route": route, "status": status,
+              "duration_ms": duration_ms, "role": role}  # fmt: skip
     log.info("%s %s %d", method, path, status, extra={"request_id": rid, **fields})
 
 
 def _direct() -> logs.RequestLines | None:
     """The handler that alone takes the request lines when it writes them as JSON (`dbp serve`
-    with DBP_LOG_FORMAT=json: service.logs.logging_config): then a line is made without a
-    LogRecord. Any other set-up (the text format, a test's capture, added handlers or filters)
-    gets the LogRecord."""
+    with DBP_LOG_FORMAT=json: service.logs.logging_config): then it is handed the request's
+    facts, no LogRecord. Any other set-up (the text format, a test's capture, added handlers or
+    filters) gets the LogRecord."""
     handlers = log.handlers
     if len(handlers) != 1 or log.propagate or log.filters or log.disabled:
         return None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from bench.harness import Row, Stat, Target, skipped
-from bench.services import _duration, parse_wrk
+from bench.services import _duration, cpu_seconds, parse_wrk
 
 WRK_OUTPUT = """Running 4s test @ http://127.0.0.1:40000
   1 threads and 64 connections
@@ -83,3 +86,32 @@ def test_a_missed_bulk_target_says_why():
     assert _verdict(Row("issuance", "bulk", fast, "floor", floor, target)) == (
         "ok (>= 500 passports/s)"
     )
+
+
+# a child that spends 0.3 s of CPU, says so, and waits for its stdin to close
+_BUSY = """
+import sys, time
+while time.process_time() < 0.3:
+    pass
+print("done", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_cpu_seconds_counts_a_server_and_its_workers():
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {_BUSY!r}])",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout.readline() == "done\n"  # the worker (a child) spent its 0.3 s
+        assert cpu_seconds(parent.pid) >= 0.25
+    finally:
+        parent.stdin.close()
+        parent.wait(30)

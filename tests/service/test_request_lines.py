@@ -105,6 +105,26 @@ def test_lines_wait_for_the_end_of_the_loops_turn(configured):
     assert [e["request_id"] for e in _lines(out)] == [f"rid-{n}" for n in range(5)]
 
 
+def test_records_and_facts_keep_their_order_in_a_turn(configured):
+    handler, out = configured
+    _alone(handler)
+
+    async def turn() -> None:
+        observe.record({**SCOPE}, "rid-1", 200, 0.001, "resolver")
+        logging.getLogger("dbp.request").warning("a line of its own")  # a LogRecord, formatted
+        observe.record({**SCOPE}, "rid-2", 304, 0.001, "resolver")
+        await asyncio.sleep(0)
+
+    asyncio.run(turn())
+    lines = _lines(out)
+    assert [(e["level"], e.get("request_id"), e.get("status")) for e in lines] == [
+        ("info", "rid-1", 200),
+        ("warning", None, None),
+        ("info", "rid-2", 304),
+    ]
+    assert lines[1]["message"] == "a line of its own"
+
+
 def test_a_flush_before_the_turn_ends_writes_each_line_once(configured):
     handler, out = configured
     _alone(handler)
