@@ -111,8 +111,7 @@ def record(scope: Scope, rid: str, status: int, elapsed: float, role: str) -> No
     if lines is not None:
         lines.add((time.time(), log.name, rid, method, path, route, status, duration_ms, role))
         return
-    fields = {"method": method, "path": path, "route": route, "status": status,
-              "duration_ms": duration_ms, "role": role}  # fmt: skip
+    fields = logs.request_fields(method, path, route, status, duration_ms, role)
     log.info("%s %s %d", method, path, status, extra={"request_id": rid, **fields})
 
 
