@@ -1,8 +1,9 @@
 """Issues 8 (2) and 16: QR scans under load, against a bare uvicorn endpoint serving the same bytes.
 
-The service runs under uvicorn on PostgreSQL (one worker, as does the ceiling app,
-bench/ceiling.py); wrk (Debian) drives 8 and 64 connections from one thread on loopback, a few
-seconds per measurement, each repeated and alternated with the ceiling. Every request asks for a
+The service runs as deployed, by `dbp serve` (uvicorn, its JSON request log at info), on
+PostgreSQL (one worker, as does the ceiling app, bench/ceiling.py); wrk (Debian) drives 8 and
+64 connections from one thread on loopback, a few seconds per measurement, each repeated and
+alternated with the ceiling. Every request asks for a
 uniformly random battery among the distinct targets, for the linkset, the JSON passport and the
 consumer page. At 64 connections a third server is alternated with them: the read floor
 (bench/ceiling_read.py), bare uvicorn doing the one indexed read of the stored answer per request
