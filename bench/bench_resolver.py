@@ -3,9 +3,9 @@
 The service runs as deployed, by `dbp serve` (uvicorn, its JSON request log at info), on
 PostgreSQL (one worker, as does the ceiling app, bench/ceiling.py); wrk (Debian) drives 8 and
 64 connections from one thread on loopback, a few seconds per measurement, each repeated and
-alternated with the ceiling. Every request asks for a
-uniformly random battery among the distinct targets, for the linkset, the JSON passport and the
-consumer page. At 64 connections a third server is alternated with them: the read floor
+alternated with the ceiling. Every request asks for a uniformly random battery among the
+distinct targets, for the linkset, the JSON passport and the consumer page. At 64 connections
+a third server is alternated with them: the read floor
 (bench/ceiling_read.py), bare uvicorn doing the one indexed read of the stored answer per request
 and nothing else, put to the same aims, so a missed aim says whether the read alone misses it;
 and the ceiling app again under the HTTP protocol the service runs with (service.http_protocol,
