@@ -30,7 +30,7 @@ import httpx
 
 from bench import bench_resolver as br
 from bench.services import (
-    cpu_seconds,
+    Process,
     create_operator,
     free_port,
     pg_database,
@@ -38,15 +38,14 @@ from bench.services import (
     service_env,
     uvicorn,
     wrk,
+    wrk_on,
 )
 
 
-def _run(url: str, pid: int | None, script: Path, seconds: float) -> tuple[float, float, float]:
-    before = cpu_seconds(pid) if pid else 0.0
-    result = wrk(url, script, seconds=seconds, connections=64)
-    cpu = (cpu_seconds(pid) - before) if pid else 0.0
-    assert result.errors == 0, f"{result.errors} errors at {url}"
-    return result.requests_per_s, result.p99_s, cpu / max(result.requests, 1)
+def _run(server: Process, script: Path, seconds: float) -> tuple[float, float, float]:
+    run = wrk_on(server, script, seconds=seconds, connections=64)
+    assert run.load.errors == 0, f"{run.load.errors} errors at {server.url}"
+    return run.load.requests_per_s, run.load.p99_s, run.cpu_s
 
 
 def main() -> None:
@@ -83,7 +82,7 @@ def main() -> None:
         br.sign_targets(db, battery["id"], 1, targets - 1)
         br.warm(old.url, 1, targets - 1)
         # the new path serves the same public URL's views: same DBP_PUBLIC_URL as the old copy
-        runs = {old_name: (old.url, old.process.pid, "uvicorn")}
+        runs = {old_name: (old, "uvicorn")}
         for server in servers:
             at = "" if server == "uvicorn" else f"@{server}"
             new = stack.enter_context(
@@ -108,18 +107,18 @@ def main() -> None:
                     server=server,
                 )
             )
-            runs[f"new{at}"] = (new.url, new.process.pid, server)
-            runs[f"ceiling{at}"] = (ceiling.url, ceiling.process.pid, server)
+            runs[f"new{at}"] = (new, server)
+            runs[f"ceiling{at}"] = (ceiling, server)
         for kind, accept in (("linkset", br.LINKSET), ("page", "text/html")):
             script = br._script(tmp, accept, targets)
-            for url, _pid, _server in runs.values():
-                wrk(url, script, seconds=1, connections=64)  # warm-up: connections, pools
+            for copy, _server in runs.values():
+                wrk(copy.url, script, seconds=1, connections=64)  # warm-up: connections, pools
             got: dict[str, list[tuple[float, float, float]]] = {k: [] for k in runs}
             for _ in range(rounds):
-                for name, (url, pid, _server) in runs.items():
-                    got[name].append(_run(url, pid, script, seconds))
+                for name, (copy, _server) in runs.items():
+                    got[name].append(_run(copy, script, seconds))
             for name, results in got.items():
-                at = "" if runs[name][2] == "uvicorn" else f"@{runs[name][2]}"
+                at = "" if runs[name][1] == "uvicorn" else f"@{runs[name][1]}"
                 ceiling_rps = statistics.median(r[0] for r in got[f"ceiling{at}"])
                 rps = [r[0] for r in results]
                 print(

@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -40,10 +39,9 @@ from sqlalchemy import create_engine, text
 
 from bench.harness import Row, Stat, Target, quick, skipped
 from bench.services import (
-    LoadResult,
     Process,
+    Run,
     Unavailable,
-    cpu_seconds,
     create_operator,
     deployed_http,
     free_port,
@@ -53,6 +51,7 @@ from bench.services import (
     uvicorn,
     wrk,
     wrk_binary,
+    wrk_on,
 )
 from vocab.examples import load_example
 
@@ -289,19 +288,6 @@ end
     return path
 
 
-@dataclass(frozen=True)
-class Run:
-    load: LoadResult
-    cpu_s: float  # the server's user+system CPU per request over the run (its process tree)
-
-
-def _run(server: Process, script: Path, seconds: float, connections: int) -> Run:
-    pid = server.process.pid
-    before = cpu_seconds(pid)
-    load = wrk(server.url, script, seconds=seconds, connections=connections)
-    return Run(load, (cpu_seconds(pid) - before) / max(load.requests, 1))
-
-
 def _measure(servers: tuple[Process, ...], script: Path, connections: int) -> tuple[list[Run], ...]:
     """Alternating runs of each of `servers` (ours, the ceiling, maybe the read floor)."""
     seconds = 2 if quick() else 4
@@ -310,7 +296,7 @@ def _measure(servers: tuple[Process, ...], script: Path, connections: int) -> tu
     results: tuple[list[Run], ...] = tuple([] for _ in servers)
     for _ in range(2 if quick() else 3):
         for server, found in zip(servers, results, strict=True):
-            found.append(_run(server, script, seconds, connections))
+            found.append(wrk_on(server, script, seconds=seconds, connections=connections))
     return results
 
 

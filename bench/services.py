@@ -284,6 +284,20 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(int(kid)) for kid in kids)
 
 
+@dataclass(frozen=True)
+class Run:
+    load: LoadResult
+    cpu_s: float  # the server's user+system CPU per request over the run (its process tree)
+
+
+def wrk_on(server: Process, script: Path, *, seconds: float, connections: int = 64) -> Run:
+    """`wrk` against `server`, with the CPU its process tree spent per request meanwhile."""
+    pid = server.process.pid
+    before = cpu_seconds(pid)
+    load = wrk(server.url, script, seconds=seconds, connections=connections)
+    return Run(load, (cpu_seconds(pid) - before) / max(load.requests, 1))
+
+
 def wrk(url: str, script: Path, *, seconds: float, connections: int = 64) -> LoadResult:
     args = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
             "--timeout", "30s", "-s", str(script), url]  # fmt: skip
